@@ -1,0 +1,178 @@
+// The benchmark registry. It lives apart from run.ts so that bench/scuttledb.ts can
+// import it without importing the entry point (an import cycle through a module that
+// is still running its top level would deadlock).
+import { formatMB, formatRate } from './util.js'
+
+/** A JSON-friendly extra figure of a result. */
+export type Extra = number | string | boolean | undefined
+
+/** What every benchmark resolves with; further figures ride along as extra keys. */
+export interface BenchResult {
+  name: string
+  /** Units of work done: entries, updates or bytes (see `unit`). */
+  ops: number
+  seconds: number
+  opsPerSec: number
+  unit?: string
+  [extra: string]: Extra
+}
+
+/** Sizes of the workloads; run.ts fills them from flags, env and defaults. */
+export interface Sizes {
+  /** Entries for non-fsync durable writes. */
+  writes: number
+  /** Entries for writes that fsync each batch. */
+  syncWrites: number
+  /** Updates to encode and decode. */
+  codec: number
+  /** Keys for the initial-sync benchmarks. */
+  sync: number
+  /** Keys for initial sync with each side in its own process (memory figures). */
+  processSync: number
+  /** Updates for live replication. */
+  live: number
+  /** Bytes for raw loopback TCP. */
+  tcpBytes: number
+}
+
+/** Defaults of a full run; --quick divides them by 10. */
+export const DEFAULT_SIZES: Readonly<Sizes> = {
+  writes: 200_000,
+  syncWrites: 50_000,
+  codec: 1_000_000,
+  sync: 100_000,
+  processSync: 100_000,
+  live: 100_000,
+  tcpBytes: 1_000_000_000
+}
+
+/** What a registered benchmark receives. */
+export interface BenchContext {
+  sizes: Readonly<Sizes>
+  quick: boolean
+}
+
+export type BenchFn = (ctx: BenchContext) => Promise<BenchResult>
+
+/** A group of entries measured side by side; ratios are taken against `baseline`. */
+export interface GroupSpec {
+  title: string
+  /** Name of the entry the others are divided by (opsPerSec / baseline opsPerSec). */
+  baseline?: string
+  /** One line telling the reader which ratio the goals ask for. */
+  goal?: string
+}
+
+export interface Entry {
+  group: string
+  name: string
+  fn: BenchFn
+}
+
+const groups = new Map<string, GroupSpec>()
+const entries: Entry[] = []
+
+/** Declares a group, or updates its title, baseline and goal. Groups print in definition order. */
+export function defineGroup (group: string, spec: Partial<GroupSpec> = {}): void {
+  const old = groups.get(group) ?? { title: group }
+  groups.set(group, { ...old, ...spec })
+}
+
+/** Registers a benchmark in a group (defining the group if it is new). */
+export function register (group: string, name: string, fn: BenchFn): void {
+  if (!groups.has(group)) defineGroup(group)
+  if (entries.some((e) => e.group === group && e.name === name)) {
+    throw new Error(`benchmark ${group} / ${name} registered twice`)
+  }
+  entries.push({ group, name, fn })
+}
+
+/** Entries whose "group / name" contains `only` (case-insensitive), in group order. */
+export function selectEntries (only?: string): Entry[] {
+  const needle = only?.toLowerCase()
+  const order = [...groups.keys()]
+  return entries
+    .filter((e) => needle === undefined || `${e.group} / ${e.name}`.toLowerCase().includes(needle))
+    .sort((a, b) => order.indexOf(a.group) - order.indexOf(b.group))
+}
+
+/** A result, or why the entry failed; a failure is reported, never fatal to the run. */
+export interface Outcome {
+  entry: Entry
+  result?: BenchResult
+  error?: string
+}
+
+/** One group as it is printed and stored in results.json. */
+export interface GroupReport {
+  group: string
+  title: string
+  baseline?: string
+  goal?: string
+  entries: Array<{ name: string, ratio?: number, error?: string, result?: BenchResult }>
+}
+
+/** Groups outcomes and divides each rate by its group's baseline rate, when it ran. */
+export function buildReports (outcomes: Outcome[]): GroupReport[] {
+  const reports: GroupReport[] = []
+  for (const [group, spec] of groups) {
+    const mine = outcomes.filter((o) => o.entry.group === group)
+    if (mine.length === 0) continue
+    const base = mine.find((o) => o.entry.name === spec.baseline)?.result
+    reports.push({
+      group,
+      ...spec,
+      entries: mine.map((o) => ({
+        name: o.entry.name,
+        ...(o.error !== undefined ? { error: o.error } : {}),
+        ...(o.result !== undefined ? { result: o.result } : {}),
+        ...(o.result !== undefined && base !== undefined && base.opsPerSec > 0
+          ? { ratio: o.result.opsPerSec / base.opsPerSec }
+          : {})
+      }))
+    })
+  }
+  return reports
+}
+
+const CORE_KEYS = new Set(['name', 'ops', 'seconds', 'opsPerSec'])
+
+function formatExtra (key: string, value: Extra): string {
+  if (typeof value === 'number') {
+    // Memory figures are stored in bytes; everything else prints as is.
+    if (/rss|bytes|heap/i.test(key)) return `${key}=${formatMB(value)}`
+    return `${key}=${Number.isInteger(value) ? value : value.toPrecision(4)}`
+  }
+  return `${key}=${String(value)}`
+}
+
+function pad (s: string, width: number, right = false): string {
+  return right ? s.padStart(width) : s.padEnd(width)
+}
+
+/** Renders the reports as plain-text tables, one per group. */
+export function formatReports (reports: GroupReport[]): string {
+  const lines: string[] = []
+  for (const r of reports) {
+    const vs = r.baseline !== undefined ? ` (ratio vs "${r.baseline}")` : ''
+    lines.push('', `== ${r.title}${vs}`)
+    if (r.goal !== undefined) lines.push(`   goal: ${r.goal}`)
+    const width = Math.max(24, ...r.entries.map((e) => e.name.length)) + 2
+    lines.push(pad('name', width) + pad('ops', 12, true) + pad('seconds', 10, true) +
+      pad('rate', 16, true) + pad('ratio', 9, true) + '  extra')
+    for (const e of r.entries) {
+      if (e.result === undefined) {
+        lines.push(pad(e.name, width) + `  FAILED: ${e.error ?? 'no result'}`)
+        continue
+      }
+      const res = e.result
+      // Bytes read best as MB/s; every other unit is named in the extras column.
+      const rate = res.unit === 'bytes' ? (res.opsPerSec / 1e6).toFixed(1) + ' MB/s' : formatRate(res.opsPerSec)
+      const extras = Object.entries(res).filter(([k, v]) => !CORE_KEYS.has(k) && v !== undefined)
+      lines.push(pad(e.name, width) + pad(String(res.ops), 12, true) + pad(res.seconds.toFixed(3), 10, true) +
+        pad(rate, 16, true) + pad(e.ratio !== undefined ? e.ratio.toFixed(2) + 'x' : '', 9, true) +
+        '  ' + extras.map(([k, v]) => formatExtra(k, v)).join(' '))
+    }
+  }
+  return lines.join('\n')
+}

@@ -1,0 +1,168 @@
+// `npm run bench`: runs every registered benchmark one after another in this process
+// (the memory benchmarks fork their own), prints one table per group with ratios
+// against the group's baseline, and writes the same figures as JSON.
+//
+// Flags (env in brackets):
+//   --quick                [BENCH_QUICK=1]  sizes divided by 10, a smoke run of seconds
+//   --only <substring>     [BENCH_ONLY]     only entries whose "group / name" contains it
+//   --json <path>          [BENCH_JSON]     where to write the JSON
+//   --<size> <n>           [BENCH_<SIZE>]   e.g. --writes 500000, --sync-writes, --process-sync
+// A full run writes bench/results.json; --quick or --only runs write to os.tmpdir()
+// unless --json says otherwise, so a smoke run never replaces the real figures.
+//
+// The scuttledb side lives in bench/scuttledb.ts: it imports defineGroup/register
+// from ./registry.js and registers entries at its top level into the groups below
+// (or new ones); run.js imports it when its compiled file exists.
+import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  barePipeline, loopbackTcp, msgpackCodec, originalLive, originalSync, originalSyncProcesses, rawChainedBatch
+} from './baselines.js'
+import {
+  buildReports, DEFAULT_SIZES, defineGroup, formatReports, register, selectEntries,
+  type BenchContext, type Outcome, type Sizes
+} from './registry.js'
+import { collectGarbage, formatRate } from './util.js'
+
+/** Declares the groups and registers the baselines, each group's first entry its baseline. */
+function registerBaselines (): void {
+  defineGroup('writes', {
+    title: 'durable local writes',
+    baseline: 'raw chained batch',
+    goal: 'scuttledb durable writes >= 0.5x raw chained batch'
+  })
+  register('writes', 'raw chained batch', async ({ sizes }) => await rawChainedBatch({ n: sizes.writes }))
+
+  defineGroup('fsync-writes', { title: 'local writes, fsync per batch', baseline: 'raw chained batch (fsync)' })
+  register('fsync-writes', 'raw chained batch (fsync)', async ({ sizes }) => await rawChainedBatch({ n: sizes.syncWrites, sync: true }))
+
+  defineGroup('codec', { title: 'wire codec', baseline: 'msgpackr encode+decode' })
+  register('codec', 'msgpackr encode+decode', async ({ sizes }) => await msgpackCodec({ n: sizes.codec }))
+
+  defineGroup('sync', {
+    title: 'initial sync of a fresh peer',
+    baseline: 'original sync (tcp)',
+    goal: 'scuttledb sync over loopback tcp >= 2x original sync (tcp); each side < 200 MB RSS at 1M keys'
+  })
+  register('sync', 'original sync (tcp)', async ({ sizes }) => await originalSync({ n: sizes.sync }))
+  register('sync', 'original sync (inprocess)', async ({ sizes }) => await originalSync({ n: sizes.sync, transport: 'inprocess' }))
+  register('sync', 'original sync (2 processes)', async ({ sizes }) => await originalSyncProcesses({ n: sizes.processSync }))
+
+  defineGroup('live', {
+    title: 'live replication',
+    baseline: 'bare msgpack>tcp>level',
+    goal: 'scuttledb replicated+persisted >= 0.5x bare pipeline, which is ~2x original live'
+  })
+  register('live', 'bare msgpack>tcp>level', async ({ sizes }) => await barePipeline({ n: sizes.live }))
+  register('live', 'original live (tcp)', async ({ sizes }) => await originalLive({ n: sizes.live }))
+
+  defineGroup('transport', { title: 'transport reference', baseline: 'loopback tcp' })
+  register('transport', 'loopback tcp', async ({ sizes }) => await loopbackTcp({ bytes: sizes.tcpBytes }))
+}
+
+interface Cli {
+  quick: boolean
+  only?: string
+  json?: string
+  sizes: Sizes
+}
+
+const camel = (s: string): string => s.replace(/[-_]([a-z])/g, (_m, c: string) => c.toUpperCase())
+const envName = (key: string): string => 'BENCH_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()
+
+/** Reads flags and env; flags win over env, both win over (possibly quick) defaults. */
+function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env): Cli {
+  const flags = new Map<string, string>()
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (!arg.startsWith('--')) throw new TypeError(`unexpected argument ${arg}`)
+    const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined]
+    if (name === 'quick') { flags.set('quick', '1'); continue }
+    const value = inline ?? argv[++i]
+    if (value === undefined) throw new TypeError(`--${name} needs a value`)
+    flags.set(camel(name), value)
+  }
+  const pick = (key: string): string | undefined => flags.get(key) ?? env[envName(key)]
+  const quick = pick('quick') !== undefined && pick('quick') !== '0'
+  const sizes: Sizes = { ...DEFAULT_SIZES }
+  for (const key of Object.keys(sizes) as Array<keyof Sizes>) {
+    const raw = pick(key)
+    if (raw === undefined) {
+      if (quick) sizes[key] = Math.max(1, Math.round(sizes[key] / 10))
+      continue
+    }
+    const n = Number(raw.replace(/_/g, ''))
+    if (!Number.isSafeInteger(n) || n <= 0) throw new TypeError(`size ${key} must be a positive integer, got ${raw}`)
+    sizes[key] = n
+  }
+  for (const key of flags.keys()) {
+    if (!(key in sizes) && !['quick', 'only', 'json'].includes(key)) throw new TypeError(`unknown flag --${key}`)
+  }
+  const only = pick('only')
+  const json = pick('json')
+  return { quick, sizes, ...(only !== undefined ? { only } : {}), ...(json !== undefined ? { json } : {}) }
+}
+
+async function loadOptionalGroups (): Promise<void> {
+  const url = new URL('./scuttledb.js', import.meta.url)
+  // A variable specifier, so tsc does not require the file before it is written.
+  if (existsSync(url)) await import(url.href)
+}
+
+async function main (): Promise<void> {
+  const cli = parseCli(process.argv.slice(2))
+  registerBaselines()
+  await loadOptionalGroups()
+  const selected = selectEntries(cli.only)
+  if (selected.length === 0) throw new Error(`no benchmark matches --only ${cli.only ?? ''}`)
+  const ctx: BenchContext = { sizes: cli.sizes, quick: cli.quick }
+  console.error(`sizes: ${JSON.stringify(cli.sizes)}${cli.quick ? ' (quick)' : ''}`)
+  const outcomes: Outcome[] = []
+  for (const entry of selected) {
+    collectGarbage()
+    process.stderr.write(`${entry.group} / ${entry.name} ... `)
+    try {
+      const result = await entry.fn(ctx)
+      // The registered name is the one ratios and --only refer to.
+      result.name = entry.name
+      outcomes.push({ entry, result })
+      process.stderr.write(`${formatRate(result.opsPerSec)} in ${result.seconds.toFixed(2)}s\n`)
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err)
+      outcomes.push({ entry, error })
+      process.stderr.write(`FAILED: ${error}\n`)
+    }
+  }
+  const reports = buildReports(outcomes)
+  console.log(formatReports(reports))
+
+  const partial = cli.quick || cli.only !== undefined
+  const out = cli.json ?? (partial
+    ? path.join(os.tmpdir(), 'scuttledb-bench-results.json')
+    : fileURLToPath(new URL('../../bench/results.json', import.meta.url)))
+  const cpus = os.cpus()
+  await writeFile(out, JSON.stringify({
+    date: new Date().toISOString(),
+    argv: process.argv.slice(2),
+    quick: cli.quick,
+    sizes: cli.sizes,
+    machine: {
+      node: process.version,
+      platform: `${process.platform} ${os.release()} ${process.arch}`,
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model ?? 'unknown',
+      totalMemory: os.totalmem()
+    },
+    groups: reports
+  }, null, 2) + '\n')
+  console.log(`\nJSON written to ${out}`)
+  if (outcomes.some((o) => o.error !== undefined)) process.exitCode = 1
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exitCode = 1
+})

@@ -1,0 +1,48 @@
+import ModuleError from 'module-error'
+
+/** Stable error codes. Each has a heading in the README; tests assert on them. */
+export const codes = {
+  /** The instance is not open (or is closing) and the call needs storage. */
+  NOT_OPEN: 'SCUTTLEDB_NOT_OPEN',
+  /** The stored id differs from the `id` passed to the constructor. */
+  ID_MISMATCH: 'SCUTTLEDB_ID_MISMATCH',
+  /** The database was written by a newer, unknown storage format. */
+  UNSUPPORTED_FORMAT: 'SCUTTLEDB_UNSUPPORTED_FORMAT',
+  /** A frame from a peer could not be decoded. */
+  INVALID_FRAME: 'SCUTTLEDB_INVALID_FRAME',
+  /** A frame is larger than `maxFrameBytes`. */
+  FRAME_TOO_LARGE: 'SCUTTLEDB_FRAME_TOO_LARGE',
+  /** A decoded message has the wrong shape or a wrong-typed field. */
+  INVALID_MESSAGE: 'SCUTTLEDB_INVALID_MESSAGE',
+  /** The peer sent a second header on one stream. */
+  DUPLICATE_HEADER: 'SCUTTLEDB_DUPLICATE_HEADER',
+  /** The peer sent an update or SYNC before its header. */
+  HEADER_EXPECTED: 'SCUTTLEDB_HEADER_EXPECTED',
+  /** An update's timestamp is further ahead of the local clock than `maxClockSkew`. */
+  CLOCK_SKEW: 'SCUTTLEDB_CLOCK_SKEW',
+  /** An update failed verification by the security backend. */
+  UNVERIFIED: 'SCUTTLEDB_UNVERIFIED',
+  /** A stream was destroyed before it finished (transport error or close). */
+  STREAM_CLOSED: 'SCUTTLEDB_STREAM_CLOSED'
+} as const
+
+/** One of the stable error codes. */
+export type ErrorCode = (typeof codes)[keyof typeof codes]
+
+/** An error with a stable `code`, the type every coded scuttledb error has. */
+export class ScuttledbError extends ModuleError {
+  declare code: ErrorCode
+  /** The update the error is about, when there is one. */
+  update?: unknown
+
+  constructor (message: string, code: ErrorCode, options: { cause?: Error, update?: unknown } = {}) {
+    super(message, { code, cause: options.cause })
+    this.name = 'ScuttledbError'
+    if (options.update !== undefined) this.update = options.update
+  }
+}
+
+/** Create a coded error (a factory keeps call sites short). */
+export function error (code: ErrorCode, message: string, options?: { cause?: Error, update?: unknown }): ScuttledbError {
+  return new ScuttledbError(message, code, options)
+}

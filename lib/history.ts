@@ -1,0 +1,113 @@
+import type { Clock, Source } from './protocol.js'
+import type { LogEntry, SourceScan, Storage } from './storage.js'
+
+/** How many entries one history scan holds in memory at most, across all its sources. */
+const SCAN_BUDGET = 4096
+
+interface Head {
+  entry: LogEntry
+  scan: SourceScan
+}
+
+function before (a: LogEntry, b: LogEntry): boolean {
+  return a.ts < b.ts || (a.ts === b.ts && a.source < b.source)
+}
+
+/**
+ * A lazy history scan: every stored update newer than `known` (a peer's clock),
+ * one range scan per source, merged into `(ts, source)` order with a binary heap.
+ * It holds a bounded number of entries in memory whatever the history's size.
+ */
+export class HistoryCursor {
+  readonly #pending: SourceScan[]
+  #heap: Head[] = []
+  #started = false
+  #closed = false
+
+  constructor (storage: Storage, ours: Clock, known: Clock) {
+    const sources: Array<[Source, number]> = []
+    for (const [source, ts] of ours) {
+      const seen = known.get(source) ?? 0
+      if (ts > seen) sources.push([source, seen])
+    }
+    const step = Math.max(8, Math.floor(SCAN_BUDGET / Math.max(1, sources.length)))
+    this.#pending = sources.map(([source, after]) => storage.scan(source, after, step))
+  }
+
+  /** The next update in `(ts, source)` order, or undefined when the scan is done. */
+  async next (): Promise<LogEntry | undefined> {
+    if (!this.#started) await this.#start()
+    const heap = this.#heap
+    if (heap.length === 0) return undefined
+    const top = heap[0]
+    const entry = top.entry
+    const following = await top.scan.next()
+    if (this.#closed) return undefined
+    if (following !== undefined) {
+      top.entry = following
+      this.#siftDown(0)
+    } else {
+      const last = heap.pop() as Head
+      if (heap.length > 0) {
+        heap[0] = last
+        this.#siftDown(0)
+      }
+    }
+    return entry
+  }
+
+  /** Up to `max` next updates (fewer only at the end of the scan). */
+  async nextBatch (max: number): Promise<LogEntry[]> {
+    const out: LogEntry[] = []
+    while (out.length < max) {
+      const entry = await this.next()
+      if (entry === undefined) break
+      out.push(entry)
+    }
+    return out
+  }
+
+  /** Release every iterator; safe to call more than once. */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const scans = this.#pending
+    this.#heap = []
+    await Promise.all(scans.map(async (scan) => await scan.close()))
+  }
+
+  async #start (): Promise<void> {
+    this.#started = true
+    const firsts = await Promise.all(this.#pending.map(async (scan) => await scan.next()))
+    if (this.#closed) return
+    firsts.forEach((entry, i) => {
+      if (entry !== undefined) this.#push({ entry, scan: this.#pending[i] })
+    })
+  }
+
+  #push (head: Head): void {
+    const heap = this.#heap
+    heap.push(head)
+    let i = heap.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!before(heap[i].entry, heap[parent].entry)) break
+      ;[heap[i], heap[parent]] = [heap[parent], heap[i]]
+      i = parent
+    }
+  }
+
+  #siftDown (i: number): void {
+    const heap = this.#heap
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let min = i
+      if (l < heap.length && before(heap[l].entry, heap[min].entry)) min = l
+      if (r < heap.length && before(heap[r].entry, heap[min].entry)) min = r
+      if (min === i) return
+      ;[heap[i], heap[min]] = [heap[min], heap[i]]
+      i = min
+    }
+  }
+}

@@ -1,0 +1,128 @@
+import { compareStamps, type Source, type Update } from './protocol.js'
+import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
+import type { DataSpace } from './storage.js'
+import type { Transaction } from './transaction.js'
+
+/** A Model's change: `[key, value]`; a null value deletes the key (a tombstone). */
+export type ModelChange = [key: string, value: unknown]
+
+/** What the Model keeps per key: the winning update's stamp and value. */
+type Entry = [ts: number, source: Source, value: unknown]
+
+/** The Model's events (besides every Scuttlebutt's). */
+export interface ModelEvents extends ScuttlebuttEvents {
+  /** A key changed (value null: deleted), by a local or a remote write. */
+  change: [key: string, value: unknown]
+  [key: `change:${string}`]: [value: unknown]
+}
+
+function assertKey (key: unknown): asserts key is string {
+  if (typeof key !== 'string') throw new TypeError('A key must be a string')
+}
+
+/**
+ * A replicated, persisted last-writer-wins map. Concurrent writes to one key
+ * resolve by `(ts, source)`, so every replica converges whatever the arrival
+ * order. Storage stays O(keys): a superseded update leaves the history in the
+ * same commit that stores its successor.
+ */
+export class Model extends Scuttlebutt<ModelEvents> {
+  #space: DataSpace | undefined
+
+  constructor (options: ScuttlebuttOptions) {
+    super(options)
+  }
+
+  get #keys (): DataSpace {
+    this.#space ??= this._space('keys')
+    return this.#space
+  }
+
+  /** Set `key` to `value`; resolves once the update is durably committed. A null value deletes. */
+  async set (key: string, value: unknown): Promise<void> {
+    assertKey(key)
+    if (value === undefined) throw new TypeError('A value must not be undefined; use delete()')
+    await this.localUpdate([key, value])
+  }
+
+  /** Delete `key` (a tombstone that replicates); resolves once durable. */
+  async delete (key: string): Promise<void> {
+    assertKey(key)
+    await this.localUpdate([key, null])
+  }
+
+  /** The value of `key`, or undefined when it is absent or deleted. */
+  async get (key: string): Promise<unknown> {
+    assertKey(key)
+    const entry = await this._storage.get(this.#keys, key) as Entry | undefined
+    return entry === undefined || entry[2] === null ? undefined : entry[2]
+  }
+
+  /** True when `key` holds a value. */
+  async has (key: string): Promise<boolean> {
+    return (await this.get(key)) !== undefined
+  }
+
+  /** Every `[key, value]` in key order (deleted keys skipped), read lazily from storage. */
+  async * entries (): AsyncGenerator<[string, unknown]> {
+    const iterator = this._storage.iterate(this.#keys)
+    try {
+      for await (const [key, entry] of iterator) {
+        const value = (entry as Entry)[2]
+        if (value !== null) yield [key, value]
+      }
+    } finally {
+      await iterator.close()
+    }
+  }
+
+  /** Every key holding a value, in key order. */
+  async * keys (): AsyncGenerator<string> {
+    for await (const [key] of this.entries()) yield key
+  }
+
+  /** Every value, in key order. */
+  async * values (): AsyncGenerator<unknown> {
+    for await (const [, value] of this.entries()) yield value
+  }
+
+  /** Iterate `[key, value]` pairs: `for await (const [k, v] of model)`. */
+  [Symbol.asyncIterator] (): AsyncGenerator<[string, unknown]> {
+    return this.entries()
+  }
+
+  /** A plain-object snapshot of a small model (every key read into memory). */
+  async toJSON (): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {}
+    // defineProperty: a key such as "__proto__" stays an ordinary own property.
+    for await (const [key, value] of this.entries()) {
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
+    }
+    return out
+  }
+
+  protected override _validateChange (change: unknown): boolean {
+    return Array.isArray(change) && change.length === 2 && typeof change[0] === 'string' && change[1] !== undefined
+  }
+
+  protected override async _prefetch (updates: Update[], tx: Transaction): Promise<void> {
+    if (updates.length > 1) await tx.prefetch(this.#keys, updates.map((u) => (u[0] as ModelChange)[0]))
+  }
+
+  protected override async _applyUpdate (update: Update, tx: Transaction): Promise<boolean> {
+    const [[key, value], ts, source] = update as Update<ModelChange>
+    const current = await tx.get(this.#keys, key) as Entry | undefined
+    if (current !== undefined) {
+      if (compareStamps(ts, source, current[0], current[1]) <= 0) return false
+      tx.dropUpdate(current[0], current[1])
+    }
+    tx.put(this.#keys, key, [ts, source, value])
+    return true
+  }
+
+  protected override _committed (update: Update): void {
+    const [key, value] = update[0] as ModelChange
+    this.emit('change', key, value)
+    this.emit(`change:${key}`, value)
+  }
+}

@@ -1,0 +1,34 @@
+import { Packr } from 'msgpackr'
+
+/**
+ * The one msgpack configuration used on disk and on the wire: plain msgpack maps
+ * (records and structured cloning off, so any msgpack decoder reads our bytes),
+ * 64-bit integers as numbers (foreign encoders may send whole-ms timestamps as
+ * uint64), and copied binary so decoded values never pin a whole network chunk.
+ */
+export const msgpack = new Packr({
+  useRecords: false,
+  moreTypes: false,
+  structuredClone: false,
+  variableMapSize: true,
+  int64AsType: 'number',
+  copyBuffers: true
+})
+
+/** Encode a value as msgpack. */
+export function pack (value: unknown): Buffer {
+  return msgpack.pack(value)
+}
+
+/** Decode one complete msgpack value; throws on trailing bytes or unknown extensions. */
+export function unpack (bytes: Uint8Array): unknown {
+  return msgpack.unpack(bytes)
+}
+
+/** An abstract-level value encoding that stores values as msgpack. */
+export const msgpackEncoding = {
+  name: 'scuttledb-msgpack',
+  format: 'buffer' as const,
+  encode: (value: unknown): Buffer => msgpack.pack(value),
+  decode: (bytes: Buffer): unknown => msgpack.unpack(bytes)
+}

@@ -1,0 +1,108 @@
+import { codes, error } from './errors.js'
+import { isTimestamp } from './timestamp.js'
+
+/** A source (node) id. */
+export type Source = string
+
+/**
+ * One update, as the original defines it: `[change, timestamp, source]`, with a
+ * fourth element when the source signs its updates.
+ */
+export type Update<C = unknown> =
+  | [change: C, ts: number, source: Source]
+  | [change: C, ts: number, source: Source, signature: unknown]
+
+/** A vector clock: the latest timestamp seen from each source. */
+export type Clock = Map<Source, number>
+
+/** The vector clock as a plain object, the shape that travels in a header. */
+export type ClockObject = Record<Source, number>
+
+/** The first message each side of a stream sends. */
+export interface Header {
+  id: Source
+  clock: ClockObject
+  meta?: unknown
+}
+
+/** The message that ends the history part of a stream. */
+export const SYNC = 'SYNC'
+
+/** A decoded, shape-checked message. */
+export type Message =
+  | { type: 'header', header: Header, clock: Clock }
+  | { type: 'update', update: Update }
+  | { type: 'sync' }
+
+/** The longest source id accepted, in UTF-16 code units. */
+export const MAX_SOURCE_LENGTH = 512
+
+/**
+ * True for a usable source id. NUL separates source and timestamp in storage keys,
+ * and `__proto__` is refused as the original does (msgpack decoders mangle it as a map key).
+ */
+export function isSource (s: unknown): s is Source {
+  return typeof s === 'string' && s.length > 0 && s.length <= MAX_SOURCE_LENGTH &&
+    !s.includes('\x00') && s !== '__proto__'
+}
+
+/** Shape-check a decoded update; throws an INVALID_MESSAGE error. */
+export function parseUpdate (x: unknown): Update {
+  if (!Array.isArray(x) || (x.length !== 3 && x.length !== 4)) {
+    throw error(codes.INVALID_MESSAGE, 'An update must be an array of 3 or 4 elements')
+  }
+  if (!isTimestamp(x[1])) {
+    throw error(codes.INVALID_MESSAGE, 'An update timestamp must be a finite number above zero', { update: x })
+  }
+  if (!isSource(x[2])) throw error(codes.INVALID_MESSAGE, 'An update source must be a valid id', { update: x })
+  return x as Update
+}
+
+/** Shape-check a decoded header; the clock comes back as a Map. Throws INVALID_MESSAGE. */
+export function parseHeader (x: Record<string, unknown>): { header: Header, clock: Clock } {
+  const { id, clock, meta } = x
+  if (!isSource(id)) throw error(codes.INVALID_MESSAGE, 'A header must carry a valid id')
+  if (clock === null || typeof clock !== 'object' || Array.isArray(clock)) {
+    throw error(codes.INVALID_MESSAGE, 'A header must carry a clock object')
+  }
+  const map: Clock = new Map()
+  for (const [source, ts] of Object.entries(clock)) {
+    // The original treats a null or absent entry as "nothing seen"; so do we.
+    if (ts === null) continue
+    if (!isSource(source) || !isTimestamp(ts)) {
+      throw error(codes.INVALID_MESSAGE, 'A header clock entry must map an id to a timestamp')
+    }
+    map.set(source, ts)
+  }
+  const header: Header = { id, clock: clockToObject(map) }
+  if (meta !== undefined) header.meta = meta
+  return { header, clock: map }
+}
+
+/** Classify and shape-check one decoded value from the wire. */
+export function parseMessage (x: unknown): Message {
+  if (Array.isArray(x)) return { type: 'update', update: parseUpdate(x) }
+  if (x === SYNC) return { type: 'sync' }
+  if (x !== null && typeof x === 'object' && !ArrayBuffer.isView(x)) {
+    const { header, clock } = parseHeader(x as Record<string, unknown>)
+    return { type: 'header', header, clock }
+  }
+  throw error(codes.INVALID_MESSAGE, 'Expected a header, an update or "SYNC"')
+}
+
+/** A clock as a plain object (own data properties, so any id is safe as a key). */
+export function clockToObject (clock: Clock): ClockObject {
+  return Object.fromEntries(clock)
+}
+
+/** True when the update is newer than what `clock` records for its source. */
+export function isNewer (ts: number, source: Source, clock: Clock): boolean {
+  const seen = clock.get(source)
+  return seen === undefined || ts > seen
+}
+
+/** Compare two updates by `(ts, source)`: the total order of history and of conflicts. */
+export function compareStamps (ts1: number, source1: Source, ts2: number, source2: Source): number {
+  if (ts1 !== ts2) return ts1 < ts2 ? -1 : 1
+  return source1 < source2 ? -1 : source1 > source2 ? 1 : 0
+}

@@ -1,0 +1,411 @@
+import { EventEmitter } from 'node:events'
+import { randomBytes } from 'node:crypto'
+import { codes, error, type ScuttledbError } from './errors.js'
+import { HistoryCursor } from './history.js'
+import { pack, unpack } from './msgpack.js'
+import { clockToObject, isSource, type Clock, type ClockObject, type Source, type Update } from './protocol.js'
+import { Storage, type DataSpace, type Database } from './storage.js'
+import { ReplicationStream, type StreamOptions } from './stream.js'
+import { HybridClock, type WallClock } from './timestamp.js'
+import { Transaction } from './transaction.js'
+
+/** Options every Scuttlebutt takes. */
+export interface ScuttlebuttOptions {
+  /** A directory path (classic-level is opened there) or any abstract-level database or sublevel. */
+  db: string | Database
+  /** The node id to use for a new database; a stored id must match it. Default: a random id. */
+  id?: Source
+  /** fsync every commit (still grouped), so acknowledged writes survive power loss. Default false. */
+  sync?: boolean
+  /** How far ahead of the local wall clock (ms) a remote timestamp may be. Default 60000. */
+  maxClockSkew?: number
+  /** Most updates in one commit. Default 1024. */
+  maxBatch?: number
+  /** The wall clock in ms since the epoch; for tests and simulations. Default Date.now. */
+  now?: WallClock
+}
+
+/** Counters of what the update pipeline did. */
+export interface ScuttlebuttStats {
+  /** Updates committed (local and remote). */
+  committed: number
+  /** Remote updates dropped because they were not newer than the clock (not an error). */
+  old: number
+  /** Remote updates rejected: malformed, too far in the future, unverified. */
+  rejected: number
+  /** Commits written. */
+  commits: number
+}
+
+/** The events of every Scuttlebutt; data types add their own. */
+export interface ScuttlebuttEvents {
+  /** A committed update: `(change, ts, source)`. */
+  update: [change: unknown, ts: number, source: Source]
+  /** A remote update or message was rejected; the error carries a stable code. */
+  rejected: [err: ScuttledbError]
+  /** A remote update was dropped as old. */
+  old: [update: Update]
+  /** A replication stream closed; the argument counts the streams still open. */
+  unstream: [count: number]
+  /** `dispose()` was called. */
+  dispose: []
+}
+
+type Done = (err: Error | null, update?: Update) => void
+
+interface Pending {
+  local: boolean
+  update: Update
+  bytes: Buffer | undefined
+  origin: ReplicationStream | undefined
+  done: Done | undefined
+}
+
+/** Keep at most this many updates queued before writers (streams) are asked to wait. */
+const QUEUE_HIGH_WATER = 4096
+
+/**
+ * The replication base class. A data type subclasses it and implements
+ * `_applyUpdate` (how an update changes its records, in the commit's batch);
+ * everything else (storage, clocks, ordering, streams) lives here.
+ */
+export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = ScuttlebuttEvents> extends EventEmitter<E & ScuttlebuttEvents> {
+  #id: Source | undefined
+  readonly #options: Required<Omit<ScuttlebuttOptions, 'id' | 'db'>> & Pick<ScuttlebuttOptions, 'id' | 'db'>
+  #storage: Storage | undefined
+  #clock: Clock = new Map()
+  #hlc: HybridClock
+  #queue: Pending[] = []
+  #pumping: Promise<void> | undefined
+  #roomWaiters: Array<() => void> = []
+  readonly #streams = new Set<ReplicationStream>()
+  #opening: Promise<void> | undefined
+  #closing: Promise<void> | undefined
+  #status: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new'
+  /** Counters of what the update pipeline did. */
+  readonly stats: ScuttlebuttStats = { committed: 0, old: 0, rejected: 0, commits: 0 }
+
+  constructor (options: ScuttlebuttOptions) {
+    super()
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+    const { db, id, sync = false, maxClockSkew = 60_000, maxBatch = 1024, now = Date.now } = options
+    if (typeof db !== 'string' && (db === null || typeof db !== 'object')) {
+      throw new TypeError('options.db must be a path or an abstract-level database')
+    }
+    if (id !== undefined && !isSource(id)) throw new TypeError('options.id must be a non-empty string without NUL')
+    if (!(maxClockSkew >= 0)) throw new TypeError('options.maxClockSkew must be a non-negative number')
+    if (!(Number.isInteger(maxBatch) && maxBatch > 0)) throw new TypeError('options.maxBatch must be a positive integer')
+    this.#options = { db, id, sync, maxClockSkew, maxBatch, now }
+    this.#hlc = new HybridClock(now)
+    this.setMaxListeners(0)
+  }
+
+  /** This node's id; available once open. */
+  get id (): Source {
+    if (this.#id === undefined) throw error(codes.NOT_OPEN, 'The id is known once the instance is open')
+    return this.#id
+  }
+
+  /** `'new'`, `'opening'`, `'open'`, `'closing'` or `'closed'`. */
+  get status (): string {
+    return this.#status
+  }
+
+  /** The vector clock: the latest committed timestamp of each source, as a plain object. */
+  get clock (): ClockObject {
+    return clockToObject(this.#clock)
+  }
+
+  /** Open the storage; resolves when ready. Calling it again returns the same promise. */
+  async open (): Promise<void> {
+    if (this.#status === 'closing' || this.#status === 'closed') {
+      throw error(codes.NOT_OPEN, 'A closed instance cannot be reopened; create a new one')
+    }
+    this.#opening ??= this.#open()
+    await this.#opening
+  }
+
+  async #open (): Promise<void> {
+    this.#status = 'opening'
+    try {
+      const storage = await Storage.open(this.#options.db)
+      try {
+        const { id, clock } = await storage.load()
+        if (id !== undefined && this.#options.id !== undefined && id !== this.#options.id) {
+          throw error(codes.ID_MISMATCH, `The database belongs to id ${id}, not ${this.#options.id}`)
+        }
+        if (id === undefined) {
+          this.#id = this.#options.id ?? createId()
+          await storage.init(this.#id)
+        } else {
+          this.#id = id
+        }
+        this.#clock = clock
+        // Never issue a timestamp at or below one already stored: survives restarts and clock steps.
+        for (const ts of clock.values()) this.#hlc.observe(ts)
+        this.#storage = storage
+      } catch (err) {
+        await storage.close()
+        throw err
+      }
+    } catch (err) {
+      this.#status = 'closed'
+      throw err
+    }
+    this.#status = 'open'
+  }
+
+  /**
+   * Close: ends every stream, waits for queued commits, closes the database if
+   * this instance opened it. Calling it again returns the same promise.
+   */
+  async close (): Promise<void> {
+    this.#closing ??= this.#close()
+    await this.#closing
+  }
+
+  async #close (): Promise<void> {
+    if (this.#opening !== undefined) await this.#opening.catch(() => {})
+    const wasOpen = this.#status === 'open'
+    this.#status = 'closing'
+    for (const stream of this.#streams) stream.destroy()
+    await Promise.all([...this.#streams].map(async (stream) => await stream._closed()))
+    while (this.#pumping !== undefined) await this.#pumping
+    if (wasOpen && this.#storage !== undefined) await this.#storage.close()
+    this.#status = 'closed'
+  }
+
+  /**
+   * Every held update newer than `clock` (an absent or null entry means
+   * everything from that source), in `(ts, source)` order, read lazily.
+   */
+  async * history (clock: Record<Source, number | null> | null = null): AsyncGenerator<Update> {
+    const known: Clock = new Map()
+    for (const [source, ts] of Object.entries(clock ?? {})) if (typeof ts === 'number') known.set(source, ts)
+    const cursor = this._cursor(known)
+    try {
+      for (let entry = await cursor.next(); entry !== undefined; entry = await cursor.next()) {
+        yield unpack(entry.bytes) as Update
+      }
+    } finally {
+      await cursor.close()
+    }
+  }
+
+  /**
+   * Make a local update from `change`: it gets this node's next timestamp, commits
+   * durably, then is emitted and sent to peers. Resolves with the committed update.
+   */
+  async localUpdate (change: unknown): Promise<Update> {
+    this.#assertOpen()
+    if (!this._validateChange(change)) throw new TypeError('Invalid change for this data type')
+    const update: Update = [change, this.#hlc.next(), this.id]
+    return await new Promise<Update>((resolve, reject) => {
+      this.#enqueue({ local: true, update, bytes: undefined, origin: undefined, done: (err) => { err === null ? resolve(update) : reject(err) } })
+    })
+  }
+
+  /** Create a replication stream (a Duplex) for one peer connection. */
+  createStream (options: StreamOptions = {}): ReplicationStream {
+    this.#assertOpen()
+    const stream = new ReplicationStream(this, options)
+    this.#streams.add(stream)
+    return stream
+  }
+
+  /** A stream that only sends (the peer's updates are ignored). */
+  createReadStream (options: StreamOptions = {}): ReplicationStream {
+    return this.createStream({ ...options, writable: false, readable: true })
+  }
+
+  /** A stream that only receives. */
+  createWriteStream (options: StreamOptions = {}): ReplicationStream {
+    return this.createStream({ ...options, writable: true, readable: false })
+  }
+
+  /** End every replication stream of this instance. */
+  dispose (): void {
+    for (const stream of this.#streams) stream.end()
+    ;(this as EventEmitter).emit('dispose')
+  }
+
+  /** The number of open replication streams. */
+  get streams (): number {
+    return this.#streams.size
+  }
+
+  /**
+   * Apply one update to the data type's records through `tx` (part of the
+   * commit's atomic batch). Return true when the update is kept in the history
+   * and announced; false when it lost to something newer (its clock still moves).
+   */
+  protected abstract _applyUpdate (update: Update, tx: Transaction): boolean | Promise<boolean>
+
+  /** Optional: read what a run of updates will need in one go (see `Transaction.prefetch`). */
+  protected async _prefetch (_updates: Update[], _tx: Transaction): Promise<void> {}
+
+  /** Check a change's shape before it is accepted (remote) or made (local). Default: anything. */
+  protected _validateChange (_change: unknown): boolean {
+    return true
+  }
+
+  /** Called after an update is committed, before peers are sent it: emit the type's own events. */
+  protected _committed (_update: Update): void {}
+
+  /** The data type's own named sublevel. */
+  protected _space (name: string): DataSpace {
+    return this.#openStorage().space(name)
+  }
+
+  /** The storage, for reads by data types. @internal */
+  protected get _storage (): Storage {
+    return this.#openStorage()
+  }
+
+  #openStorage (): Storage {
+    this.#assertOpen()
+    return this.#storage as Storage
+  }
+
+  #assertOpen (): void {
+    if (this.#status !== 'open') throw error(codes.NOT_OPEN, 'The instance is not open')
+  }
+
+  /** @internal A history cursor against a peer's clock. */
+  _cursor (known: Clock): HistoryCursor {
+    return new HistoryCursor(this.#openStorage(), new Map(this.#clock), known)
+  }
+
+  /** @internal Shape check of a remote change. */
+  _validChange (change: unknown): boolean {
+    return this._validateChange(change)
+  }
+
+  /** @internal A copy of the committed clock. */
+  _clockCopy (): Clock {
+    return new Map(this.#clock)
+  }
+
+  /** @internal Called by a stream when it has closed. */
+  _unstream (stream: ReplicationStream): void {
+    if (this.#streams.delete(stream)) (this as EventEmitter).emit('unstream', this.#streams.size)
+  }
+
+  /** @internal Report a rejected message or update. */
+  _reject (err: ScuttledbError): void {
+    this.stats.rejected++
+    ;(this as EventEmitter).emit('rejected', err)
+  }
+
+  /**
+   * @internal Accept a shape-checked remote update from a stream. `done` is
+   * called once it is committed, dropped as old, or rejected.
+   */
+  _receive (update: Update, bytes: Buffer | undefined, origin: ReplicationStream | undefined, done: Done): void {
+    if (this.#status !== 'open') {
+      done(error(codes.NOT_OPEN, 'The instance is closing'))
+      return
+    }
+    this.#enqueue({ local: false, update, bytes, origin, done })
+  }
+
+  /** @internal Resolves when the commit queue has room; undefined when it has room now. */
+  _room (): Promise<void> | undefined {
+    if (this.#queue.length < QUEUE_HIGH_WATER) return undefined
+    return new Promise((resolve) => this.#roomWaiters.push(resolve))
+  }
+
+  #enqueue (item: Pending): void {
+    this.#queue.push(item)
+    this.#pumping ??= this.#pump()
+  }
+
+  async #pump (): Promise<void> {
+    // Yield once so that every write made in this tick joins the same commit (group commit).
+    await null
+    try {
+      while (this.#queue.length > 0) {
+        const max = this.#options.maxBatch
+        let items: Pending[]
+        if (this.#queue.length <= max) {
+          items = this.#queue
+          this.#queue = []
+        } else {
+          items = this.#queue.splice(0, max)
+        }
+        if (this.#queue.length < QUEUE_HIGH_WATER && this.#roomWaiters.length > 0) {
+          const waiters = this.#roomWaiters
+          this.#roomWaiters = []
+          for (const wake of waiters) wake()
+        }
+        await this.#commit(items)
+      }
+    } finally {
+      this.#pumping = undefined
+    }
+  }
+
+  /** Check, apply and commit one batch of updates; the only place the clock moves. */
+  async #commit (items: Pending[]): Promise<void> {
+    const storage = this.#storage as Storage
+    const clock = this.#clock
+    const moved: Clock = new Map()
+    const accepted: Pending[] = []
+    const wall = this.#hlc.wall()
+    for (const item of items) {
+      const [, ts, source] = item.update
+      if (!item.local && ts > wall + this.#options.maxClockSkew) {
+        this._reject(error(codes.CLOCK_SKEW, `Update timestamp ${ts} is too far ahead of the local clock`, { update: item.update }))
+        item.done?.(null)
+        continue
+      }
+      const latest = moved.get(source) ?? clock.get(source)
+      if (latest !== undefined && ts <= latest) {
+        this.stats.old++
+        ;(this as EventEmitter).emit('old', item.update)
+        item.done?.(null)
+        continue
+      }
+      moved.set(source, ts)
+      this.#hlc.observe(ts)
+      accepted.push(item)
+    }
+    if (accepted.length === 0) return
+    const commit = storage.batch()
+    const tx = new Transaction(storage, commit)
+    const applied: Pending[] = []
+    try {
+      await this._prefetch(accepted.map((item) => item.update), tx)
+      for (const item of accepted) {
+        if (await this._applyUpdate(item.update, tx)) {
+          const [, ts, source] = item.update
+          item.bytes ??= pack(item.update)
+          commit.putUpdate(source, ts, item.bytes)
+          applied.push(item)
+        }
+      }
+      for (const [source, ts] of moved) commit.putClock(source, ts)
+      await commit.write(this.#options.sync)
+    } catch (err) {
+      await commit.abort().catch(() => {})
+      for (const item of accepted) item.done?.(err as Error)
+      return
+    }
+    for (const [source, ts] of moved) clock.set(source, ts)
+    this.stats.commits++
+    this.stats.committed += applied.length
+    for (const item of applied) {
+      const update = item.update
+      ;(this as EventEmitter).emit('update', update[0], update[1], update[2])
+      this._committed(update)
+      for (const stream of this.#streams) if (stream !== item.origin) stream._offer(update, item.bytes as Buffer)
+    }
+    for (const item of accepted) item.done?.(null, item.update)
+  }
+}
+
+/** A new random node id (hex, like the original's). */
+export function createId (): Source {
+  return randomBytes(12).toString('hex').toUpperCase()
+}
+

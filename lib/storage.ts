@@ -1,0 +1,231 @@
+import type { AbstractLevel, AbstractSublevel, AbstractChainedBatch } from 'abstract-level'
+import { Level } from 'level'
+import { codes, error } from './errors.js'
+import { msgpackEncoding } from './msgpack.js'
+import type { Clock, Source } from './protocol.js'
+import { encodeTimestamp, decodeTimestamp } from './timestamp.js'
+
+/** Any abstract-level database or sublevel (classic-level, memory-level, browser-level ...). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Database = AbstractLevel<any, any, any>
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Sublevel = AbstractSublevel<any, any, any, any>
+
+/** The storage format this code writes; bumped on incompatible layout changes. */
+export const FORMAT_VERSION = 1
+
+/** Where a data type keeps its own records: a named sublevel with msgpack values. */
+export interface DataSpace {
+  readonly name: string
+  /** @internal */
+  readonly sublevel: Sublevel
+}
+
+/** One stored update as read from the log: its stamp and its msgpack bytes. */
+export interface LogEntry {
+  source: Source
+  ts: number
+  bytes: Buffer
+}
+
+/** Key of an update in the log: source, NUL, then the order-preserving timestamp. */
+export function logKey (source: Source, ts: number): string {
+  return source + '\x00' + encodeTimestamp(ts)
+}
+
+function parseLogKey (key: string): { source: Source, ts: number } {
+  const cut = key.length - 17
+  return { source: key.slice(0, cut), ts: decodeTimestamp(key.slice(cut + 1)) }
+}
+
+/**
+ * The on-disk layout (see docs/storage.md): `meta` (format, id), `clock`
+ * (source -> latest accepted timestamp), `log` (source\0ts -> update bytes) and
+ * one `data-NAME` sublevel per data space of the data type.
+ */
+export class Storage {
+  readonly db: Database
+  readonly #owned: boolean
+  readonly #meta: Sublevel
+  readonly #clock: Sublevel
+  readonly #log: Sublevel
+  readonly #spaces = new Map<string, DataSpace>()
+
+  private constructor (db: Database, owned: boolean) {
+    this.db = db
+    this.#owned = owned
+    this.#meta = db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: msgpackEncoding })
+    this.#clock = db.sublevel('clock', { keyEncoding: 'utf8', valueEncoding: msgpackEncoding })
+    this.#log = db.sublevel('log', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+  }
+
+  /** Open a database given as a directory path (classic-level) or as an abstract-level instance. */
+  static async open (location: string | Database): Promise<Storage> {
+    const owned = typeof location === 'string'
+    const db: Database = owned ? new Level(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : location
+    await db.open()
+    return new Storage(db, owned)
+  }
+
+  /** Read the stored id and vector clock: O(sources), never O(updates). */
+  async load (): Promise<{ id: Source | undefined, clock: Clock }> {
+    const [format, id] = await this.#meta.getMany(['format', 'id'])
+    if (format !== undefined && format !== FORMAT_VERSION) {
+      throw error(codes.UNSUPPORTED_FORMAT, `Storage format ${String(format)} is not supported (this version reads ${FORMAT_VERSION})`)
+    }
+    const clock: Clock = new Map()
+    for await (const [source, ts] of this.#clock.iterator()) clock.set(source as string, ts as number)
+    return { id: typeof id === 'string' ? id : undefined, clock }
+  }
+
+  /** Record the format version and id of a new database. */
+  async init (id: Source): Promise<void> {
+    await this.#meta.batch([
+      { type: 'put', key: 'format', value: FORMAT_VERSION },
+      { type: 'put', key: 'id', value: id }
+    ])
+  }
+
+  /** The data space `name` of a data type. */
+  space (name: string): DataSpace {
+    let space = this.#spaces.get(name)
+    if (space === undefined) {
+      const sublevel = this.db.sublevel('data-' + name, { keyEncoding: 'utf8', valueEncoding: msgpackEncoding })
+      space = { name, sublevel }
+      this.#spaces.set(name, space)
+    }
+    return space
+  }
+
+  /** Read one record of a data space. */
+  async get (space: DataSpace, key: string): Promise<unknown> {
+    return await space.sublevel.get(key)
+  }
+
+  /** Read many records of a data space in one call. */
+  async getMany (space: DataSpace, keys: string[]): Promise<unknown[]> {
+    return await space.sublevel.getMany(keys)
+  }
+
+  /** Iterate a data space in key order. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  iterate (space: DataSpace, options: { gt?: string, gte?: string, lt?: string, limit?: number } = {}): AsyncIterableIterator<[string, unknown]> & { close: () => Promise<void> } {
+    return space.sublevel.iterator(options) as unknown as AsyncIterableIterator<[string, unknown]> & { close: () => Promise<void> }
+  }
+
+  /** Read the bytes of one stored update, or undefined when it is not held. */
+  async readUpdate (source: Source, ts: number): Promise<Buffer | undefined> {
+    return await this.#log.get(logKey(source, ts)) as Buffer | undefined
+  }
+
+  /** Start a commit: one atomic batch. */
+  batch (): Commit {
+    return new Commit(this.db.batch(), this.#log, this.#clock)
+  }
+
+  /**
+   * A lazy, ordered scan of one source's updates with timestamps above `after`
+   * (0 = all), read `step` entries at a time.
+   */
+  scan (source: Source, after: number, step: number): SourceScan {
+    const iterator = this.#log.iterator({
+      gt: after > 0 ? logKey(source, after) : source + '\x00',
+      lt: source + '\x01'
+    })
+    return new SourceScan(iterator, step)
+  }
+
+  /** Close the database if this storage opened it. */
+  async close (): Promise<void> {
+    if (this.#owned) await this.db.close()
+  }
+}
+
+/** One source's part of a history scan. */
+export class SourceScan {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly #iterator: any
+  readonly #step: number
+  #buffer: Array<[string, Buffer]> = []
+  #index = 0
+  #done = false
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  constructor (iterator: any, step: number) {
+    this.#iterator = iterator
+    this.#step = step
+  }
+
+  /** The next entry, or undefined at the end. */
+  async next (): Promise<LogEntry | undefined> {
+    if (this.#index >= this.#buffer.length) {
+      if (this.#done) return undefined
+      this.#buffer = await this.#iterator.nextv(this.#step)
+      this.#index = 0
+      if (this.#buffer.length < this.#step) this.#done = true
+      if (this.#buffer.length === 0) return undefined
+    }
+    const [key, bytes] = this.#buffer[this.#index++]
+    const { source, ts } = parseLogKey(key)
+    return { source, ts, bytes }
+  }
+
+  /** Release the iterator; safe to call more than once. */
+  async close (): Promise<void> {
+    this.#done = true
+    this.#buffer = []
+    await this.#iterator.close()
+  }
+}
+
+/** One atomic batch: log entries, clock entries and data-type records commit together. */
+export class Commit {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly #batch: AbstractChainedBatch<any, any, any>
+  readonly #log: Sublevel
+  readonly #clock: Sublevel
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  constructor (batch: AbstractChainedBatch<any, any, any>, log: Sublevel, clock: Sublevel) {
+    this.#batch = batch
+    this.#log = log
+    this.#clock = clock
+  }
+
+  /** Number of operations queued. */
+  get length (): number {
+    return this.#batch.length
+  }
+
+  putUpdate (source: Source, ts: number, bytes: Buffer): void {
+    this.#batch.put(logKey(source, ts), bytes, { sublevel: this.#log })
+  }
+
+  delUpdate (source: Source, ts: number): void {
+    this.#batch.del(logKey(source, ts), { sublevel: this.#log })
+  }
+
+  putClock (source: Source, ts: number): void {
+    this.#batch.put(source, ts, { sublevel: this.#clock })
+  }
+
+  put (space: DataSpace, key: string, value: unknown): void {
+    this.#batch.put(key, value, { sublevel: space.sublevel })
+  }
+
+  del (space: DataSpace, key: string): void {
+    this.#batch.del(key, { sublevel: space.sublevel })
+  }
+
+  /** Write the batch; `sync` fsyncs it. */
+  async write (sync: boolean): Promise<void> {
+    if (sync) await this.#batch.write({ sync: true })
+    else await this.#batch.write()
+  }
+
+  /** Drop the batch without writing it. */
+  async abort (): Promise<void> {
+    await this.#batch.close()
+  }
+}

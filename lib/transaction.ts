@@ -1,0 +1,70 @@
+import type { Commit, DataSpace, Storage } from './storage.js'
+import type { Source } from './protocol.js'
+
+const DELETED = Symbol('deleted')
+
+/**
+ * What a data type's `_applyUpdate` hook writes through: reads see the writes
+ * made earlier in the same commit, writes join the commit's atomic batch.
+ */
+export class Transaction {
+  readonly #storage: Storage
+  readonly #commit: Commit
+  readonly #overlay = new Map<DataSpace, Map<string, unknown>>()
+
+  /** @internal */
+  constructor (storage: Storage, commit: Commit) {
+    this.#storage = storage
+    this.#commit = commit
+  }
+
+  #layer (space: DataSpace): Map<string, unknown> {
+    let layer = this.#overlay.get(space)
+    if (layer === undefined) {
+      layer = new Map()
+      this.#overlay.set(space, layer)
+    }
+    return layer
+  }
+
+  /** Read a record, seeing this commit's own writes; undefined when absent. */
+  async get (space: DataSpace, key: string): Promise<unknown> {
+    const layer = this.#overlay.get(space)
+    if (layer !== undefined && layer.has(key)) {
+      const value = layer.get(key)
+      return value === DELETED ? undefined : value
+    }
+    return await this.#storage.get(space, key)
+  }
+
+  /**
+   * Read many records in one storage call and keep them for later `get()`s in
+   * this commit: an optimisation for hooks that apply runs of updates.
+   */
+  async prefetch (space: DataSpace, keys: string[]): Promise<void> {
+    const layer = this.#layer(space)
+    const missing = keys.filter((key) => !layer.has(key))
+    if (missing.length === 0) return
+    const values = await this.#storage.getMany(space, missing)
+    for (let i = 0; i < missing.length; i++) {
+      if (!layer.has(missing[i])) layer.set(missing[i], values[i] === undefined ? DELETED : values[i])
+    }
+  }
+
+  /** Write a record in this commit. */
+  put (space: DataSpace, key: string, value: unknown): void {
+    this.#layer(space).set(key, value)
+    this.#commit.put(space, key, value)
+  }
+
+  /** Delete a record in this commit. */
+  del (space: DataSpace, key: string): void {
+    this.#layer(space).set(key, DELETED)
+    this.#commit.del(space, key)
+  }
+
+  /** Remove a superseded update from the history, in this commit. */
+  dropUpdate (ts: number, source: Source): void {
+    this.#commit.delUpdate(source, ts)
+  }
+}

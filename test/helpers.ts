@@ -1,0 +1,70 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream'
+import { once } from 'node:events'
+import { MemoryLevel } from 'memory-level'
+import type { Test } from 'tape'
+import { Model, type ReplicationStream, type Scuttlebutt, type ScuttlebuttOptions, type StreamOptions } from '../lib/index.js'
+
+/** A fresh temporary directory, removed when the test ends. */
+export async function tempDir (t: Test, prefix = 'scuttledb-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+/** An open Model on memory-level, closed when the test ends. */
+export async function memoryModel (t: Test, options: Partial<ScuttlebuttOptions> = {}): Promise<Model> {
+  const model = new Model({ db: new MemoryLevel(), ...options })
+  await model.open()
+  t.teardown(async () => { await model.close() })
+  return model
+}
+
+/** An open Model on classic-level in a temp dir, closed when the test ends. */
+export async function diskModel (t: Test, options: Partial<ScuttlebuttOptions> = {}): Promise<Model> {
+  const model = new Model({ db: await tempDir(t), ...options })
+  await model.open()
+  t.teardown(async () => { await model.close() })
+  return model
+}
+
+/** Two connected streams and a promise for both sides' `sync`. */
+export interface Link {
+  a: ReplicationStream
+  b: ReplicationStream
+  synced: Promise<void>
+  closed: Promise<Error | null | undefined>
+}
+
+/** Connect two instances in-process; `synced` resolves when both streams emitted `sync`. */
+export function link (x: Scuttlebutt<any>, y: Scuttlebutt<any>, ox: StreamOptions = {}, oy: StreamOptions = {}): Link {
+  const a = x.createStream(ox)
+  const b = y.createStream(oy)
+  const synced = Promise.all([once(a, 'sync'), once(b, 'sync')]).then(() => {})
+  const closed = new Promise<Error | null | undefined>((resolve) => { pipeline(a, b, a, (err) => { resolve(err) }) })
+  return { a, b, synced, closed }
+}
+
+/** Every update of an instance's history. */
+export async function allHistory (x: Scuttlebutt<any>): Promise<unknown[]> {
+  const out: unknown[] = []
+  for await (const update of x.history()) out.push(update)
+  return out
+}
+
+/** Resolve after `ms` milliseconds (for letting I/O settle, never for asserting speed). */
+export async function sleep (ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Poll `check` until it returns true or `timeoutMs` passes; resolves to the last result. */
+export async function until (check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    if (await check()) return true
+    if (Date.now() > end) return false
+    await sleep(5)
+  }
+}
