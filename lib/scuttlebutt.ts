@@ -225,7 +225,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
 
   /** End every replication stream of this instance. */
   dispose (): void {
-    for (const stream of this.#streams) stream.end()
+    for (const stream of this.#streams) stream._endOutput()
     ;(this as EventEmitter).emit('dispose')
   }
 

@@ -86,10 +86,13 @@ export class ReplicationStream extends Duplex {
   #syncSent: boolean
   #syncReceived: boolean
   #syncReceivedPending = false
+  #endAfterHistory = false
+  #ignoreInput = false
   #synced = false
   #inflight = 0
   #sent = 0
   #received = 0
+  #settled = 0
   #closed: Promise<void>
 
   /** @internal Use `Scuttlebutt#createStream()`. */
@@ -114,9 +117,9 @@ export class ReplicationStream extends Duplex {
       if (options.meta !== undefined) header.meta = options.meta
       this.push(this.#codec.encode(header))
     }
-    if (!this.#sends) {
-      this.push(null)
-    } else if (!this.#accepts && options.sendClock !== true) {
+    // A side that does not send keeps its output open (the peer would read an early
+    // end as "end yours too"); it ends when the peer ends or the stream is disposed.
+    if (this.#sends && !this.#accepts && options.sendClock !== true) {
       // A read-only stream with no clock to wait for sends everything (original behaviour).
       this.#startHistory()
     }
@@ -164,7 +167,7 @@ export class ReplicationStream extends Duplex {
       return
     }
     // The peer ended its side: end ours (the original's rule).
-    this.#finishOutput()
+    this.#endWhenSynced()
     callback()
   }
 
@@ -189,7 +192,7 @@ export class ReplicationStream extends Duplex {
   }
 
   #onValue (value: unknown, bytes: Buffer | undefined): void {
-    if (this.destroyed) return
+    if (this.destroyed || this.#ignoreInput) return
     const message = parseMessage(value)
     if (message.type === 'header') {
       if (this.#peer !== undefined) throw error(codes.DUPLICATE_HEADER, 'The peer sent a second header')
@@ -221,8 +224,9 @@ export class ReplicationStream extends Duplex {
     this.#inflight++
     this.#sb._receive(update, bytes, this, (err) => {
       this.#inflight--
+      this.#settled++
       if (err !== null && !this.destroyed) this.destroy(err)
-      if (!this.#syncReceived && this.#received % PROGRESS_EVERY === 0) this.emit('progress', this.progress)
+      if (!this.#syncReceived && this.#settled % PROGRESS_EVERY === 0) this.emit('progress', this.progress)
       if (this.#inflight === 0 && this.#syncReceivedPending) this.#markSyncReceived()
     })
   }
@@ -304,7 +308,7 @@ export class ReplicationStream extends Duplex {
     this.push(this.#codec.encode(SYNC))
     this.emit('syncSent')
     this.#maybeSynced()
-    if (!this.#tail) this.#finishOutput()
+    if (!this.#tail || this.#endAfterHistory) this.#finishOutput()
   }
 
   /** @internal A committed update for the peer (unless it has it or it came from the peer). */
@@ -342,6 +346,11 @@ export class ReplicationStream extends Duplex {
     if (frames.length > 0) this.#wantsData = this.push(frames.length === 1 ? frames[0] : Buffer.concat(frames))
   }
 
+  #endWhenSynced (): void {
+    if (this.#phase === 'history') this.#endAfterHistory = true
+    else this.#finishOutput()
+  }
+
   /** End this side's output, once. */
   #finishOutput (): void {
     if (this.#phase === 'done') return
@@ -350,7 +359,7 @@ export class ReplicationStream extends Duplex {
     this.#cursor = undefined
     void cursor?.close()
     this.#live = []
-    if (this.#sends) this.push(null)
+    this.push(null)
   }
 
   /** Protocol error: report it, close this stream, leave everything else alone. */
@@ -367,9 +376,12 @@ export class ReplicationStream extends Duplex {
     this.#sb._unstream(this)
   }
 
-  /** End this stream gracefully: stop sending, end the output. */
-  override end (...args: unknown[]): this {
-    this.#finishOutput()
-    return super.end(...(args as []))
+  /**
+   * @internal End this side's output (after the history in progress, so a peer
+   * is never sent a truncated history) and ignore further input.
+   */
+  _endOutput (): void {
+    this.#ignoreInput = true
+    this.#endWhenSynced()
   }
 }
