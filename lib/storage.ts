@@ -161,10 +161,13 @@ export class SourceScan {
   async next (): Promise<LogEntry | undefined> {
     if (this.#index >= this.#buffer.length) {
       if (this.#done) return undefined
+      // nextv() may return fewer entries than asked (classic-level caps by bytes): only empty means done.
       this.#buffer = await this.#iterator.nextv(this.#step)
       this.#index = 0
-      if (this.#buffer.length < this.#step) this.#done = true
-      if (this.#buffer.length === 0) return undefined
+      if (this.#buffer.length === 0) {
+        this.#done = true
+        return undefined
+      }
     }
     const [key, bytes] = this.#buffer[this.#index++]
     const { source, ts } = parseLogKey(key)

@@ -91,15 +91,18 @@ test('sync fires exactly once per stream and the histories are equal then', asyn
   t.equal(count, 2, 'one sync per stream')
 })
 
-test('a read stream piped into a write stream reproduces the history', async (t) => {
+test('a read stream piped into a write stream reproduces the history (larger than one storage read)', async (t) => {
   const a = await diskModel(t)
   const b = await diskModel(t)
-  for (let i = 0; i < 100; i++) await a.set('k' + (i % 30), i)
+  const filler = 'x'.repeat(100)
+  for (let i = 0; i < 3000; i++) void a.set('k' + (i % 1000), filler + i)
+  await a.set('last', 1)
   const r = a.createReadStream({ tail: false })
   const w = b.createWriteStream()
   const done = once(w, 'sync')
   r.pipe(w)
   await done
+  t.equal((await allHistory(b)).length, 1001, 'every key arrived')
   t.deepEqual(await allHistory(b), await allHistory(a), 'same history')
   t.deepEqual(await b.toJSON(), await a.toJSON(), 'same values')
 })
