@@ -89,3 +89,67 @@ export const msgpackCodec: Codec = {
   encodeUpdate: (update, bytes) => frame(bytes ?? pack(update)),
   decoder: (max) => new FrameDecoder(max)
 }
+
+const NEWLINE = 0x0a
+
+/** JSON that is pure ASCII: the original splits UTF-8 across chunks, so it must never see a multi-byte character. */
+export function asciiJson (value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))
+}
+
+/**
+ * Newline-delimited JSON, as the original speaks it. Lines are split on bytes,
+ * so a multi-byte character split across chunks decodes correctly; blank lines
+ * are skipped; a line longer than the limit is refused before it is complete.
+ */
+class LineDecoder implements Decoder {
+  readonly #max: number
+  #pending: Buffer | null = null
+
+  constructor (max: number) {
+    this.#max = max
+  }
+
+  write (chunk: Buffer, onValue: OnValue): void {
+    const buf = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk])
+    this.#pending = null
+    let start = 0
+    for (let end = buf.indexOf(NEWLINE, start); end !== -1; end = buf.indexOf(NEWLINE, start)) {
+      if (end - start > this.#max) throw error(codes.FRAME_TOO_LARGE, `Line exceeds maxFrameBytes (${this.#max})`)
+      const line = buf.toString('utf8', start, end)
+      start = end + 1
+      if (line.trim() === '') continue
+      let value: unknown
+      try {
+        value = JSON.parse(line)
+      } catch (err) {
+        throw error(codes.INVALID_FRAME, 'Line is not valid JSON', { cause: err as Error })
+      }
+      onValue(value, undefined)
+    }
+    if (start < buf.length) {
+      if (buf.length - start > this.#max) throw error(codes.FRAME_TOO_LARGE, `Line exceeds maxFrameBytes (${this.#max})`)
+      this.#pending = Buffer.from(buf.subarray(start))
+    }
+  }
+
+  end (): void {
+    if (this.#pending !== null && this.#pending.toString('utf8').trim() !== '') {
+      throw error(codes.INVALID_FRAME, 'Input ended inside a line')
+    }
+  }
+}
+
+/** The original scuttlebutt's wire format: one ASCII JSON value per line. */
+export const jsonCodec: Codec = {
+  name: 'json',
+  encode: (value) => Buffer.from(asciiJson(value) + '\n', 'latin1'),
+  encodeUpdate: (update, bytes) => Buffer.from(asciiJson(update ?? unpack(bytes as Buffer)) + '\n', 'latin1'),
+  decoder: (max) => new LineDecoder(max)
+}
+
+/** The codecs by the name given as the `wrapper` stream option. */
+export const codecs = { msgpack: msgpackCodec, json: jsonCodec } as const
+
+/** A `wrapper` option value. */
+export type WrapperName = keyof typeof codecs

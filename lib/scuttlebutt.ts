@@ -226,7 +226,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   /** End every replication stream of this instance. */
   dispose (): void {
     for (const stream of this.#streams) stream._endOutput()
-    ;(this as EventEmitter).emit('dispose')
+    this._emitLifecycle('dispose')
   }
 
   /** The number of open replication streams. */
@@ -251,6 +251,20 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
 
   /** Called after an update is committed, before peers are sent it: emit the type's own events. */
   protected _committed (_update: Update): void {}
+
+  /**
+   * Emit one of the instance's own events (update, rejected, old, unstream,
+   * dispose). A data type whose users emit arbitrary event names (Events)
+   * redirects these to a separate emitter by overriding `_lifecycle`.
+   */
+  protected _emitLifecycle (name: string, ...args: unknown[]): void {
+    EventEmitter.prototype.emit.call(this._lifecycle, name, ...args)
+  }
+
+  /** Where the instance's own events are emitted; `this` unless a data type says otherwise. */
+  protected get _lifecycle (): EventEmitter {
+    return this as EventEmitter
+  }
 
   /** The data type's own named sublevel. */
   protected _space (name: string): DataSpace {
@@ -288,13 +302,13 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
 
   /** @internal Called by a stream when it has closed. */
   _unstream (stream: ReplicationStream): void {
-    if (this.#streams.delete(stream)) (this as EventEmitter).emit('unstream', this.#streams.size)
+    if (this.#streams.delete(stream)) this._emitLifecycle('unstream', this.#streams.size)
   }
 
   /** @internal Report a rejected message or update. */
   _reject (err: ScuttledbError): void {
     this.stats.rejected++
-    ;(this as EventEmitter).emit('rejected', err)
+    this._emitLifecycle('rejected', err)
   }
 
   /**
@@ -362,7 +376,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
       const latest = moved.get(source) ?? clock.get(source)
       if (latest !== undefined && ts <= latest) {
         this.stats.old++
-        ;(this as EventEmitter).emit('old', item.update)
+        this._emitLifecycle('old', item.update)
         item.done?.(null)
         continue
       }
@@ -396,9 +410,15 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     this.stats.committed += applied.length
     for (const item of applied) {
       const update = item.update
-      ;(this as EventEmitter).emit('update', update[0], update[1], update[2])
-      this._committed(update)
       for (const stream of this.#streams) if (stream !== item.origin) stream._offer(update, item.bytes as Buffer)
+      try {
+        this._emitLifecycle('update', update[0], update[1], update[2])
+        this._committed(update)
+      } catch (err) {
+        // A throwing listener is the application's bug: surface it as Node would,
+        // but never leave the pipeline half-done.
+        process.nextTick(() => { throw err })
+      }
     }
     for (const item of accepted) item.done?.(null, item.update)
   }

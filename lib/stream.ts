@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream'
 import { codes, error, ScuttledbError } from './errors.js'
-import { DEFAULT_MAX_FRAME_BYTES, msgpackCodec, type Codec, type Decoder } from './codec.js'
+import { DEFAULT_MAX_FRAME_BYTES, codecs, type Codec, type Decoder, type WrapperName } from './codec.js'
 import type { HistoryCursor } from './history.js'
 import { SYNC, isNewer, parseMessage, type Clock, type Header, type Update } from './protocol.js'
 
@@ -36,6 +36,11 @@ export interface StreamOptions {
   maxFrameBytes?: number
   /** A name for logs and debugging. */
   name?: string
+  /**
+   * The wire encoding: `'msgpack'` (default, length-prefixed msgpack frames) or
+   * `'json'` (the original scuttlebutt's newline JSON, to replicate with it).
+   */
+  wrapper?: WrapperName
 }
 
 /** Progress of the initial exchange, emitted as `progress` on the stream. */
@@ -100,7 +105,9 @@ export class ReplicationStream extends Duplex {
     super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 })
     this.options = options
     this.#sb = sb
-    this.#codec = msgpackCodec
+    const wrapper = options.wrapper ?? 'msgpack'
+    if (!Object.hasOwn(codecs, wrapper)) throw new TypeError(`Unknown wrapper ${String(wrapper)}: use 'msgpack' or 'json'`)
+    this.#codec = codecs[wrapper]
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     if (!(Number.isInteger(maxFrameBytes) && maxFrameBytes > 0)) throw new TypeError('maxFrameBytes must be a positive integer')
     this.#decoder = this.#codec.decoder(maxFrameBytes)
