@@ -24,10 +24,11 @@ export class HistoryCursor {
   #started = false
   #closed = false
 
-  constructor (storage: Storage, ours: Clock, known: Clock) {
+  /** `horizon`: updates older than this are left out (data types with retention). */
+  constructor (storage: Storage, ours: Clock, known: Clock, horizon = 0) {
     const sources: Array<[Source, number]> = []
     for (const [source, ts] of ours) {
-      const seen = known.get(source) ?? 0
+      const seen = Math.max(known.get(source) ?? 0, horizon)
       if (ts > seen) sources.push([source, seen])
     }
     const step = Math.max(8, Math.floor(SCAN_BUDGET / Math.max(1, sources.length)))

@@ -249,6 +249,16 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     return true
   }
 
+  /** The wall clock (the `now` option), in ms since the epoch. */
+  protected _wall (): number {
+    return this.#hlc.wall()
+  }
+
+  /** Updates with timestamps below this are no longer part of the history (retention). Default 0. */
+  protected _horizon (): number {
+    return 0
+  }
+
   /** Called after an update is committed, before peers are sent it: emit the type's own events. */
   protected _committed (_update: Update): void {}
 
@@ -287,7 +297,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
 
   /** @internal A history cursor against a peer's clock. */
   _cursor (known: Clock): HistoryCursor {
-    return new HistoryCursor(this.#openStorage(), new Map(this.#clock), known)
+    return new HistoryCursor(this.#openStorage(), new Map(this.#clock), known, this._horizon())
   }
 
   /** @internal Shape check of a remote change. */

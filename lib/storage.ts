@@ -136,6 +136,18 @@ export class Storage {
     return new SourceScan(iterator, step)
   }
 
+  /** Count the stored updates (a key-only scan: for bounded histories). */
+  async countUpdates (): Promise<number> {
+    let count = 0
+    for await (const _key of this.#log.keys()) count++
+    return count
+  }
+
+  /** Delete one source's stored updates with timestamps below `before`. */
+  async clearUpdates (source: Source, before: number): Promise<void> {
+    await this.#log.clear({ gte: source + '\x00', lt: logKey(source, before) })
+  }
+
   /** Close the database if this storage opened it. */
   async close (): Promise<void> {
     if (this.#owned) await this.db.close()

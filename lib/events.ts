@@ -1,0 +1,188 @@
+import { EventEmitter } from 'node:events'
+import type { Update } from './protocol.js'
+import { Scuttlebutt, type ScuttlebuttOptions } from './scuttlebutt.js'
+
+/** How long and how many events an Events instance keeps. */
+export interface Retention {
+  /** Forget events older than this many milliseconds. */
+  maxAge?: number
+  /** Keep at most about this many events (pruned in steps of 10%). */
+  maxCount?: number
+}
+
+/** Options of an Events instance. */
+export interface EventsOptions extends ScuttlebuttOptions {
+  /** Forget old events (the original kept every event forever). Default: keep all. */
+  retention?: Retention
+}
+
+/** A listener of a replicated event. */
+export type EventListener = (...args: unknown[]) => void
+
+/**
+ * A reliable, persisted event emitter. `emit(event, data)` records the event
+ * durably and replicates it; `on(event, listener)` hears local and remote events,
+ * also those emitted before two emitters were connected or while this one was
+ * down. Event names are plain data: `error`, `newListener` or `__proto__` have no
+ * special meaning here. The instance's own events (update, rejected, old,
+ * unstream, dispose) are on `lifecycle`.
+ */
+export class Events extends Scuttlebutt<Record<string, unknown[]>> {
+  /** The instance's own events, kept apart from replicated event names. */
+  readonly lifecycle = new EventEmitter()
+  readonly #listeners = new Map<string, EventListener[]>()
+  readonly #retention: Retention
+  #count = 0
+  #pruning: Promise<void> | undefined
+
+  constructor (options: EventsOptions) {
+    super(options)
+    const retention = options.retention ?? {}
+    if (retention.maxAge !== undefined && !(retention.maxAge > 0)) throw new TypeError('retention.maxAge must be a positive number')
+    if (retention.maxCount !== undefined && !(Number.isInteger(retention.maxCount) && retention.maxCount > 0)) {
+      throw new TypeError('retention.maxCount must be a positive integer')
+    }
+    this.#retention = retention
+    this.lifecycle.setMaxListeners(0)
+  }
+
+  override async open (): Promise<void> {
+    await super.open()
+    if (this.#retention.maxCount !== undefined) this.#count = await this._storage.countUpdates()
+    if (this.#retention.maxCount !== undefined || this.#retention.maxAge !== undefined) await this.prune()
+  }
+
+  override async close (): Promise<void> {
+    await this.#pruning
+    await super.close()
+  }
+
+  /**
+   * Record and replicate an event (the seed's calling style). Returns true.
+   * Use `record()` to wait until the event is durable.
+   */
+  override emit (event: string, ...args: unknown[]): boolean {
+    this.record(event, ...args).catch((err: unknown) => {
+      if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', err)
+      else throw err
+    })
+    return true
+  }
+
+  /** Record and replicate an event; resolves with the update once it is durable. */
+  async record (event: string, ...args: unknown[]): Promise<Update> {
+    if (typeof event !== 'string') throw new TypeError('An event name must be a string')
+    return await this.localUpdate([event, ...args])
+  }
+
+  /** Listen to a replicated event. */
+  override on (event: string, listener: EventListener): this {
+    if (typeof listener !== 'function') throw new TypeError('A listener must be a function')
+    const list = this.#listeners.get(event)
+    if (list === undefined) this.#listeners.set(event, [listener])
+    else list.push(listener)
+    return this
+  }
+
+  /** Same as `on()`. */
+  override addListener (event: string, listener: EventListener): this {
+    return this.on(event, listener)
+  }
+
+  /** Listen to the next occurrence of a replicated event only. */
+  override once (event: string, listener: EventListener): this {
+    const wrapper: EventListener = (...args) => {
+      this.off(event, wrapper)
+      listener(...args)
+    }
+    return this.on(event, wrapper)
+  }
+
+  /** Stop listening. */
+  override off (event: string, listener: EventListener): this {
+    const list = this.#listeners.get(event)
+    if (list === undefined) return this
+    const i = list.indexOf(listener)
+    if (i !== -1) list.splice(i, 1)
+    if (list.length === 0) this.#listeners.delete(event)
+    return this
+  }
+
+  /** Same as `off()`. */
+  override removeListener (event: string, listener: EventListener): this {
+    return this.off(event, listener)
+  }
+
+  /** Remove every listener of one event, or of all events. */
+  override removeAllListeners (event?: string): this {
+    if (event === undefined) this.#listeners.clear()
+    else this.#listeners.delete(event)
+    return this
+  }
+
+  /** How many listeners an event has. */
+  override listenerCount (event: string): number {
+    return this.#listeners.get(event)?.length ?? 0
+  }
+
+  /** Forget events outside the retention policy now (also done as events arrive). */
+  async prune (): Promise<void> {
+    this.#pruning ??= this.#prune().finally(() => { this.#pruning = undefined })
+    await this.#pruning
+  }
+
+  async #prune (): Promise<void> {
+    const storage = this._storage
+    const { maxAge, maxCount } = this.#retention
+    if (maxAge !== undefined) {
+      const before = this._horizon()
+      for (const source of Object.keys(this.clock)) await storage.clearUpdates(source, before)
+      if (maxCount !== undefined) this.#count = await storage.countUpdates()
+    }
+    if (maxCount !== undefined && this.#count > maxCount) {
+      let excess = this.#count - maxCount
+      const cursor = this._cursor(new Map())
+      const commit = storage.batch()
+      try {
+        for (let entry = await cursor.next(); entry !== undefined && excess > 0; entry = await cursor.next(), excess--) {
+          commit.delUpdate(entry.source, entry.ts)
+        }
+        const removed = commit.length
+        await commit.write(false)
+        this.#count -= removed
+      } finally {
+        await cursor.close()
+      }
+    }
+  }
+
+  protected override get _lifecycle (): EventEmitter {
+    return this.lifecycle
+  }
+
+  protected override _horizon (): number {
+    const { maxAge } = this.#retention
+    return maxAge === undefined ? 0 : this._wall() - maxAge
+  }
+
+  protected override _validateChange (change: unknown): boolean {
+    return Array.isArray(change) && change.length >= 1 && typeof change[0] === 'string'
+  }
+
+  protected override _applyUpdate (update: Update): boolean {
+    // An event already outside the retention window is not kept or announced.
+    return update[1] >= this._horizon()
+  }
+
+  protected override _committed (update: Update): void {
+    this.#count++
+    const [event, ...args] = update[0] as [string, ...unknown[]]
+    const list = this.#listeners.get(event)
+    if (list !== undefined) for (const listener of [...list]) listener(...args)
+    const { maxCount, maxAge } = this.#retention
+    if ((maxCount !== undefined && this.#count > maxCount + Math.max(10, maxCount / 10)) ||
+      (maxAge !== undefined && this.#count % 1000 === 0)) {
+      void this.prune().catch(() => {})
+    }
+  }
+}
