@@ -61,7 +61,7 @@ export async function rawChainedBatch ({ n, batchSize = 1000, sync = false }: Ra
     }
     return {
       name: sync ? 'raw chained batch (fsync)' : 'raw chained batch',
-      ops: n, seconds, opsPerSec: n / seconds, unit: 'entries', batchSize, sync, bytesWritten: bytes
+      ops: n, seconds, opsPerSec: n / seconds, unit: 'entries', batchSize, sync, writtenBytes: bytes
     }
   })
 }

@@ -77,7 +77,10 @@ export interface OriginalSyncOptions {
 
 /**
  * Initial sync of a fresh original Model from one holding n keys: time from connect
- * until the fresh side's stream emits 'sync' with all n keys applied.
+ * until the fresh side's stream emits 'sync' with all n keys applied. Over tcp with
+ * both sides in one process the original is ~3x slower than in two processes: the
+ * socket pushes back while the reader cannot run, the whole history queues in the
+ * `duplex` buffer, and draining it with Array#shift() is quadratic (cpu profile).
  */
 export async function originalSync ({ n, transport = 'tcp' }: OriginalSyncOptions): Promise<BenchResult> {
   const a = filledModel(n)

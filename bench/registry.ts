@@ -135,12 +135,18 @@ export function buildReports (outcomes: Outcome[]): GroupReport[] {
   return reports
 }
 
+/** The rate of a result: MB/s for bytes, else ops/s (its unit is in the extras column). */
+export function formatResultRate (res: BenchResult): string {
+  return res.unit === 'bytes' ? (res.opsPerSec / 1e6).toFixed(1) + ' MB/s' : formatRate(res.opsPerSec)
+}
+
 const CORE_KEYS = new Set(['name', 'ops', 'seconds', 'opsPerSec'])
 
 function formatExtra (key: string, value: Extra): string {
   if (typeof value === 'number') {
-    // Memory figures are stored in bytes; everything else prints as is.
-    if (/rss|bytes|heap/i.test(key)) return `${key}=${formatMB(value)}`
+    // Naming convention of extras: *Rss and *Bytes are bytes, *PerSec are rates.
+    if (/(rss|bytes)$/i.test(key)) return `${key}=${formatMB(value)}`
+    if (/persec$/i.test(key)) return `${key}=${formatRate(value)}`
     return `${key}=${Number.isInteger(value) ? value : value.toPrecision(4)}`
   }
   return `${key}=${String(value)}`
@@ -166,8 +172,7 @@ export function formatReports (reports: GroupReport[]): string {
         continue
       }
       const res = e.result
-      // Bytes read best as MB/s; every other unit is named in the extras column.
-      const rate = res.unit === 'bytes' ? (res.opsPerSec / 1e6).toFixed(1) + ' MB/s' : formatRate(res.opsPerSec)
+      const rate = formatResultRate(res)
       const extras = Object.entries(res).filter(([k, v]) => !CORE_KEYS.has(k) && v !== undefined)
       lines.push(pad(e.name, width) + pad(String(res.ops), 12, true) + pad(res.seconds.toFixed(3), 10, true) +
         pad(rate, 16, true) + pad(e.ratio !== undefined ? e.ratio.toFixed(2) + 'x' : '', 9, true) +

@@ -22,10 +22,10 @@ import {
   barePipeline, loopbackTcp, msgpackCodec, originalLive, originalSync, originalSyncProcesses, rawChainedBatch
 } from './baselines.js'
 import {
-  buildReports, DEFAULT_SIZES, defineGroup, formatReports, register, selectEntries,
+  buildReports, DEFAULT_SIZES, defineGroup, formatReports, formatResultRate, register, selectEntries,
   type BenchContext, type Outcome, type Sizes
 } from './registry.js'
-import { collectGarbage, formatRate } from './util.js'
+import { collectGarbage } from './util.js'
 
 /** Declares the groups and registers the baselines, each group's first entry its baseline. */
 function registerBaselines (): void {
@@ -45,7 +45,7 @@ function registerBaselines (): void {
   defineGroup('sync', {
     title: 'initial sync of a fresh peer',
     baseline: 'original sync (tcp)',
-    goal: 'scuttledb sync over loopback tcp >= 2x original sync (tcp); each side < 200 MB RSS at 1M keys'
+    goal: 'scuttledb sync >= 2x original in the same topology (both sides in one process over tcp); each side < 200 MB RSS at 1M keys'
   })
   register('sync', 'original sync (tcp)', async ({ sizes }) => await originalSync({ n: sizes.sync }))
   register('sync', 'original sync (inprocess)', async ({ sizes }) => await originalSync({ n: sizes.sync, transport: 'inprocess' }))
@@ -129,7 +129,7 @@ async function main (): Promise<void> {
       // The registered name is the one ratios and --only refer to.
       result.name = entry.name
       outcomes.push({ entry, result })
-      process.stderr.write(`${formatRate(result.opsPerSec)} in ${result.seconds.toFixed(2)}s\n`)
+      process.stderr.write(`${formatResultRate(result)} in ${result.seconds.toFixed(2)}s\n`)
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err)
       outcomes.push({ entry, error })
