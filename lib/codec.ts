@@ -19,6 +19,8 @@ export interface Codec {
   encode (value: unknown): Buffer
   /** Encode an update; `bytes` is its msgpack encoding when already known (from storage). */
   encodeUpdate (update: Update | undefined, bytes: Buffer | undefined): Buffer
+  /** Encode a run of updates (each with its stored msgpack bytes) into one chunk. */
+  encodeUpdates (updates: Array<[Update | undefined, Buffer]>): Buffer
   decoder (maxFrameBytes: number): Decoder
 }
 
@@ -87,6 +89,18 @@ export const msgpackCodec: Codec = {
   name: 'msgpack',
   encode: (value) => frame(pack(value)),
   encodeUpdate: (update, bytes) => frame(bytes ?? pack(update)),
+  encodeUpdates: (updates) => {
+    let size = 0
+    for (const [, bytes] of updates) size += HEADER_BYTES + bytes.length
+    const out = Buffer.allocUnsafe(size)
+    let offset = 0
+    for (const [, bytes] of updates) {
+      out.writeUInt32BE(bytes.length, offset)
+      bytes.copy(out, offset + HEADER_BYTES)
+      offset += HEADER_BYTES + bytes.length
+    }
+    return out
+  },
   decoder: (max) => new FrameDecoder(max)
 }
 
@@ -145,6 +159,7 @@ export const jsonCodec: Codec = {
   name: 'json',
   encode: (value) => Buffer.from(asciiJson(value) + '\n', 'latin1'),
   encodeUpdate: (update, bytes) => Buffer.from(asciiJson(update ?? unpack(bytes as Buffer)) + '\n', 'latin1'),
+  encodeUpdates: (updates) => Buffer.from(updates.map(([update, bytes]) => asciiJson(update ?? unpack(bytes)) + '\n').join(''), 'latin1'),
   decoder: (max) => new LineDecoder(max)
 }
 

@@ -1,7 +1,7 @@
 import { compareStamps, type Source, type Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
 import type { DataSpace } from './storage.js'
-import type { Transaction } from './transaction.js'
+import { UNKNOWN, type Transaction } from './transaction.js'
 
 /** A Model's change: `[key, value]`; a null value deletes the key (a tombstone). */
 export type ModelChange = [key: string, value: unknown]
@@ -65,14 +65,9 @@ export class Model extends Scuttlebutt<ModelEvents> {
 
   /** Every `[key, value]` in key order (deleted keys skipped), read lazily from storage. */
   async * entries (): AsyncGenerator<[string, unknown]> {
-    const iterator = this._storage.iterate(this.#keys)
-    try {
-      for await (const [key, entry] of iterator) {
-        const value = (entry as Entry)[2]
-        if (value !== null) yield [key, value]
-      }
-    } finally {
-      await iterator.close()
+    for await (const [key, entry] of this._storage.iterate(this.#keys)) {
+      const value = (entry as Entry)[2]
+      if (value !== null) yield [key, value]
     }
   }
 
@@ -106,12 +101,19 @@ export class Model extends Scuttlebutt<ModelEvents> {
   }
 
   protected override async _prefetch (updates: Update[], tx: Transaction): Promise<void> {
-    if (updates.length > 1) await tx.prefetch(this.#keys, updates.map((u) => (u[0] as ModelChange)[0]))
+    await tx.prefetch(this.#keys, updates.map((u) => (u[0] as ModelChange)[0]))
   }
 
-  protected override async _applyUpdate (update: Update, tx: Transaction): Promise<boolean> {
+  protected override _applyUpdate (update: Update, tx: Transaction): boolean | Promise<boolean> {
+    const key = (update[0] as ModelChange)[0]
+    const known = tx.peek(this.#keys, key)
+    // The common case (prefetched) stays synchronous: no promise per update.
+    if (known !== UNKNOWN) return this.#apply(update, known as Entry | undefined, tx)
+    return tx.get(this.#keys, key).then((current) => this.#apply(update, current as Entry | undefined, tx))
+  }
+
+  #apply (update: Update, current: Entry | undefined, tx: Transaction): boolean {
     const [[key, value], ts, source] = update as Update<ModelChange>
-    const current = await tx.get(this.#keys, key) as Entry | undefined
     if (current !== undefined) {
       if (compareStamps(ts, source, current[0], current[1]) <= 0) return false
       tx.dropUpdate(current[0], current[1])

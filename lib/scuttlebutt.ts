@@ -401,7 +401,8 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     try {
       await this._prefetch(accepted.map((item) => item.update), tx)
       for (const item of accepted) {
-        if (await this._applyUpdate(item.update, tx)) {
+        const result = this._applyUpdate(item.update, tx)
+        if (typeof result === 'boolean' ? result : await result) {
           const [, ts, source] = item.update
           item.bytes ??= pack(item.update)
           commit.putUpdate(source, ts, item.bytes)

@@ -229,13 +229,16 @@ export class ReplicationStream extends Duplex {
     if (isNewer(ts, source, this.#known)) this.#known.set(source, ts)
     this.#received++
     this.#inflight++
-    this.#sb._receive(update, bytes, this, (err) => {
-      this.#inflight--
-      this.#settled++
-      if (err !== null && !this.destroyed) this.destroy(err)
-      if (!this.#syncReceived && this.#settled % PROGRESS_EVERY === 0) this.emit('progress', this.progress)
-      if (this.#inflight === 0 && this.#syncReceivedPending) this.#markSyncReceived()
-    })
+    this.#sb._receive(update, bytes, this, this.#onSettled)
+  }
+
+  /** One callback for every received update (no closure per update). */
+  readonly #onSettled = (err: Error | null): void => {
+    this.#inflight--
+    this.#settled++
+    if (err !== null && !this.destroyed) this.destroy(err)
+    if (!this.#syncReceived && this.#settled % PROGRESS_EVERY === 0) this.emit('progress', this.progress)
+    if (this.#inflight === 0 && this.#syncReceivedPending) this.#markSyncReceived()
   }
 
   #markSyncReceived (): void {
@@ -275,18 +278,18 @@ export class ReplicationStream extends Duplex {
         const cursor = this.#cursor as HistoryCursor
         const entries = await cursor.nextBatch(CHUNK_UPDATES)
         if (this.destroyed || this.#cursor !== cursor) break
-        const frames: Buffer[] = []
+        const fresh: Array<[Update | undefined, Buffer]> = []
         for (const { source, ts, bytes } of entries) {
           if (!isNewer(ts, source, this.#known)) continue
           this.#known.set(source, ts)
-          frames.push(this.#codec.encodeUpdate(undefined, bytes))
+          fresh.push([undefined, bytes])
         }
         const before = this.#sent
-        this.#sent += frames.length
+        this.#sent += fresh.length
         if (!this.#syncSent && Math.floor(before / PROGRESS_EVERY) !== Math.floor(this.#sent / PROGRESS_EVERY)) {
           this.emit('progress', this.progress)
         }
-        if (frames.length > 0) this.#wantsData = this.push(Buffer.concat(frames))
+        if (fresh.length > 0) this.#wantsData = this.push(this.#codec.encodeUpdates(fresh))
         if (entries.length < CHUNK_UPDATES && !this.#rescan) {
           this.#cursor = undefined
           await cursor.close()
@@ -340,17 +343,17 @@ export class ReplicationStream extends Duplex {
       return
     }
     if (this.#live.length === 0 || !this.#wantsData) return
-    const frames: Buffer[] = []
+    const fresh: Array<[Update | undefined, Buffer]> = []
     const queue = this.#live
     this.#live = []
-    for (const [update, bytes] of queue) {
-      const [, ts, source] = update
+    for (const entry of queue) {
+      const [, ts, source] = entry[0]
       if (!isNewer(ts, source, this.#known)) continue
       this.#known.set(source, ts)
-      frames.push(this.#codec.encodeUpdate(update, bytes))
+      fresh.push(entry)
     }
-    this.#sent += frames.length
-    if (frames.length > 0) this.#wantsData = this.push(frames.length === 1 ? frames[0] : Buffer.concat(frames))
+    this.#sent += fresh.length
+    if (fresh.length > 0) this.#wantsData = this.push(this.#codec.encodeUpdates(fresh))
   }
 
   #endWhenSynced (): void {

@@ -3,6 +3,9 @@ import type { Source } from './protocol.js'
 
 const DELETED = Symbol('deleted')
 
+/** What `Transaction#peek()` returns when the record is not known without a storage read. */
+export const UNKNOWN: unique symbol = Symbol('unknown')
+
 /**
  * What a data type's `_applyUpdate` hook writes through: reads see the writes
  * made earlier in the same commit, writes join the commit's atomic batch.
@@ -35,6 +38,17 @@ export class Transaction {
       return value === DELETED ? undefined : value
     }
     return await this.#storage.get(space, key)
+  }
+
+  /**
+   * Read a record without waiting when this commit already knows it (written
+   * or prefetched); otherwise `UNKNOWN`, and the caller falls back to `get()`.
+   */
+  peek (space: DataSpace, key: string): unknown {
+    const layer = this.#overlay.get(space)
+    if (layer === undefined || !layer.has(key)) return UNKNOWN
+    const value = layer.get(key)
+    return value === DELETED ? undefined : value
   }
 
   /**

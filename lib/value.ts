@@ -50,6 +50,10 @@ export class Value extends Scuttlebutt<ValueEvents> {
     return change !== undefined
   }
 
+  protected override async _prefetch (_updates: Update[], tx: Transaction): Promise<void> {
+    await tx.prefetch(this.#data, [KEY])
+  }
+
   protected override async _applyUpdate (update: Update, tx: Transaction): Promise<boolean> {
     const [value, ts, source] = update
     const current = await tx.get(this.#data, KEY) as Entry | undefined
