@@ -56,6 +56,8 @@ type Done = (err: Error | null, update?: Update) => void
 interface Pending {
   local: boolean
   update: Update
+  /** Instead of an update: a peer's clock to merge once its whole history is here. */
+  merge?: Clock
   bytes: Buffer | undefined
   origin: ReplicationStream | undefined
   done: Done | undefined
@@ -118,9 +120,10 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
 
   /** Open the storage; resolves when ready. Calling it again returns the same promise. */
   async open (): Promise<void> {
-    if (this.#status === 'closing' || this.#status === 'closed') {
+    if (this.#closing !== undefined) {
       throw error(codes.NOT_OPEN, 'A closed instance cannot be reopened; create a new one')
     }
+    // A failed open stays failed: later calls get the same rejection.
     this.#opening ??= this.#open()
     await this.#opening
   }
@@ -276,6 +279,11 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     return this as EventEmitter
   }
 
+  /** @internal The emitter of the instance's own events (for the conformance suite). */
+  get _lifecycleEmitter (): EventEmitter {
+    return this._lifecycle
+  }
+
   /** The data type's own named sublevel. */
   protected _space (name: string): DataSpace {
     return this.#openStorage().space(name)
@@ -333,6 +341,20 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     this.#enqueue({ local: false, update, bytes, origin, done })
   }
 
+  /**
+   * @internal Merge a peer's header clock once its whole history has been
+   * received and committed: whatever the clock covers and the peer did not send
+   * was superseded by what it did send, so this side has seen it too. Without
+   * this, clocks of peers that only ever saw superseded updates never converge.
+   */
+  _mergeClock (clock: Clock, done: Done): void {
+    if (this.#status !== 'open') {
+      done(error(codes.NOT_OPEN, 'The instance is closing'))
+      return
+    }
+    this.#enqueue({ local: false, update: [null, 0, ''], merge: clock, bytes: undefined, origin: undefined, done })
+  }
+
   /** @internal Resolves when the commit queue has room; undefined when it has room now. */
   _room (): Promise<void> | undefined {
     if (this.#queue.length < QUEUE_HIGH_WATER) return undefined
@@ -376,7 +398,19 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     const moved: Clock = new Map()
     const accepted: Pending[] = []
     const wall = this.#hlc.wall()
+    const merges: Pending[] = []
     for (const item of items) {
+      if (item.merge !== undefined) {
+        for (const [source, ts] of item.merge) {
+          const latest = moved.get(source) ?? clock.get(source)
+          if ((latest === undefined || ts > latest) && ts <= wall + this.#options.maxClockSkew) {
+            moved.set(source, ts)
+            this.#hlc.observe(ts)
+          }
+        }
+        merges.push(item)
+        continue
+      }
       const [, ts, source] = item.update
       if (!item.local && ts > wall + this.#options.maxClockSkew) {
         this._reject(error(codes.CLOCK_SKEW, `Update timestamp ${ts} is too far ahead of the local clock`, { update: item.update }))
@@ -394,13 +428,15 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
       this.#hlc.observe(ts)
       accepted.push(item)
     }
-    if (accepted.length === 0) return
+    if (accepted.length === 0 && merges.length === 0) return
+    accepted.push(...merges)
     const commit = storage.batch()
     const tx = new Transaction(storage, commit)
     const applied: Pending[] = []
     try {
-      await this._prefetch(accepted.map((item) => item.update), tx)
-      for (const item of accepted) {
+      const updates = accepted.filter((item) => item.merge === undefined)
+      await this._prefetch(updates.map((item) => item.update), tx)
+      for (const item of updates) {
         const result = this._applyUpdate(item.update, tx)
         if (typeof result === 'boolean' ? result : await result) {
           const [, ts, source] = item.update

@@ -11,6 +11,7 @@ export interface Replicator {
   _cursor: (known: Clock) => HistoryCursor
   _validChange: (change: unknown) => boolean
   _receive: (update: Update, bytes: Buffer | undefined, origin: ReplicationStream, done: (err: Error | null) => void) => void
+  _mergeClock: (clock: Clock, done: (err: Error | null) => void) => void
   _room: () => Promise<void> | undefined
   _reject: (err: ScuttledbError) => void
   _unstream: (stream: ReplicationStream) => void
@@ -81,6 +82,7 @@ export class ReplicationStream extends Duplex {
   /** What the peer holds, as far as this side knows: its header, what it sent, what we sent. */
   #known: Clock = new Map()
   #peer: Header | undefined
+  #peerClock: Clock = new Map()
   #phase: Phase = 'waiting'
   #cursor: HistoryCursor | undefined
   #scanning = false
@@ -204,6 +206,7 @@ export class ReplicationStream extends Duplex {
     if (message.type === 'header') {
       if (this.#peer !== undefined) throw error(codes.DUPLICATE_HEADER, 'The peer sent a second header')
       this.#peer = message.header
+      this.#peerClock = message.clock
       for (const [source, ts] of message.clock) this.#known.set(source, ts)
       this.emit('header', message.header)
       if (this.#sends && this.#phase === 'waiting') this.#startHistory()
@@ -244,6 +247,16 @@ export class ReplicationStream extends Duplex {
   #markSyncReceived (): void {
     this.#syncReceivedPending = false
     if (this.#syncReceived || this.destroyed) return
+    if (this.#peerClock.size > 0) {
+      // Commit the peer's clock first, so that at `sync` both clocks agree.
+      const clock = this.#peerClock
+      this.#peerClock = new Map()
+      this.#sb._mergeClock(clock, (err) => {
+        if (err !== null) this.destroy(err)
+        else this.#markSyncReceived()
+      })
+      return
+    }
     this.#syncReceived = true
     this.emit('syncReceived')
     this.#maybeSynced()

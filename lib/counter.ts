@@ -1,0 +1,70 @@
+import type { Source, Update } from './protocol.js'
+import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
+import type { DataSpace } from './storage.js'
+import type { Transaction } from './transaction.js'
+
+/** The Counter's events (besides every Scuttlebutt's). */
+export interface CounterEvents extends ScuttlebuttEvents {
+  /** A node's running total grew. */
+  change: [source: Source, total: number]
+}
+
+/**
+ * A grow-only counter, and the worked example of docs/subclassing.md. Each node
+ * publishes its own running total; a node's newer total supersedes its older one,
+ * so storage and history hold one update per node, and the counter's value is
+ * the sum of the latest totals.
+ */
+export class Counter extends Scuttlebutt<CounterEvents> {
+  #space: DataSpace | undefined
+  #increments: Promise<unknown> = Promise.resolve()
+
+  constructor (options: ScuttlebuttOptions) {
+    super(options)
+  }
+
+  /** Per-source latest totals: `source -> [ts, total]`. */
+  get #totals (): DataSpace {
+    this.#space ??= this._space('totals')
+    return this.#space
+  }
+
+  /** Add `amount` (a positive integer); resolves once durable. */
+  async increment (amount = 1): Promise<void> {
+    if (!Number.isSafeInteger(amount) || amount <= 0) throw new TypeError('amount must be a positive integer')
+    // One increment at a time: each reads the total the previous one wrote.
+    const next = this.#increments.then(async () => {
+      const mine = await this._storage.get(this.#totals, this.id) as [number, number] | undefined
+      await this.localUpdate((mine?.[1] ?? 0) + amount)
+    })
+    this.#increments = next.catch(() => {})
+    await next
+  }
+
+  /** The sum of every node's latest total. */
+  async value (): Promise<number> {
+    let sum = 0
+    for await (const [, entry] of this._storage.iterate(this.#totals)) sum += (entry as [number, number])[1]
+    return sum
+  }
+
+  protected override _validateChange (change: unknown): boolean {
+    return Number.isSafeInteger(change) && (change as number) > 0
+  }
+
+  protected override async _applyUpdate (update: Update, tx: Transaction): Promise<boolean> {
+    const [total, ts, source] = update as Update<number>
+    const current = await tx.get(this.#totals, source) as [number, number] | undefined
+    // Per-source updates arrive in timestamp order, so a newer total replaces the old one.
+    if (current !== undefined) {
+      if (total <= current[1]) return false
+      tx.dropUpdate(current[0], source as Source)
+    }
+    tx.put(this.#totals, source, [ts, total])
+    return true
+  }
+
+  protected override _committed (update: Update): void {
+    this.emit('change', update[2], update[0] as number)
+  }
+}
