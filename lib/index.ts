@@ -1,5 +1,5 @@
 export { Scuttlebutt, createId } from './scuttlebutt.js'
-export type { ScuttlebuttOptions, ScuttlebuttEvents, ScuttlebuttStats } from './scuttlebutt.js'
+export type { ScuttlebuttOptions, ScuttlebuttEvents, ScuttlebuttStats, Security } from './scuttlebutt.js'
 export { Model } from './model.js'
 export type { ModelChange, ModelEvents } from './model.js'
 export { ReplicationStream } from './stream.js'

@@ -23,6 +23,26 @@ export interface ScuttlebuttOptions {
   maxBatch?: number
   /** The wall clock in ms since the epoch; for tests and simulations. Default Date.now. */
   now?: WallClock
+  /**
+   * Sign local updates and verify remote ones (the seed's shape). With it, every
+   * remote update is verified before it can move the clock.
+   */
+  security?: Security
+  /** Accept remote updates only from these sources (ids, or a predicate). Default: anyone. */
+  writers?: Iterable<Source> | ((source: Source) => boolean)
+}
+
+/**
+ * A signing and verifying backend. `sign` must be synchronous (local updates are
+ * ordered by timestamp as they are made); `verify` may be asynchronous.
+ */
+export interface Security {
+  /** The signature of `[change, ts, source]`, stored and sent as the update's 4th element. */
+  sign: (update: Update) => unknown
+  /** `true` when the update is authentic; `false` or a reason string when not. */
+  verify: (update: Update) => boolean | string | Promise<boolean | string>
+  /** A new node id (e.g. a hash of the public key), used when a database is created. */
+  createId?: () => Source
 }
 
 /** Counters of what the update pipeline did. */
@@ -45,6 +65,8 @@ export interface ScuttlebuttEvents {
   rejected: [err: ScuttledbError]
   /** A remote update was dropped as old. */
   old: [update: Update]
+  /** A remote update failed verification or came from a source not allowed to write. */
+  unverified: [update: Update, reason: string]
   /** A replication stream closed; the argument counts the streams still open. */
   unstream: [count: number]
   /** `dispose()` was called. */
@@ -73,7 +95,8 @@ const QUEUE_HIGH_WATER = 4096
  */
 export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = ScuttlebuttEvents> extends EventEmitter<E & ScuttlebuttEvents> {
   #id: Source | undefined
-  readonly #options: Required<Omit<ScuttlebuttOptions, 'id' | 'db'>> & Pick<ScuttlebuttOptions, 'id' | 'db'>
+  readonly #options: Required<Omit<ScuttlebuttOptions, 'id' | 'db' | 'security' | 'writers'>> & Pick<ScuttlebuttOptions, 'id' | 'db' | 'security'>
+  readonly #writers: ((source: Source) => boolean) | undefined
   #storage: Storage | undefined
   #clock: Clock = new Map()
   #hlc: HybridClock
@@ -97,7 +120,17 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     if (id !== undefined && !isSource(id)) throw new TypeError('options.id must be a non-empty string without NUL')
     if (!(maxClockSkew >= 0)) throw new TypeError('options.maxClockSkew must be a non-negative number')
     if (!(Number.isInteger(maxBatch) && maxBatch > 0)) throw new TypeError('options.maxBatch must be a positive integer')
-    this.#options = { db, id, sync, maxClockSkew, maxBatch, now }
+    const { security, writers } = options
+    if (security !== undefined && (typeof security.sign !== 'function' || typeof security.verify !== 'function')) {
+      throw new TypeError('options.security must have sign() and verify()')
+    }
+    this.#options = { db, id, sync, maxClockSkew, maxBatch, now, security }
+    if (typeof writers === 'function') {
+      this.#writers = writers
+    } else if (writers !== undefined) {
+      const allowed = new Set(writers)
+      this.#writers = (source) => allowed.has(source)
+    }
     this.#hlc = new HybridClock(now)
     this.setMaxListeners(0)
   }
@@ -138,7 +171,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
           throw error(codes.ID_MISMATCH, `The database belongs to id ${id}, not ${this.#options.id}`)
         }
         if (id === undefined) {
-          this.#id = this.#options.id ?? createId()
+          this.#id = this.#options.id ?? this.#options.security?.createId?.() ?? createId()
           await storage.init(this.#id)
         } else {
           this.#id = id
@@ -202,7 +235,9 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   async localUpdate (change: unknown): Promise<Update> {
     this.#assertOpen()
     if (!this._validateChange(change)) throw new TypeError('Invalid change for this data type')
-    const update: Update = [change, this.#hlc.next(), this.id]
+    const security = this.#options.security
+    const unsigned: Update = [change, this.#hlc.next(), this.id]
+    const update: Update = security === undefined ? unsigned : [...unsigned, security.sign(unsigned)]
     return await new Promise<Update>((resolve, reject) => {
       this.#enqueue({ local: true, update, bytes: undefined, origin: undefined, done: (err) => { err === null ? resolve(update) : reject(err) } })
     })
@@ -391,6 +426,44 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     }
   }
 
+  /**
+   * Drop remote updates from sources not allowed to write, and those that fail
+   * verification, before anything else looks at them (the clock cannot move for
+   * a forged update). Each is counted and reported as `rejected` and `unverified`.
+   */
+  async #authorize (items: Pending[]): Promise<Pending[]> {
+    const security = this.#options.security
+    const verdicts: Array<boolean | string | Promise<boolean | string>> = items.map((item) => {
+      if (item.local) return true
+      if (item.merge !== undefined) return security === undefined || 'clock merges from peers are not trusted when updates are signed'
+      if (this.#writers !== undefined && !this.#writers(item.update[2])) return 'source not allowed to write'
+      if (security === undefined) return true
+      try {
+        return security.verify(item.update)
+      } catch (err) {
+        return `verify threw: ${(err as Error).message}`
+      }
+    })
+    const settled = verdicts.some((v) => typeof v === 'object')
+      ? await Promise.all(verdicts.map(async (v) => await Promise.resolve(v).catch((err: Error) => `verify failed: ${err.message}`)))
+      : verdicts as Array<boolean | string>
+    const kept: Pending[] = []
+    items.forEach((item, i) => {
+      const verdict = settled[i]
+      if (verdict === true) {
+        kept.push(item)
+        return
+      }
+      const reason = typeof verdict === 'string' ? verdict : 'bad signature'
+      if (item.merge === undefined) {
+        this._reject(error(codes.UNVERIFIED, `Update rejected: ${reason}`, { update: item.update }))
+        this._emitLifecycle('unverified', item.update, reason)
+      }
+      item.done?.(null)
+    })
+    return kept
+  }
+
   /** Check, apply and commit one batch of updates; the only place the clock moves. */
   async #commit (items: Pending[]): Promise<void> {
     const storage = this.#storage as Storage
@@ -399,6 +472,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     const accepted: Pending[] = []
     const wall = this.#hlc.wall()
     const merges: Pending[] = []
+    if (this.#options.security !== undefined || this.#writers !== undefined) items = await this.#authorize(items)
     for (const item of items) {
       if (item.merge !== undefined) {
         for (const [source, ts] of item.merge) {
