@@ -127,8 +127,14 @@ export class Events extends Scuttlebutt<Record<string, unknown[]>> {
 
   /** Forget events outside the retention policy now (also done as events arrive). */
   async prune (): Promise<void> {
-    this.#pruning ??= this.#prune().finally(() => { this.#pruning = undefined })
+    // A pass already running may have started before the latest events: run a fresh one after it.
+    while (this.#pruning !== undefined) await this.#pruning.catch(() => {})
+    this.#startPrune()
     await this.#pruning
+  }
+
+  #startPrune (): void {
+    this.#pruning ??= this.#prune().finally(() => { this.#pruning = undefined })
   }
 
   async #prune (): Promise<void> {
@@ -182,7 +188,8 @@ export class Events extends Scuttlebutt<Record<string, unknown[]>> {
     const { maxCount, maxAge } = this.#retention
     if ((maxCount !== undefined && this.#count > maxCount + Math.max(10, maxCount / 10)) ||
       (maxAge !== undefined && this.#count % 1000 === 0)) {
-      void this.prune().catch(() => {})
+      this.#startPrune()
+      this.#pruning?.catch(() => {})
     }
   }
 }

@@ -68,3 +68,13 @@ export async function until (check: () => boolean | Promise<boolean>, timeoutMs 
     await sleep(5)
   }
 }
+
+/** Assert that a promise rejects with an error of `type` (tape 5 has no t.rejects). */
+export async function rejects (t: Test, promise: Promise<unknown>, type: new (...args: any[]) => Error, message: string): Promise<void> {
+  try {
+    await promise
+    t.fail(`${message}: resolved`)
+  } catch (err) {
+    t.ok(err instanceof type, message)
+  }
+}
