@@ -2,12 +2,13 @@ import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { codes, error, type ScuttledbError } from './errors.js'
 import { HistoryCursor } from './history.js'
-import { pack, unpack } from './msgpack.js'
+import { unpack } from './msgpack.js'
 import { clockToObject, isSource, type Clock, type ClockObject, type Source, type Update } from './protocol.js'
 import { Storage, type DataSpace, type Database } from './storage.js'
 import { ReplicationStream, type StreamOptions } from './stream.js'
 import { HybridClock, type WallClock } from './timestamp.js'
-import { Transaction } from './transaction.js'
+import type { Transaction } from './transaction.js'
+import { UpdatePipeline, type Done, type PipelineHost } from './pipeline.js'
 
 /** Options every Scuttlebutt takes. */
 export interface ScuttlebuttOptions {
@@ -73,20 +74,6 @@ export interface ScuttlebuttEvents {
   dispose: []
 }
 
-type Done = (err: Error | null, update?: Update) => void
-
-interface Pending {
-  local: boolean
-  update: Update
-  /** Instead of an update: a peer's clock to merge once its whole history is here. */
-  merge?: Clock
-  bytes: Buffer | undefined
-  origin: ReplicationStream | undefined
-  done: Done | undefined
-}
-
-/** Keep at most this many updates queued before writers (streams) are asked to wait. */
-const QUEUE_HIGH_WATER = 4096
 
 /**
  * The replication base class. A data type subclasses it and implements
@@ -100,9 +87,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   #storage: Storage | undefined
   #clock: Clock = new Map()
   #hlc: HybridClock
-  #queue: Pending[] = []
-  #pumping: Promise<void> | undefined
-  #roomWaiters: Array<() => void> = []
+  #pipeline: UpdatePipeline | undefined
   readonly #streams = new Set<ReplicationStream>()
   #opening: Promise<void> | undefined
   #closing: Promise<void> | undefined
@@ -180,6 +165,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
         // Never issue a timestamp at or below one already stored: survives restarts and clock steps.
         for (const ts of clock.values()) this.#hlc.observe(ts)
         this.#storage = storage
+        this.#pipeline = new UpdatePipeline(this.#pipelineHost(storage))
       } catch (err) {
         await storage.close()
         throw err
@@ -206,7 +192,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     this.#status = 'closing'
     for (const stream of this.#streams) stream.destroy()
     await Promise.all([...this.#streams].map(async (stream) => await stream._closed()))
-    while (this.#pumping !== undefined) await this.#pumping
+    await this.#pipeline?.drained()
     if (wasOpen && this.#storage !== undefined) await this.#storage.close()
     this.#status = 'closed'
   }
@@ -239,7 +225,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     const unsigned: Update = [change, this.#hlc.next(), this.id]
     const update: Update = security === undefined ? unsigned : [...unsigned, security.sign(unsigned)]
     return await new Promise<Update>((resolve, reject) => {
-      this.#enqueue({ local: true, update, bytes: undefined, origin: undefined, done: (err) => { err === null ? resolve(update) : reject(err) } })
+      (this.#pipeline as UpdatePipeline).enqueue({ local: true, update, bytes: undefined, origin: undefined, done: (err) => { err === null ? resolve(update) : reject(err) } })
     })
   }
 
@@ -373,7 +359,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
       done(error(codes.NOT_OPEN, 'The instance is closing'))
       return
     }
-    this.#enqueue({ local: false, update, bytes, origin, done })
+    (this.#pipeline as UpdatePipeline).enqueue({ local: false, update, bytes, origin, done })
   }
 
   /**
@@ -387,161 +373,36 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
       done(error(codes.NOT_OPEN, 'The instance is closing'))
       return
     }
-    this.#enqueue({ local: false, update: [null, 0, ''], merge: clock, bytes: undefined, origin: undefined, done })
+    (this.#pipeline as UpdatePipeline).enqueue({ local: false, update: [null, 0, ''], merge: clock, bytes: undefined, origin: undefined, done })
   }
 
   /** @internal Resolves when the commit queue has room; undefined when it has room now. */
   _room (): Promise<void> | undefined {
-    if (this.#queue.length < QUEUE_HIGH_WATER) return undefined
-    return new Promise((resolve) => this.#roomWaiters.push(resolve))
+    return this.#pipeline?.room()
   }
 
-  #enqueue (item: Pending): void {
-    this.#queue.push(item)
-    this.#pumping ??= this.#pump()
-  }
-
-  async #pump (): Promise<void> {
-    // Yield once so that every write made in this tick joins the same commit (group commit).
-    await null
-    try {
-      while (this.#queue.length > 0) {
-        const max = this.#options.maxBatch
-        let items: Pending[]
-        if (this.#queue.length <= max) {
-          items = this.#queue
-          this.#queue = []
-        } else {
-          items = this.#queue.splice(0, max)
-        }
-        if (this.#queue.length < QUEUE_HIGH_WATER && this.#roomWaiters.length > 0) {
-          const waiters = this.#roomWaiters
-          this.#roomWaiters = []
-          for (const wake of waiters) wake()
-        }
-        await this.#commit(items)
-      }
-    } finally {
-      this.#pumping = undefined
-    }
-  }
-
-  /**
-   * Drop remote updates from sources not allowed to write, and those that fail
-   * verification, before anything else looks at them (the clock cannot move for
-   * a forged update). Each is counted and reported as `rejected` and `unverified`.
-   */
-  async #authorize (items: Pending[]): Promise<Pending[]> {
-    const security = this.#options.security
-    const verdicts: Array<boolean | string | Promise<boolean | string>> = items.map((item) => {
-      if (item.local) return true
-      if (item.merge !== undefined) return security === undefined || 'clock merges from peers are not trusted when updates are signed'
-      if (this.#writers !== undefined && !this.#writers(item.update[2])) return 'source not allowed to write'
-      if (security === undefined) return true
-      try {
-        return security.verify(item.update)
-      } catch (err) {
-        return `verify threw: ${(err as Error).message}`
-      }
-    })
-    const settled = verdicts.some((v) => typeof v === 'object')
-      ? await Promise.all(verdicts.map(async (v) => await Promise.resolve(v).catch((err: Error) => `verify failed: ${err.message}`)))
-      : verdicts as Array<boolean | string>
-    const kept: Pending[] = []
-    items.forEach((item, i) => {
-      const verdict = settled[i]
-      if (verdict === true) {
-        kept.push(item)
-        return
-      }
-      const reason = typeof verdict === 'string' ? verdict : 'bad signature'
-      if (item.merge === undefined) {
-        this._reject(error(codes.UNVERIFIED, `Update rejected: ${reason}`, { update: item.update }))
-        this._emitLifecycle('unverified', item.update, reason)
-      }
-      item.done?.(null)
-    })
-    return kept
-  }
-
-  /** Check, apply and commit one batch of updates; the only place the clock moves. */
-  async #commit (items: Pending[]): Promise<void> {
-    const storage = this.#storage as Storage
-    const clock = this.#clock
-    const moved: Clock = new Map()
-    const accepted: Pending[] = []
-    const wall = this.#hlc.wall()
-    const merges: Pending[] = []
-    if (this.#options.security !== undefined || this.#writers !== undefined) items = await this.#authorize(items)
-    for (const item of items) {
-      if (item.merge !== undefined) {
-        for (const [source, ts] of item.merge) {
-          const latest = moved.get(source) ?? clock.get(source)
-          if ((latest === undefined || ts > latest) && ts <= wall + this.#options.maxClockSkew) {
-            moved.set(source, ts)
-            this.#hlc.observe(ts)
-          }
-        }
-        merges.push(item)
-        continue
-      }
-      const [, ts, source] = item.update
-      if (!item.local && ts > wall + this.#options.maxClockSkew) {
-        this._reject(error(codes.CLOCK_SKEW, `Update timestamp ${ts} is too far ahead of the local clock`, { update: item.update }))
-        item.done?.(null)
-        continue
-      }
-      const latest = moved.get(source) ?? clock.get(source)
-      if (latest !== undefined && ts <= latest) {
-        this.stats.old++
-        this._emitLifecycle('old', item.update)
-        item.done?.(null)
-        continue
-      }
-      moved.set(source, ts)
-      this.#hlc.observe(ts)
-      accepted.push(item)
-    }
-    if (accepted.length === 0 && merges.length === 0) return
-    accepted.push(...merges)
-    const commit = storage.batch()
-    const tx = new Transaction(storage, commit)
-    const applied: Pending[] = []
-    try {
-      const updates = accepted.filter((item) => item.merge === undefined)
-      await this._prefetch(updates.map((item) => item.update), tx)
-      for (const item of updates) {
-        const result = this._applyUpdate(item.update, tx)
-        if (typeof result === 'boolean' ? result : await result) {
-          const [, ts, source] = item.update
-          item.bytes ??= pack(item.update)
-          commit.putUpdate(source, ts, item.bytes)
-          applied.push(item)
-        }
-      }
-      for (const [source, ts] of moved) commit.putClock(source, ts)
-      await commit.write(this.#options.sync)
-    } catch (err) {
-      await commit.abort().catch(() => {})
-      for (const item of accepted) item.done?.(err as Error)
-      return
-    }
-    for (const [source, ts] of moved) clock.set(source, ts)
-    this.stats.commits++
-    this.stats.committed += applied.length
-    for (const item of applied) {
-      const update = item.update
-      for (const stream of this.#streams) if (stream !== item.origin) stream._offer(update, item.bytes as Buffer)
-      try {
+  #pipelineHost (storage: Storage): PipelineHost {
+    const options = this.#options
+    return {
+      storage,
+      clock: this.#clock,
+      hlc: this.#hlc,
+      maxClockSkew: options.maxClockSkew,
+      maxBatch: options.maxBatch,
+      sync: options.sync,
+      security: options.security,
+      writers: this.#writers,
+      streams: this.#streams,
+      stats: this.stats,
+      applyUpdate: (update, tx) => this._applyUpdate(update, tx),
+      prefetch: async (updates, tx) => { await this._prefetch(updates, tx) },
+      committed: (update) => {
         this._emitLifecycle('update', update[0], update[1], update[2])
         this._committed(update)
-      } catch (err) {
-        // A throwing listener is the application's bug: surface it as Node would,
-        // but never leave the pipeline half-done.
-        process.nextTick(() => { throw err })
-      }
+      },
+      reject: (err) => { this._reject(err) },
+      emit: (name, ...args) => { this._emitLifecycle(name, ...args) }
     }
-    for (const item of accepted) item.done?.(null, item.update)
   }
 }
 

@@ -1,0 +1,222 @@
+import { codes, error, type ScuttledbError } from './errors.js'
+import { pack } from './msgpack.js'
+import type { Clock, Source, Update } from './protocol.js'
+import type { Storage } from './storage.js'
+import type { ReplicationStream } from './stream.js'
+import type { HybridClock } from './timestamp.js'
+import { Transaction } from './transaction.js'
+import type { ScuttlebuttStats, Security } from './scuttlebutt.js'
+
+/** Called once an update is committed, dropped as old, or rejected. */
+export type Done = (err: Error | null, update?: Update) => void
+
+/** One queued update (local or remote) or clock merge. */
+export interface Pending {
+  local: boolean
+  update: Update
+  /** Instead of an update: a peer's clock to merge once its whole history is here. */
+  merge?: Clock
+  bytes: Buffer | undefined
+  origin: ReplicationStream | undefined
+  done: Done | undefined
+}
+
+/** Keep at most this many updates queued before writers (streams) are asked to wait. */
+export const QUEUE_HIGH_WATER = 4096
+
+/** What the pipeline needs of its Scuttlebutt instance. */
+export interface PipelineHost {
+  readonly storage: Storage
+  /** The committed clock; the pipeline moves it after each commit. */
+  readonly clock: Clock
+  readonly hlc: HybridClock
+  readonly maxClockSkew: number
+  readonly maxBatch: number
+  readonly sync: boolean
+  readonly security: Security | undefined
+  readonly writers: ((source: Source) => boolean) | undefined
+  readonly streams: Iterable<ReplicationStream>
+  readonly stats: ScuttlebuttStats
+  applyUpdate: (update: Update, tx: Transaction) => boolean | Promise<boolean>
+  prefetch: (updates: Update[], tx: Transaction) => Promise<void>
+  /** Announce a committed update (events of the instance and of the data type). */
+  committed: (update: Update) => void
+  reject: (err: ScuttledbError) => void
+  emit: (name: string, ...args: unknown[]) => void
+}
+
+/**
+ * The update pipeline: a queue drained in group commits. For each batch it
+ * authorizes (allow-list, signatures), checks skew and per-source order, applies
+ * through the data type's hook, writes one atomic batch with the clock, and only
+ * then moves the clock, emits, forwards to streams and acknowledges.
+ */
+export class UpdatePipeline {
+  readonly #host: PipelineHost
+  #queue: Pending[] = []
+  #pumping: Promise<void> | undefined
+  #roomWaiters: Array<() => void> = []
+
+  constructor (host: PipelineHost) {
+    this.#host = host
+  }
+
+  /** Resolves when the commit queue has room; undefined when it has room now. */
+  room (): Promise<void> | undefined {
+    if (this.#queue.length < QUEUE_HIGH_WATER) return undefined
+    return new Promise((resolve) => this.#roomWaiters.push(resolve))
+  }
+
+  /** Resolves once every queued item is settled. */
+  async drained (): Promise<void> {
+    while (this.#pumping !== undefined) await this.#pumping
+  }
+
+  /** Queue an update (or a clock merge) for the next commit. */
+  enqueue (item: Pending): void {
+    this.#queue.push(item)
+    this.#pumping ??= this.#pump()
+  }
+
+  async #pump (): Promise<void> {
+    // Yield once so that every write made in this tick joins the same commit (group commit).
+    await null
+    try {
+      while (this.#queue.length > 0) {
+        const max = this.#host.maxBatch
+        let items: Pending[]
+        if (this.#queue.length <= max) {
+          items = this.#queue
+          this.#queue = []
+        } else {
+          items = this.#queue.splice(0, max)
+        }
+        if (this.#queue.length < QUEUE_HIGH_WATER && this.#roomWaiters.length > 0) {
+          const waiters = this.#roomWaiters
+          this.#roomWaiters = []
+          for (const wake of waiters) wake()
+        }
+        await this.#commit(items)
+      }
+    } finally {
+      this.#pumping = undefined
+    }
+  }
+
+  /**
+   * Drop remote updates from sources not allowed to write, and those that fail
+   * verification, before anything else looks at them (the clock cannot move for
+   * a forged update). Each is counted and reported as `rejected` and `unverified`.
+   */
+  async #authorize (items: Pending[]): Promise<Pending[]> {
+    const security = this.#host.security
+    const verdicts: Array<boolean | string | Promise<boolean | string>> = items.map((item) => {
+      if (item.local) return true
+      if (item.merge !== undefined) return security === undefined || 'clock merges from peers are not trusted when updates are signed'
+      if (this.#host.writers !== undefined && !this.#host.writers(item.update[2])) return 'source not allowed to write'
+      if (security === undefined) return true
+      try {
+        return security.verify(item.update)
+      } catch (err) {
+        return `verify threw: ${(err as Error).message}`
+      }
+    })
+    const settled = verdicts.some((v) => typeof v === 'object')
+      ? await Promise.all(verdicts.map(async (v) => await Promise.resolve(v).catch((err: Error) => `verify failed: ${err.message}`)))
+      : verdicts as Array<boolean | string>
+    const kept: Pending[] = []
+    items.forEach((item, i) => {
+      const verdict = settled[i]
+      if (verdict === true) {
+        kept.push(item)
+        return
+      }
+      const reason = typeof verdict === 'string' ? verdict : 'bad signature'
+      if (item.merge === undefined) {
+        this.#host.reject(error(codes.UNVERIFIED, `Update rejected: ${reason}`, { update: item.update }))
+        this.#host.emit('unverified', item.update, reason)
+      }
+      item.done?.(null)
+    })
+    return kept
+  }
+
+  /** Check, apply and commit one batch of updates; the only place the clock moves. */
+  async #commit (items: Pending[]): Promise<void> {
+    const storage = this.#host.storage
+    const clock = this.#host.clock
+    const moved: Clock = new Map()
+    const accepted: Pending[] = []
+    const wall = this.#host.hlc.wall()
+    const merges: Pending[] = []
+    if (this.#host.security !== undefined || this.#host.writers !== undefined) items = await this.#authorize(items)
+    for (const item of items) {
+      if (item.merge !== undefined) {
+        for (const [source, ts] of item.merge) {
+          const latest = moved.get(source) ?? clock.get(source)
+          if ((latest === undefined || ts > latest) && ts <= wall + this.#host.maxClockSkew) {
+            moved.set(source, ts)
+            this.#host.hlc.observe(ts)
+          }
+        }
+        merges.push(item)
+        continue
+      }
+      const [, ts, source] = item.update
+      if (!item.local && ts > wall + this.#host.maxClockSkew) {
+        this.#host.reject(error(codes.CLOCK_SKEW, `Update timestamp ${ts} is too far ahead of the local clock`, { update: item.update }))
+        item.done?.(null)
+        continue
+      }
+      const latest = moved.get(source) ?? clock.get(source)
+      if (latest !== undefined && ts <= latest) {
+        this.#host.stats.old++
+        this.#host.emit('old', item.update)
+        item.done?.(null)
+        continue
+      }
+      moved.set(source, ts)
+      this.#host.hlc.observe(ts)
+      accepted.push(item)
+    }
+    if (accepted.length === 0 && merges.length === 0) return
+    accepted.push(...merges)
+    const commit = storage.batch()
+    const tx = new Transaction(storage, commit)
+    const applied: Pending[] = []
+    try {
+      const updates = accepted.filter((item) => item.merge === undefined)
+      await this.#host.prefetch(updates.map((item) => item.update), tx)
+      for (const item of updates) {
+        const result = this.#host.applyUpdate(item.update, tx)
+        if (typeof result === 'boolean' ? result : await result) {
+          const [, ts, source] = item.update
+          item.bytes ??= pack(item.update)
+          commit.putUpdate(source, ts, item.bytes)
+          applied.push(item)
+        }
+      }
+      for (const [source, ts] of moved) commit.putClock(source, ts)
+      await commit.write(this.#host.sync)
+    } catch (err) {
+      await commit.abort().catch(() => {})
+      for (const item of accepted) item.done?.(err as Error)
+      return
+    }
+    for (const [source, ts] of moved) clock.set(source, ts)
+    this.#host.stats.commits++
+    this.#host.stats.committed += applied.length
+    for (const item of applied) {
+      const update = item.update
+      for (const stream of this.#host.streams) if (stream !== item.origin) stream._offer(update, item.bytes as Buffer)
+      try {
+        this.#host.committed(update)
+      } catch (err) {
+        // A throwing listener is the application's bug: surface it as Node would,
+        // but never leave the pipeline half-done.
+        process.nextTick(() => { throw err })
+      }
+    }
+    for (const item of accepted) item.done?.(null, item.update)
+  }
+}
