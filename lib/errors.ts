@@ -21,9 +21,7 @@ export const codes = {
   /** An update's timestamp is further ahead of the local clock than `maxClockSkew`. */
   CLOCK_SKEW: 'SCUTTLEDB_CLOCK_SKEW',
   /** An update failed verification by the security backend. */
-  UNVERIFIED: 'SCUTTLEDB_UNVERIFIED',
-  /** A stream was destroyed before it finished (transport error or close). */
-  STREAM_CLOSED: 'SCUTTLEDB_STREAM_CLOSED'
+  UNVERIFIED: 'SCUTTLEDB_UNVERIFIED'
 } as const
 
 /** One of the stable error codes. */
