@@ -9,7 +9,7 @@ import test from 'tape'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
-import { Model, type Update } from '../lib/index.js'
+import { Model, seededRandom, type Update } from '../lib/index.js'
 import { allHistory, sleep, tempDir } from './helpers.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/crash-writer.js', import.meta.url))
@@ -18,17 +18,6 @@ const SEED = Number(process.env.CRASH_SEED ?? 0) || Math.floor(Math.random() * 2
 /** Sequence numbers of round r start above r * SEQ_SPAN; the parent's own write takes the top one. */
 const SEQ_SPAN = 10_000_000
 
-/** mulberry32: a small seeded PRNG. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A written value: key, sequence number (taken when the write started), round. */
 interface Value { k: string, s: number, r: number }
@@ -137,7 +126,7 @@ async function verify (model: Model, expected: Map<string, Expect>): Promise<{ d
 
 test(`SIGKILL during concurrent writes never loses an acknowledged write, and the clock stays consistent (${ROUNDS} rounds, seed ${SEED})`, async (t) => {
   const dir = await tempDir(t, 'scuttledb-crash-')
-  const random = prng(SEED)
+  const random = seededRandom(SEED)
   const expected = new Map<string, Expect>()
   let id: string | undefined
   let maxAckTs = 0

@@ -2,20 +2,9 @@ import { pipeline } from 'node:stream'
 import { once } from 'node:events'
 import { MemoryLevel } from 'memory-level'
 import type { Test } from 'tape'
-import { Model, type ClockObject, type ReplicationStream } from '../lib/index.js'
+import { Model, seededRandom, type ClockObject, type ReplicationStream } from '../lib/index.js'
 import { allHistory, sleep, tempDir } from './helpers.js'
 
-/** mulberry32: a tiny seeded PRNG returning floats in [0, 1). */
-export function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** One simulated node: a stable id and database, and the Model currently open on it. */
 export interface SimPeer {
@@ -74,7 +63,7 @@ export class Sim {
 
   private constructor (options: SimOptions) {
     this.seed = options.seed
-    this.rand = mulberry32(options.seed)
+    this.rand = seededRandom(options.seed)
     this.keys = options.keys ?? ['a', 'b', 'c', 'd']
   }
 
