@@ -33,6 +33,10 @@ export interface Sizes {
   live: number
   /** Bytes for raw loopback TCP. */
   tcpBytes: number
+  /** Keys synced with each side in its own process for the peak-RSS goal (--rss-keys). */
+  rssKeys: number
+  /** Updates stored in the large database of the reopen benchmark (--reopen-keys). */
+  reopenKeys: number
 }
 
 /** Defaults of a full run; --quick divides them by 10. */
@@ -43,7 +47,9 @@ export const DEFAULT_SIZES: Readonly<Sizes> = {
   sync: 100_000,
   processSync: 100_000,
   live: 100_000,
-  tcpBytes: 1_000_000_000
+  tcpBytes: 1_000_000_000,
+  rssKeys: 1_000_000,
+  reopenKeys: 1_000_000
 }
 
 /** What a registered benchmark receives. */
@@ -61,6 +67,8 @@ export interface GroupSpec {
   baseline?: string
   /** One line telling the reader which ratio the goals ask for. */
   goal?: string
+  /** Further entries every entry is also divided by, printed in the extras as vs(name)=ratio. */
+  alsoVs?: string[]
 }
 
 export interface Entry {
@@ -109,7 +117,7 @@ export interface GroupReport {
   title: string
   baseline?: string
   goal?: string
-  entries: Array<{ name: string, ratio?: number, error?: string, result?: BenchResult }>
+  entries: Array<{ name: string, ratio?: number, ratiosVs?: Record<string, number>, error?: string, result?: BenchResult }>
 }
 
 /** Groups outcomes and divides each rate by its group's baseline rate, when it ran. */
@@ -119,17 +127,26 @@ export function buildReports (outcomes: Outcome[]): GroupReport[] {
     const mine = outcomes.filter((o) => o.entry.group === group)
     if (mine.length === 0) continue
     const base = mine.find((o) => o.entry.name === spec.baseline)?.result
+    const others = (spec.alsoVs ?? [])
+      .map((name) => [name, mine.find((o) => o.entry.name === name)?.result] as const)
+      .filter((pair): pair is readonly [string, BenchResult] => pair[1] !== undefined && pair[1].opsPerSec > 0)
     reports.push({
       group,
       ...spec,
-      entries: mine.map((o) => ({
-        name: o.entry.name,
-        ...(o.error !== undefined ? { error: o.error } : {}),
-        ...(o.result !== undefined ? { result: o.result } : {}),
-        ...(o.result !== undefined && base !== undefined && base.opsPerSec > 0
-          ? { ratio: o.result.opsPerSec / base.opsPerSec }
-          : {})
-      }))
+      entries: mine.map((o) => {
+        const vs = o.result === undefined || others.length === 0
+          ? undefined
+          : Object.fromEntries(others.map(([name, res]) => [name, (o.result as BenchResult).opsPerSec / res.opsPerSec]))
+        return {
+          name: o.entry.name,
+          ...(o.error !== undefined ? { error: o.error } : {}),
+          ...(o.result !== undefined ? { result: o.result } : {}),
+          ...(o.result !== undefined && base !== undefined && base.opsPerSec > 0
+            ? { ratio: o.result.opsPerSec / base.opsPerSec }
+            : {}),
+          ...(vs !== undefined ? { ratiosVs: vs } : {})
+        }
+      })
     })
   }
   return reports
@@ -176,7 +193,10 @@ export function formatReports (reports: GroupReport[]): string {
       const extras = Object.entries(res).filter(([k, v]) => !CORE_KEYS.has(k) && v !== undefined)
       lines.push(pad(e.name, width) + pad(String(res.ops), 12, true) + pad(res.seconds.toFixed(3), 10, true) +
         pad(rate, 16, true) + pad(e.ratio !== undefined ? e.ratio.toFixed(2) + 'x' : '', 9, true) +
-        '  ' + extras.map(([k, v]) => formatExtra(k, v)).join(' '))
+        '  ' + [
+          ...Object.entries(e.ratiosVs ?? {}).map(([name, ratio]) => `vs(${name})=${ratio.toFixed(2)}x`),
+          ...extras.map(([k, v]) => formatExtra(k, v))
+        ].join(' '))
     }
   }
   return lines.join('\n')

@@ -7,6 +7,7 @@
 //   --only <substring>     [BENCH_ONLY]     only entries whose "group / name" contains it
 //   --json <path>          [BENCH_JSON]     where to write the JSON
 //   --<size> <n>           [BENCH_<SIZE>]   e.g. --writes 500000, --sync-writes, --process-sync
+//                                           --rss-keys (memory group, default 1M), --reopen-keys
 // A full run writes bench/results.json; --quick or --only runs write to os.tmpdir()
 // unless --json says otherwise, so a smoke run never replaces the real figures.
 //

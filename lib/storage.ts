@@ -20,6 +20,8 @@ export interface DataSpace {
   readonly name: string
   /** @internal */
   readonly sublevel: Sublevel
+  /** @internal The sublevel's key prefix relative to the instance's database. */
+  readonly prefix: string
 }
 
 /** One stored update as read from the log: its stamp and its msgpack bytes. */
@@ -51,6 +53,12 @@ export class Storage {
   readonly #clock: Sublevel
   readonly #log: Sublevel
   readonly #spaces = new Map<string, DataSpace>()
+  /**
+   * True when the database's own encodings are utf8 keys and binary values: then
+   * commits write prefixed keys straight to it. abstract-level's per-operation
+   * `sublevel` option costs several times more than the write itself.
+   */
+  readonly #direct: boolean
 
   private constructor (db: Database, owned: boolean) {
     this.db = db
@@ -60,6 +68,11 @@ export class Storage {
     // applied here): one shape of batch operation keeps abstract-level's put() fast.
     this.#clock = db.sublevel('clock', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
     this.#log = db.sublevel('log', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+    this.#direct = db.keyEncoding().commonName === 'utf8' && ['buffer', 'view'].includes(db.valueEncoding().commonName)
+  }
+
+  #prefixOf (sublevel: Sublevel): string {
+    return sublevel.prefix.slice(((this.db as { prefix?: string }).prefix ?? '').length)
   }
 
   /** Open a database given as a directory path (classic-level) or as an abstract-level instance. */
@@ -94,7 +107,7 @@ export class Storage {
     let space = this.#spaces.get(name)
     if (space === undefined) {
       const sublevel = this.db.sublevel('data-' + name, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-      space = { name, sublevel }
+      space = { name, sublevel, prefix: this.#prefixOf(sublevel) }
       this.#spaces.set(name, space)
     }
     return space
@@ -131,7 +144,10 @@ export class Storage {
 
   /** Start a commit: one atomic batch. */
   batch (): Commit {
-    return new Commit(this.db.batch(), this.#log, this.#clock)
+    const batch = this.db.batch()
+    return this.#direct
+      ? new DirectCommit(batch, this.#prefixOf(this.#log), this.#prefixOf(this.#clock))
+      : new SublevelCommit(batch, this.#log, this.#clock)
   }
 
   /**
@@ -205,20 +221,86 @@ export class SourceScan {
 }
 
 /** One atomic batch: log entries, clock entries and data-type records commit together. */
-export class Commit {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly #batch: AbstractChainedBatch<any, any, any>
-  readonly #log: Sublevel
-  readonly #clock: Sublevel
+export interface Commit {
+  /** Number of operations queued. */
+  readonly length: number
+  putUpdate: (source: Source, ts: number, bytes: Buffer) => void
+  delUpdate: (source: Source, ts: number) => void
+  putClock: (source: Source, ts: number) => void
+  put: (space: DataSpace, key: string, value: unknown) => void
+  del: (space: DataSpace, key: string) => void
+  /** Write the batch; `sync` fsyncs it. */
+  write: (sync: boolean) => Promise<void>
+  /** Drop the batch without writing it. */
+  abort: () => Promise<void>
+}
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  constructor (batch: AbstractChainedBatch<any, any, any>, log: Sublevel, clock: Sublevel) {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ChainedBatch = AbstractChainedBatch<any, any, any>
+
+async function writeBatch (batch: ChainedBatch, sync: boolean): Promise<void> {
+  // No options object unless needed: it slows every write.
+  if (sync) await batch.write({ sync: true })
+  else await batch.write()
+}
+
+/** A commit on a database with utf8 keys and binary values: prefixed keys, no per-operation options. */
+class DirectCommit implements Commit {
+  readonly #batch: ChainedBatch
+  readonly #log: string
+  readonly #clock: string
+
+  constructor (batch: ChainedBatch, log: string, clock: string) {
     this.#batch = batch
     this.#log = log
     this.#clock = clock
   }
 
-  /** Number of operations queued. */
+  get length (): number {
+    return this.#batch.length
+  }
+
+  putUpdate (source: Source, ts: number, bytes: Buffer): void {
+    this.#batch.put(this.#log + logKey(source, ts), bytes)
+  }
+
+  delUpdate (source: Source, ts: number): void {
+    this.#batch.del(this.#log + logKey(source, ts))
+  }
+
+  putClock (source: Source, ts: number): void {
+    this.#batch.put(this.#clock + source, pack(ts))
+  }
+
+  put (space: DataSpace, key: string, value: unknown): void {
+    this.#batch.put(space.prefix + key, pack(value))
+  }
+
+  del (space: DataSpace, key: string): void {
+    this.#batch.del(space.prefix + key)
+  }
+
+  async write (sync: boolean): Promise<void> {
+    await writeBatch(this.#batch, sync)
+  }
+
+  async abort (): Promise<void> {
+    await this.#batch.close()
+  }
+}
+
+/** A commit on a database with other default encodings: each operation names its sublevel. */
+class SublevelCommit implements Commit {
+  readonly #batch: ChainedBatch
+  readonly #log: Sublevel
+  readonly #clock: Sublevel
+
+  constructor (batch: ChainedBatch, log: Sublevel, clock: Sublevel) {
+    this.#batch = batch
+    this.#log = log
+    this.#clock = clock
+  }
+
   get length (): number {
     return this.#batch.length
   }
@@ -243,13 +325,10 @@ export class Commit {
     this.#batch.del(key, { sublevel: space.sublevel })
   }
 
-  /** Write the batch; `sync` fsyncs it. */
   async write (sync: boolean): Promise<void> {
-    if (sync) await this.#batch.write({ sync: true })
-    else await this.#batch.write()
+    await writeBatch(this.#batch, sync)
   }
 
-  /** Drop the batch without writing it. */
   async abort (): Promise<void> {
     await this.#batch.close()
   }

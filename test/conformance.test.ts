@@ -19,6 +19,10 @@ const stores: Array<[string, () => Promise<{ db: Database, close: () => Promise<
     const db = new Level(dir)
     return { db, close: async () => { await db.close(); await rm(dir, { recursive: true, force: true }) } }
   }],
+  ['memory-level with binary values (direct commits)', async () => {
+    const db = new MemoryLevel({ valueEncoding: 'buffer' })
+    return { db, close: async () => { await db.close() } }
+  }],
   ['a sublevel of memory-level', async () => {
     const root = new MemoryLevel()
     await root.put('unrelated', 'data')
