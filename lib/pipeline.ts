@@ -1,7 +1,7 @@
 import { codes, error, type ScuttledbError } from './errors.js'
 import { pack } from './msgpack.js'
 import type { Clock, Source, Update } from './protocol.js'
-import type { Storage } from './storage.js'
+import type { Commit, Storage } from './storage.js'
 import type { ReplicationStream } from './stream.js'
 import type { HybridClock } from './timestamp.js'
 import { Transaction } from './transaction.js'
@@ -78,25 +78,55 @@ export class UpdatePipeline {
     this.#pumping ??= this.#pump()
   }
 
+  #take (): Pending[] {
+    const max = this.#host.maxBatch
+    let items: Pending[]
+    if (this.#queue.length <= max) {
+      items = this.#queue
+      this.#queue = []
+    } else {
+      items = this.#queue.splice(0, max)
+    }
+    if (this.#queue.length < QUEUE_HIGH_WATER && this.#roomWaiters.length > 0) {
+      const waiters = this.#roomWaiters
+      this.#roomWaiters = []
+      for (const wake of waiters) wake()
+    }
+    return items
+  }
+
+  /**
+   * Commits overlap by one: batch N+1 is checked and applied (reading through
+   * batch N's writes) while batch N is being written; N+1 is written, and
+   * announced, only after N has committed.
+   */
   async #pump (): Promise<void> {
     // Yield once so that every write made in this tick joins the same commit (group commit).
     await null
+    let writing: Prepared | undefined
     try {
-      while (this.#queue.length > 0) {
-        const max = this.#host.maxBatch
-        let items: Pending[]
-        if (this.#queue.length <= max) {
-          items = this.#queue
-          this.#queue = []
-        } else {
-          items = this.#queue.splice(0, max)
+      for (;;) {
+        if (this.#queue.length === 0) {
+          if (writing === undefined) break
+          await writing.committed
+          writing = undefined
+          continue
         }
-        if (this.#queue.length < QUEUE_HIGH_WATER && this.#roomWaiters.length > 0) {
-          const waiters = this.#roomWaiters
-          this.#roomWaiters = []
-          for (const wake of waiters) wake()
+        const next = await this.#prepare(this.#take(), writing)
+        if (writing !== undefined) {
+          const ok = await writing.committed
+          writing = undefined
+          if (!ok && next !== undefined) {
+            // It was applied on top of writes that never happened: refuse it too.
+            await next.commit.abort().catch(() => {})
+            for (const item of next.accepted) item.done?.(next.failure ?? new Error('An earlier commit failed'))
+            continue
+          }
         }
-        await this.#commit(items)
+        if (next !== undefined) {
+          next.committed = this.#finish(next)
+          writing = next
+        }
       }
     } finally {
       this.#pumping = undefined
@@ -141,20 +171,22 @@ export class UpdatePipeline {
     return kept
   }
 
-  /** Check, apply and commit one batch of updates; the only place the clock moves. */
-  async #commit (items: Pending[]): Promise<void> {
+  /** Check and apply one batch into a commit (not yet written); undefined when nothing is accepted. */
+  async #prepare (items: Pending[], previous: Prepared | undefined): Promise<Prepared | undefined> {
     const storage = this.#host.storage
     const clock = this.#host.clock
+    const pending = previous?.moved
     const moved: Clock = new Map()
     const accepted: Pending[] = []
-    const wall = this.#host.hlc.wall()
     const merges: Pending[] = []
+    const wall = this.#host.hlc.wall()
+    const skew = this.#host.maxClockSkew
     if (this.#host.security !== undefined || this.#host.writers !== undefined) items = await this.#authorize(items)
     for (const item of items) {
       if (item.merge !== undefined) {
         for (const [source, ts] of item.merge) {
-          const latest = moved.get(source) ?? clock.get(source)
-          if ((latest === undefined || ts > latest) && ts <= wall + this.#host.maxClockSkew) {
+          const latest = moved.get(source) ?? pending?.get(source) ?? clock.get(source)
+          if ((latest === undefined || ts > latest) && ts <= wall + skew) {
             moved.set(source, ts)
             this.#host.hlc.observe(ts)
           }
@@ -163,12 +195,12 @@ export class UpdatePipeline {
         continue
       }
       const [, ts, source] = item.update
-      if (!item.local && ts > wall + this.#host.maxClockSkew) {
+      if (!item.local && ts > wall + skew) {
         this.#host.reject(error(codes.CLOCK_SKEW, `Update timestamp ${ts} is too far ahead of the local clock`, { update: item.update }))
         item.done?.(null)
         continue
       }
-      const latest = moved.get(source) ?? clock.get(source)
+      const latest = moved.get(source) ?? pending?.get(source) ?? clock.get(source)
       if (latest !== undefined && ts <= latest) {
         this.#host.stats.old++
         this.#host.emit('old', item.update)
@@ -179,15 +211,14 @@ export class UpdatePipeline {
       this.#host.hlc.observe(ts)
       accepted.push(item)
     }
-    if (accepted.length === 0 && merges.length === 0) return
-    accepted.push(...merges)
+    if (accepted.length === 0 && merges.length === 0) return undefined
     const commit = storage.batch()
-    const tx = new Transaction(storage, commit)
+    const tx = new Transaction(storage, commit, previous?.tx)
     const applied: Pending[] = []
+    const prepared: Prepared = { commit, tx, moved, accepted: [...accepted, ...merges], applied, committed: undefined, failure: undefined }
     try {
-      const updates = accepted.filter((item) => item.merge === undefined)
-      await this.#host.prefetch(updates.map((item) => item.update), tx)
-      for (const item of updates) {
+      await this.#host.prefetch(accepted.map((item) => item.update), tx)
+      for (const item of accepted) {
         const result = this.#host.applyUpdate(item.update, tx)
         if (typeof result === 'boolean' ? result : await result) {
           const [, ts, source] = item.update
@@ -197,12 +228,29 @@ export class UpdatePipeline {
         }
       }
       for (const [source, ts] of moved) commit.putClock(source, ts)
+    } catch (err) {
+      // Nothing of this batch is written; fail its items and move on.
+      await commit.abort().catch(() => {})
+      for (const item of prepared.accepted) item.done?.(err as Error)
+      return undefined
+    }
+    return prepared
+  }
+
+  /**
+   * Write a prepared commit; only then move the clock, announce the updates,
+   * forward them to streams and settle their promises. Resolves false on failure.
+   */
+  async #finish (prepared: Prepared): Promise<boolean> {
+    const { commit, moved, accepted, applied } = prepared
+    try {
       await commit.write(this.#host.sync)
     } catch (err) {
-      await commit.abort().catch(() => {})
+      prepared.failure = err as Error
       for (const item of accepted) item.done?.(err as Error)
-      return
+      return false
     }
+    const clock = this.#host.clock
     for (const [source, ts] of moved) clock.set(source, ts)
     this.#host.stats.commits++
     this.#host.stats.committed += applied.length
@@ -218,5 +266,21 @@ export class UpdatePipeline {
       }
     }
     for (const item of accepted) item.done?.(null, item.update)
+    return true
   }
+}
+
+/** A batch checked and applied into a commit, on its way to storage. */
+interface Prepared {
+  commit: Commit
+  tx: Transaction
+  /** The clock entries this commit moves. */
+  moved: Clock
+  /** Every item settled by this commit (updates and clock merges). */
+  accepted: Pending[]
+  /** The updates kept in the history (announced and forwarded). */
+  applied: Pending[]
+  /** Resolves true once written and announced, false if the write failed. */
+  committed: Promise<boolean> | undefined
+  failure: Error | undefined
 }

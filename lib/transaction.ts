@@ -14,11 +14,21 @@ export class Transaction {
   readonly #storage: Storage
   readonly #commit: Commit
   readonly #overlay = new Map<DataSpace, Map<string, unknown>>()
+  /** The commit being written while this one is prepared: its writes are visible here. */
+  readonly #parent: Transaction | undefined
 
   /** @internal */
-  constructor (storage: Storage, commit: Commit) {
+  constructor (storage: Storage, commit: Commit, parent?: Transaction) {
     this.#storage = storage
     this.#commit = commit
+    this.#parent = parent
+  }
+
+  /** The value this commit or its parent holds for a key: a value, DELETED, or UNKNOWN. */
+  #known (space: DataSpace, key: string): unknown {
+    const layer = this.#overlay.get(space)
+    if (layer !== undefined && layer.has(key)) return layer.get(key)
+    return this.#parent === undefined ? UNKNOWN : this.#parent.#known(space, key)
   }
 
   #layer (space: DataSpace): Map<string, unknown> {
@@ -32,11 +42,8 @@ export class Transaction {
 
   /** Read a record, seeing this commit's own writes; undefined when absent. */
   async get (space: DataSpace, key: string): Promise<unknown> {
-    const layer = this.#overlay.get(space)
-    if (layer !== undefined && layer.has(key)) {
-      const value = layer.get(key)
-      return value === DELETED ? undefined : value
-    }
+    const value = this.#known(space, key)
+    if (value !== UNKNOWN) return value === DELETED ? undefined : value
     return await this.#storage.get(space, key)
   }
 
@@ -45,9 +52,7 @@ export class Transaction {
    * or prefetched); otherwise `UNKNOWN`, and the caller falls back to `get()`.
    */
   peek (space: DataSpace, key: string): unknown {
-    const layer = this.#overlay.get(space)
-    if (layer === undefined || !layer.has(key)) return UNKNOWN
-    const value = layer.get(key)
+    const value = this.#known(space, key)
     return value === DELETED ? undefined : value
   }
 
@@ -57,7 +62,7 @@ export class Transaction {
    */
   async prefetch (space: DataSpace, keys: string[]): Promise<void> {
     const layer = this.#layer(space)
-    const missing = keys.filter((key) => !layer.has(key))
+    const missing = keys.filter((key) => this.#known(space, key) === UNKNOWN)
     if (missing.length === 0) return
     const values = await this.#storage.getMany(space, missing)
     for (let i = 0; i < missing.length; i++) {
