@@ -107,6 +107,8 @@ export class ReplicationStream extends Duplex {
     super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 })
     this.options = options
     this.#sb = sb
+    // pipeline(s, socket, s) alone puts ten 'close' listeners on a stream; leave room for the user's.
+    this.setMaxListeners(32)
     const wrapper = options.wrapper ?? 'msgpack'
     if (!Object.hasOwn(codecs, wrapper)) throw new TypeError(`Unknown wrapper ${String(wrapper)}: use 'msgpack' or 'json'`)
     this.#codec = codecs[wrapper]
