@@ -61,6 +61,7 @@ function nextUp (x: number): number {
 }
 
 const scratch = new DataView(new ArrayBuffer(8))
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
 /**
  * Encode a non-negative finite timestamp as 16 hex characters whose string order
@@ -69,7 +70,8 @@ const scratch = new DataView(new ArrayBuffer(8))
  */
 export function encodeTimestamp (ts: number): string {
   scratch.setFloat64(0, ts)
-  return hex8(scratch.getUint32(0)) + hex8(scratch.getUint32(4))
+  return HEX[scratch.getUint8(0)] + HEX[scratch.getUint8(1)] + HEX[scratch.getUint8(2)] + HEX[scratch.getUint8(3)] +
+    HEX[scratch.getUint8(4)] + HEX[scratch.getUint8(5)] + HEX[scratch.getUint8(6)] + HEX[scratch.getUint8(7)]
 }
 
 /** Decode what {@link encodeTimestamp} produced. */
@@ -77,11 +79,6 @@ export function decodeTimestamp (s: string): number {
   scratch.setUint32(0, parseInt(s.slice(0, 8), 16))
   scratch.setUint32(4, parseInt(s.slice(8, 16), 16))
   return scratch.getFloat64(0)
-}
-
-function hex8 (n: number): string {
-  const s = n.toString(16)
-  return s.length === 8 ? s : '00000000'.slice(s.length) + s
 }
 
 /** True for a timestamp that may be stored: a finite number above zero (NaN fails too). */
