@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream'
 import { codes, error, ScuttledbError } from './errors.js'
 import { DEFAULT_MAX_FRAME_BYTES, codecs, type Codec, type Decoder, type WrapperName } from './codec.js'
 import type { HistoryCursor } from './history.js'
-import { SYNC, isNewer, parseMessage, type Clock, type Header, type Update } from './protocol.js'
+import { SYNC, isNewer, parseMessage, parseUpdate, type Clock, type Header, type Update } from './protocol.js'
 
 /** @internal What a stream needs of its Scuttlebutt instance. */
 export interface Replicator {
@@ -204,6 +204,11 @@ export class ReplicationStream extends Duplex {
 
   #onValue (value: unknown, bytes: Buffer | undefined): void {
     if (this.destroyed || this.#ignoreInput) return
+    // Updates are nearly all the traffic: check them without a message wrapper.
+    if (Array.isArray(value)) {
+      this.#onUpdate(parseUpdate(value), bytes)
+      return
+    }
     const message = parseMessage(value)
     if (message.type === 'header') {
       if (this.#peer !== undefined) throw error(codes.DUPLICATE_HEADER, 'The peer sent a second header')
@@ -224,8 +229,14 @@ export class ReplicationStream extends Duplex {
       if (this.#inflight === 0) this.#markSyncReceived()
       return
     }
+    this.#onUpdate(message.update, bytes)
+  }
+
+  #onUpdate (update: Update, bytes: Buffer | undefined): void {
+    if (this.#peer === undefined && this.#accepts) {
+      throw error(codes.HEADER_EXPECTED, 'The peer must send its header first')
+    }
     if (!this.#accepts) return
-    const update = message.update
     if (!this.#sb._validChange(update[0])) {
       throw error(codes.INVALID_MESSAGE, 'Invalid change for this data type', { update })
     }
