@@ -108,9 +108,11 @@ function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env): Cli {
 }
 
 async function loadOptionalGroups (): Promise<void> {
-  const url = new URL('./scuttledb.js', import.meta.url)
-  // A variable specifier, so tsc does not require the file before it is written.
-  if (existsSync(url)) await import(url.href)
+  for (const file of ['./scuttledb.js', './security.js']) {
+    const url = new URL(file, import.meta.url)
+    // A variable specifier, so tsc does not require the file before it is written.
+    if (existsSync(url)) await import(url.href)
+  }
 }
 
 async function main (): Promise<void> {

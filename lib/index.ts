@@ -22,3 +22,14 @@ export { Counter } from './counter.js'
 export type { CounterEvents } from './counter.js'
 export { suite, seededRandom } from './conformance.js'
 export type { SuiteOptions, SuiteTest, SuiteAssert } from './conformance.js'
+export { securityCodes, SecurityError } from './security/errors.js'
+export type { SecurityErrorCode } from './security/errors.js'
+export {
+  generateKeys, generateKeyFile, saveKeys, loadKeys, keysFromPem, keysFromPrivateKey, publicKeyFromPem, publicKeyFromDer,
+  checkPublicKey, privateKeyPem, publicKeyPem, idOf, isSmallOrderEd25519, smallOrderEd25519Keys, MIN_RSA_BITS, MAX_RSA_BITS
+} from './security/keys.js'
+export type { KeyType, KeyPair, PublicKeyInfo, GenerateOptions, SaveOptions, SavedKeys, LoadOptions } from './security/keys.js'
+export { createSecurity, securityOptions, signedBytes, verifyReasons, UPDATE_DOMAIN } from './security/signer.js'
+export type { SecurityOptions, KeySecurity, UpdateSignature, VerifyReason } from './security/signer.js'
+export { authenticate, authenticateSocket, AUTH_PROTOCOL } from './security/handshake.js'
+export type { AuthenticateOptions, Handshake, PeerIdentity, Side } from './security/handshake.js'

@@ -1,0 +1,206 @@
+import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import { pack, unpack } from '../msgpack.js'
+import type { Source, Update } from '../protocol.js'
+import type { Security } from '../scuttlebutt.js'
+import { securityCodes, securityError } from './errors.js'
+import { publicKeyFromDer, type KeyPair, type KeyType } from './keys.js'
+
+/**
+ * What a signed update carries as its 4th element: the signature and the
+ * signer's SPKI DER public key, both base64url (unpadded, canonical). Strings,
+ * not binary, so that they survive the original's JSON wire unchanged too.
+ */
+export type UpdateSignature = [signature: string, publicKey: string]
+
+/** The first element of every signed message: separates update signatures from handshake proofs. */
+export const UPDATE_DOMAIN = 'scuttledb/update/1'
+
+/** The reasons `verify` gives (the second argument of `unverified`). */
+export const verifyReasons = {
+  /** The update has no 4th element. */
+  UNSIGNED: 'unsigned',
+  /** The 4th element is not `[signature, publicKey]` in canonical base64url. */
+  MALFORMED: 'malformed signature',
+  /** The attached public key does not hash to the update's source id. */
+  KEY_MISMATCH: 'key does not hash to source',
+  /** The attached key hashes to the source but is unusable (type, size, small order). */
+  INVALID_KEY: 'invalid public key',
+  /** The signature does not verify over `[change, ts, source]`. */
+  BAD_SIGNATURE: 'bad signature'
+} as const
+
+/** One of `verifyReasons`. */
+export type VerifyReason = (typeof verifyReasons)[keyof typeof verifyReasons]
+
+/**
+ * The exact bytes an update's signature covers: msgpack (lib/msgpack.ts) of
+ * `[UPDATE_DOMAIN, change, ts, source]`. Signer and verifier both encode the
+ * decoded values, so the change must survive a msgpack round trip (`sign`
+ * checks) and, to cross a JSON wire, a JSON round trip too (see docs/security.md).
+ */
+export function signedBytes (update: Update): Buffer {
+  return pack([UPDATE_DOMAIN, update[0], update[1], update[2]])
+}
+
+/** Options of `createSecurity()`. */
+export interface SecurityOptions {
+  /** This node's keys. Without them the backend only verifies (and `sign` throws CANNOT_SIGN). */
+  keys?: KeyPair
+  /**
+   * Where to verify: 'threadpool' (default; node:crypto's asynchronous verify,
+   * several verifications at once on libuv's threads) or 'main' (synchronous).
+   */
+  verifyOn?: 'threadpool' | 'main'
+  /** Public keys of this many sources are kept parsed. Default 4096. */
+  keyCacheSize?: number
+}
+
+/** The built-in backend: a `Security` with this node's id and a synchronous verify. */
+export interface KeySecurity extends Security {
+  /** This node's id (the hash of its public key); undefined for a verify-only backend. */
+  readonly id: Source | undefined
+  /** The key type this node signs with; undefined for a verify-only backend. */
+  readonly type: KeyType | undefined
+  /** `sign` as typed by this backend. */
+  sign: (update: Update) => UpdateSignature
+  /** `true`, or the reason the update is not authentic, computed on the calling thread. */
+  verifySync: (update: Update) => true | VerifyReason
+}
+
+/** A parsed key of one source, with the string it came in (a hit is one string comparison). */
+interface CachedKey {
+  encoded: string
+  key: KeyObject
+  algorithm: string | null
+}
+
+/** Longest base64url string accepted for a signature or key: enough for RSA-8192. */
+const MAX_ENCODED = 2048
+
+/** Signature algorithms: Ed25519 takes none (it hashes internally); RSA is PKCS#1 v1.5 with SHA-256. */
+function algorithmOf (type: KeyType): string | null {
+  return type === 'ed25519' ? null : 'sha256'
+}
+
+/** Decode canonical unpadded base64url; undefined for anything else (so a relay cannot re-spell a signature). */
+function decode (s: unknown): Buffer | undefined {
+  if (typeof s !== 'string' || s.length === 0 || s.length > MAX_ENCODED) return undefined
+  const bytes = Buffer.from(s, 'base64url')
+  return bytes.toString('base64url') === s ? bytes : undefined
+}
+
+/**
+ * The built-in Security backend: signs with Ed25519 (or RSA/SHA-256) and
+ * verifies updates from any source whose key travels with them. Pass it with
+ * the key's id, so a database is created with (or checked against) that id:
+ * `new Model({ db, ...securityOptions(keys) })`.
+ */
+export function createSecurity (options: SecurityOptions = {}): KeySecurity {
+  const { keys, verifyOn = 'threadpool', keyCacheSize = 4096 } = options
+  if (verifyOn !== 'threadpool' && verifyOn !== 'main') throw new TypeError("verifyOn must be 'threadpool' or 'main'")
+  if (!(Number.isInteger(keyCacheSize) && keyCacheSize > 0)) throw new TypeError('keyCacheSize must be a positive integer')
+  const encodedKey = keys?.publicKeyDer.toString('base64url')
+  const cache = new Map<Source, CachedKey>()
+  if (keys !== undefined && encodedKey !== undefined) {
+    cache.set(keys.id, { encoded: encodedKey, key: keys.publicKey, algorithm: algorithmOf(keys.type) })
+  }
+
+  /** The key for `source` from the wire, only if it hashes to `source`; else why not. */
+  function keyFor (source: Source, encoded: string): CachedKey | VerifyReason {
+    const hit = cache.get(source)
+    if (hit !== undefined && hit.encoded === encoded) return hit
+    const der = decode(encoded)
+    if (der === undefined) return verifyReasons.MALFORMED
+    let info
+    try {
+      info = publicKeyFromDer(der)
+    } catch {
+      return verifyReasons.INVALID_KEY
+    }
+    if (info.id !== source) return verifyReasons.KEY_MISMATCH
+    const entry: CachedKey = { encoded, key: info.publicKey, algorithm: algorithmOf(info.type) }
+    // Bounded: a peer minting ids must not grow memory. Oldest first out.
+    if (cache.size >= keyCacheSize) cache.delete(cache.keys().next().value as Source)
+    cache.set(source, entry)
+    return entry
+  }
+
+  /** Everything but the signature check itself. */
+  function prepare (update: Update): VerifyReason | { entry: CachedKey, data: Buffer, signature: Buffer } {
+    if (update.length !== 4) return verifyReasons.UNSIGNED
+    const element = update[3]
+    if (!Array.isArray(element) || element.length !== 2 || typeof element[1] !== 'string') return verifyReasons.MALFORMED
+    const signature = decode(element[0])
+    if (signature === undefined) return verifyReasons.MALFORMED
+    const entry = keyFor(update[2], element[1])
+    if (typeof entry === 'string') return entry
+    let data: Buffer
+    try {
+      data = signedBytes(update)
+    } catch {
+      return verifyReasons.BAD_SIGNATURE
+    }
+    return { entry, data, signature }
+  }
+
+  function verifySync (update: Update): true | VerifyReason {
+    const prepared = prepare(update)
+    if (typeof prepared === 'string') return prepared
+    const { entry, data, signature } = prepared
+    try {
+      return cryptoVerify(entry.algorithm, data, entry.key, signature) ? true : verifyReasons.BAD_SIGNATURE
+    } catch {
+      return verifyReasons.BAD_SIGNATURE
+    }
+  }
+
+  function verifyAsync (update: Update): true | VerifyReason | Promise<true | VerifyReason> {
+    const prepared = prepare(update)
+    if (typeof prepared === 'string') return prepared
+    const { entry, data, signature } = prepared
+    return new Promise((resolve) => {
+      try {
+        cryptoVerify(entry.algorithm, data, entry.key, signature, (err, ok) => {
+          resolve(err === null && ok ? true : verifyReasons.BAD_SIGNATURE)
+        })
+      } catch {
+        resolve(verifyReasons.BAD_SIGNATURE)
+      }
+    })
+  }
+
+  function sign (update: Update): UpdateSignature {
+    if (keys === undefined || encodedKey === undefined) {
+      throw securityError(securityCodes.CANNOT_SIGN, 'This security backend has no private key: it only verifies')
+    }
+    if (update[2] !== keys.id) {
+      throw securityError(securityCodes.CANNOT_SIGN, `Update source ${update[2]} is not this key's id ${keys.id}: open the database with { id: security.id }`)
+    }
+    const data = signedBytes(update)
+    // A change that does not re-encode to the same bytes would fail at every
+    // peer; refuse it here, where the writer can see why.
+    if (!pack(unpack(data)).equals(data)) {
+      throw securityError(securityCodes.CANNOT_SIGN, 'The change does not survive a msgpack round trip (e.g. a Map, a Set, a typed array or an integer beyond 2^53)')
+    }
+    return [cryptoSign(algorithmOf(keys.type), data, keys.privateKey).toString('base64url'), encodedKey]
+  }
+
+  const security: KeySecurity = {
+    id: keys?.id,
+    type: keys?.type,
+    sign,
+    verify: verifyOn === 'threadpool' ? verifyAsync : verifySync,
+    verifySync
+  }
+  if (keys !== undefined) security.createId = () => keys.id
+  return security
+}
+
+/**
+ * The Scuttlebutt options for a node that signs with `keys`: its id (so an
+ * existing database made with another id fails to open with ID_MISMATCH rather
+ * than signing updates nobody can verify) and the backend.
+ */
+export function securityOptions (keys: KeyPair, options: Omit<SecurityOptions, 'keys'> = {}): { id: Source, security: KeySecurity } {
+  return { id: keys.id, security: createSecurity({ ...options, keys }) }
+}
