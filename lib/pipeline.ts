@@ -34,7 +34,7 @@ export interface PipelineHost {
   readonly maxBatch: number
   readonly sync: boolean
   readonly security: Security | undefined
-  readonly writers: ((source: Source) => boolean) | undefined
+  readonly writers: ((source: Source, update: Update) => boolean) | undefined
   readonly streams: Iterable<ReplicationStream>
   readonly stats: ScuttlebuttStats
   applyUpdate: (update: Update, tx: Transaction) => boolean | Promise<boolean>
@@ -143,7 +143,7 @@ export class UpdatePipeline {
     const verdicts: Array<boolean | string | Promise<boolean | string>> = items.map((item) => {
       if (item.local) return true
       if (item.merge !== undefined) return security === undefined || 'clock merges from peers are not trusted when updates are signed'
-      if (this.#host.writers !== undefined && !this.#host.writers(item.update[2])) return 'source not allowed to write'
+      if (this.#host.writers !== undefined && !this.#host.writers(item.update[2], item.update)) return 'source not allowed to write'
       if (security === undefined) return true
       try {
         return security.verify(item.update)

@@ -29,8 +29,12 @@ export interface ScuttlebuttOptions {
    * remote update is verified before it can move the clock.
    */
   security?: Security
-  /** Accept remote updates only from these sources (ids, or a predicate). Default: anyone. */
-  writers?: Iterable<Source> | ((source: Source) => boolean)
+  /**
+   * Accept remote updates only from these sources: ids, or a predicate that also
+   * sees the update (e.g. accept an old key only for timestamps before its rotation).
+   * Default: anyone.
+   */
+  writers?: Iterable<Source> | ((source: Source, update: Update) => boolean)
 }
 
 /**
@@ -83,7 +87,7 @@ export interface ScuttlebuttEvents {
 export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = ScuttlebuttEvents> extends EventEmitter<E & ScuttlebuttEvents> {
   #id: Source | undefined
   readonly #options: Required<Omit<ScuttlebuttOptions, 'id' | 'db' | 'security' | 'writers'>> & Pick<ScuttlebuttOptions, 'id' | 'db' | 'security'>
-  readonly #writers: ((source: Source) => boolean) | undefined
+  readonly #writers: ((source: Source, update: Update) => boolean) | undefined
   #storage: Storage | undefined
   #clock: Clock = new Map()
   #hlc: HybridClock
