@@ -124,6 +124,8 @@ export class UpdatePipeline {
           }
         }
         if (next !== undefined) {
+          // The previous commit is written: drop the link, or every transaction would stay reachable.
+          next.tx.detach()
           next.committed = this.#finish(next)
           writing = next
         }

@@ -15,13 +15,18 @@ export class Transaction {
   readonly #commit: Commit
   readonly #overlay = new Map<DataSpace, Map<string, unknown>>()
   /** The commit being written while this one is prepared: its writes are visible here. */
-  readonly #parent: Transaction | undefined
+  #parent: Transaction | undefined
 
   /** @internal */
   constructor (storage: Storage, commit: Commit, parent?: Transaction) {
     this.#storage = storage
     this.#commit = commit
     this.#parent = parent
+  }
+
+  /** @internal The parent has committed: read storage instead (and let the parent be collected). */
+  detach (): void {
+    this.#parent = undefined
   }
 
   /** The value this commit or its parent holds for a key: a value, DELETED, or UNKNOWN. */

@@ -1,8 +1,11 @@
 import test from 'tape'
 import { MemoryLevel } from 'memory-level'
 import { Packr } from 'msgpackr'
+import { writeHeapSnapshot } from 'node:v8'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Model, codes, type ScuttledbError } from '../lib/index.js'
-import { memoryModel, rejects } from './helpers.js'
+import { memoryModel, rejects, tempDir } from './helpers.js'
 
 test('constructor options are validated with TypeErrors', (t) => {
   const db = new MemoryLevel()
@@ -82,4 +85,24 @@ test('a throwing listener does not break the commit pipeline', async (t) => {
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(await model.get('b'), 2, 'later writes still commit')
   t.equal(uncaught.length, 1, 'the listener error surfaced as an uncaught exception')
+})
+
+test('committed transactions are released while the pipeline stays busy (no chain of overlays)', async (t) => {
+  const model = new Model({ db: new MemoryLevel(), maxBatch: 10 })
+  await model.open()
+  t.teardown(async () => { await model.close() })
+  const dir = await tempDir(t)
+  let alive = -1
+  // Count live Transaction objects in a heap snapshot taken in the middle of 200 back-to-back commits.
+  model.on('update', (change) => {
+    if ((change as [string, number])[1] !== 1500) return
+    const file = writeHeapSnapshot(join(dir, 'heap.heapsnapshot'))
+    const snapshot = JSON.parse(readFileSync(file, 'utf8')) as { snapshot: { meta: { node_fields: string[] } }, nodes: number[], strings: string[] }
+    const width = snapshot.snapshot.meta.node_fields.length
+    const name = snapshot.strings.indexOf('Transaction')
+    alive = 0
+    for (let i = 1; i < snapshot.nodes.length; i += width) if (snapshot.nodes[i] === name) alive++
+  })
+  await Promise.all(Array.from({ length: 2000 }, async (_, i) => { await model.set('k' + (i % 50), i) }))
+  t.ok(alive >= 1 && alive < 20, `a bounded number of transactions is alive after 150 commits (${alive})`)
 })
