@@ -42,25 +42,33 @@ function frame (body: Buffer): Buffer {
  */
 class FrameDecoder implements Decoder {
   readonly #max: number
-  #pending: Buffer | null = null
+  /** Bytes of an incomplete frame, kept as chunks: joined once, when the frame is complete. */
+  #parts: Buffer[] = []
+  #partBytes = 0
+  /** The incomplete frame's body length once its header has arrived. */
+  #need = -1
 
   constructor (max: number) {
     this.#max = max
   }
 
   write (chunk: Buffer, onValue: OnValue): void {
-    let buf = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk])
-    this.#pending = null
+    if (this.#parts.length > 0) {
+      this.#parts.push(chunk)
+      this.#partBytes += chunk.length
+      if (this.#need < 0 && this.#partBytes >= HEADER_BYTES) this.#need = this.#readSize(Buffer.concat(this.#parts), 0)
+      if (this.#need < 0 || this.#partBytes < HEADER_BYTES + this.#need) return
+      chunk = Buffer.concat(this.#parts, this.#partBytes)
+      this.#parts = []
+      this.#partBytes = 0
+      this.#need = -1
+    }
     let offset = 0
-    while (buf.length - offset >= HEADER_BYTES) {
-      const size = buf.readUInt32BE(offset)
-      if (size > this.#max) {
-        throw error(codes.FRAME_TOO_LARGE, `Frame of ${size} bytes exceeds maxFrameBytes (${this.#max})`)
-      }
-      if (size === 0) throw error(codes.INVALID_FRAME, 'Empty frame')
+    while (chunk.length - offset >= HEADER_BYTES) {
+      const size = this.#readSize(chunk, offset)
       const end = offset + HEADER_BYTES + size
-      if (end > buf.length) break
-      const body = buf.subarray(offset + HEADER_BYTES, end)
+      if (end > chunk.length) break
+      const body = chunk.subarray(offset + HEADER_BYTES, end)
       let value: unknown
       try {
         value = unpack(body)
@@ -70,17 +78,25 @@ class FrameDecoder implements Decoder {
       onValue(value, body)
       offset = end
     }
-    if (offset < buf.length) {
+    if (offset < chunk.length) {
       // Copy the tail so a large chunk is not pinned by a few leftover bytes.
-      buf = buf.subarray(offset)
-      this.#pending = offset > 0 ? Buffer.from(buf) : buf
+      const rest = Buffer.from(chunk.subarray(offset))
+      this.#parts = [rest]
+      this.#partBytes = rest.length
+      this.#need = rest.length >= HEADER_BYTES ? this.#readSize(rest, 0) : -1
     }
   }
 
+  /** A frame's length, checked against the limit before any of its body is kept. */
+  #readSize (buf: Buffer, offset: number): number {
+    const size = buf.readUInt32BE(offset)
+    if (size > this.#max) throw error(codes.FRAME_TOO_LARGE, `Frame of ${size} bytes exceeds maxFrameBytes (${this.#max})`)
+    if (size === 0) throw error(codes.INVALID_FRAME, 'Empty frame')
+    return size
+  }
+
   end (): void {
-    if (this.#pending !== null && this.#pending.length > 0) {
-      throw error(codes.INVALID_FRAME, 'Input ended inside a frame')
-    }
+    if (this.#partBytes > 0) throw error(codes.INVALID_FRAME, 'Input ended inside a frame')
   }
 }
 
@@ -118,37 +134,56 @@ export function asciiJson (value: unknown): string {
  */
 class LineDecoder implements Decoder {
   readonly #max: number
-  #pending: Buffer | null = null
+  /** Bytes of an incomplete line (no newline in them), joined once the newline arrives. */
+  #parts: Buffer[] = []
+  #partBytes = 0
 
   constructor (max: number) {
     this.#max = max
   }
 
   write (chunk: Buffer, onValue: OnValue): void {
-    const buf = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk])
-    this.#pending = null
     let start = 0
-    for (let end = buf.indexOf(NEWLINE, start); end !== -1; end = buf.indexOf(NEWLINE, start)) {
-      if (end - start > this.#max) throw error(codes.FRAME_TOO_LARGE, `Line exceeds maxFrameBytes (${this.#max})`)
-      const line = buf.toString('utf8', start, end)
-      start = end + 1
-      if (line.trim() === '') continue
-      let value: unknown
-      try {
-        value = JSON.parse(line)
-      } catch (err) {
-        throw error(codes.INVALID_FRAME, 'Line is not valid JSON', { cause: err as Error })
+    let end = chunk.indexOf(NEWLINE)
+    if (this.#parts.length > 0) {
+      if (end === -1) {
+        this.#keep(chunk)
+        return
       }
-      onValue(value, undefined)
+      // Only the new chunk is searched: the kept parts hold no newline.
+      this.#line(Buffer.concat([...this.#parts, chunk.subarray(0, end)]), onValue)
+      this.#parts = []
+      this.#partBytes = 0
+      start = end + 1
+      end = chunk.indexOf(NEWLINE, start)
     }
-    if (start < buf.length) {
-      if (buf.length - start > this.#max) throw error(codes.FRAME_TOO_LARGE, `Line exceeds maxFrameBytes (${this.#max})`)
-      this.#pending = Buffer.from(buf.subarray(start))
+    for (; end !== -1; start = end + 1, end = chunk.indexOf(NEWLINE, start)) {
+      this.#line(chunk.subarray(start, end), onValue)
     }
+    if (start < chunk.length) this.#keep(Buffer.from(chunk.subarray(start)))
+  }
+
+  #keep (part: Buffer): void {
+    this.#parts.push(part)
+    this.#partBytes += part.length
+    if (this.#partBytes > this.#max) throw error(codes.FRAME_TOO_LARGE, `Line exceeds maxFrameBytes (${this.#max})`)
+  }
+
+  #line (bytes: Buffer, onValue: OnValue): void {
+    if (bytes.length > this.#max) throw error(codes.FRAME_TOO_LARGE, `Line exceeds maxFrameBytes (${this.#max})`)
+    const line = bytes.toString('utf8')
+    if (line.trim() === '') return
+    let value: unknown
+    try {
+      value = JSON.parse(line)
+    } catch (err) {
+      throw error(codes.INVALID_FRAME, 'Line is not valid JSON', { cause: err as Error })
+    }
+    onValue(value, undefined)
   }
 
   end (): void {
-    if (this.#pending !== null && this.#pending.toString('utf8').trim() !== '') {
+    if (this.#partBytes > 0 && Buffer.concat(this.#parts).toString('utf8').trim() !== '') {
       throw error(codes.INVALID_FRAME, 'Input ended inside a line')
     }
   }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { Update } from './protocol.js'
+import { isWellFormed, type Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttOptions } from './scuttlebutt.js'
 
 /** How long and how many events an Events instance keeps. */
@@ -166,13 +166,17 @@ export class Events extends Scuttlebutt<Record<string, unknown[]>> {
     return this.lifecycle
   }
 
+  protected override _mergesClocks (): boolean {
+    return this.#retention.maxAge === undefined && this.#retention.maxCount === undefined
+  }
+
   protected override _horizon (): number {
     const { maxAge } = this.#retention
     return maxAge === undefined ? 0 : this._wall() - maxAge
   }
 
   protected override _validateChange (change: unknown): boolean {
-    return Array.isArray(change) && change.length >= 1 && typeof change[0] === 'string'
+    return Array.isArray(change) && change.length >= 1 && typeof change[0] === 'string' && isWellFormed(change[0])
   }
 
   protected override _applyUpdate (update: Update): boolean {

@@ -57,13 +57,15 @@ export class HistoryCursor {
     return entry
   }
 
-  /** Up to `max` next updates (fewer only at the end of the scan). */
-  async nextBatch (max: number): Promise<LogEntry[]> {
+  /** Up to `max` next updates, or fewer once they add up to `maxBytes`; empty only at the end. */
+  async nextBatch (max: number, maxBytes = Infinity): Promise<LogEntry[]> {
     const out: LogEntry[] = []
-    while (out.length < max) {
+    let bytes = 0
+    while (out.length < max && bytes < maxBytes) {
       const entry = await this.next()
       if (entry === undefined) break
       out.push(entry)
+      bytes += entry.bytes.length
     }
     return out
   }

@@ -1,4 +1,4 @@
-import { compareStamps, type Source, type Update } from './protocol.js'
+import { compareStamps, isWellFormed, type Source, type Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
 import type { DataSpace } from './storage.js'
 import { UNKNOWN, type Transaction } from './transaction.js'
@@ -18,6 +18,7 @@ export interface ModelEvents extends ScuttlebuttEvents {
 
 function assertKey (key: unknown): asserts key is string {
   if (typeof key !== 'string') throw new TypeError('A key must be a string')
+  if (!isWellFormed(key)) throw new TypeError('A key must not contain lone surrogates')
 }
 
 /**
@@ -97,7 +98,7 @@ export class Model extends Scuttlebutt<ModelEvents> {
   }
 
   protected override _validateChange (change: unknown): boolean {
-    return Array.isArray(change) && change.length === 2 && typeof change[0] === 'string' && change[1] !== undefined
+    return Array.isArray(change) && change.length === 2 && typeof change[0] === 'string' && isWellFormed(change[0]) && change[1] !== undefined
   }
 
   protected override async _prefetch (updates: Update[], tx: Transaction): Promise<void> {

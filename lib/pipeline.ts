@@ -8,7 +8,7 @@ import { Transaction } from './transaction.js'
 import type { ScuttlebuttStats, Security } from './scuttlebutt.js'
 
 /** Called once an update is committed, dropped as old, or rejected. */
-export type Done = (err: Error | null, update?: Update) => void
+export type Done = (err: Error | null, update?: Update, rejected?: boolean) => void
 
 /** One queued update (local or remote) or clock merge. */
 export interface Pending {
@@ -42,6 +42,12 @@ export interface PipelineHost {
   /** Announce a committed update (events of the instance and of the data type). */
   committed: (update: Update) => void
   reject: (err: ScuttledbError) => void
+  /** This node's id. */
+  readonly id: Source
+  /** Stamp (and sign) a local update again with a fresh timestamp. */
+  restamp: (update: Update) => Update
+  /** Whether the data type allows merging peers' header clocks. */
+  mergesClocks: () => boolean
   emit: (name: string, ...args: unknown[]) => void
 }
 
@@ -56,6 +62,8 @@ export class UpdatePipeline {
   #queue: Pending[] = []
   #pumping: Promise<void> | undefined
   #roomWaiters: Array<() => void> = []
+  /** A commit failed: the clock may no longer be trusted to describe storage for merges. */
+  #failed = false
 
   constructor (host: PipelineHost) {
     this.#host = host
@@ -115,13 +123,13 @@ export class UpdatePipeline {
         const next = await this.#prepare(this.#take(), writing)
         if (writing !== undefined) {
           const ok = await writing.committed
-          writing = undefined
           if (!ok && next !== undefined) {
-            // It was applied on top of writes that never happened: refuse it too.
             await next.commit.abort().catch(() => {})
-            for (const item of next.accepted) item.done?.(next.failure ?? new Error('An earlier commit failed'))
+            for (const item of next.accepted) item.done?.(writing.failure ?? new Error('An earlier commit failed'))
+            writing = undefined
             continue
           }
+          writing = undefined
         }
         if (next !== undefined) {
           // The previous commit is written: drop the link, or every transaction would stay reachable.
@@ -143,8 +151,7 @@ export class UpdatePipeline {
   async #authorize (items: Pending[]): Promise<Pending[]> {
     const security = this.#host.security
     const verdicts: Array<boolean | string | Promise<boolean | string>> = items.map((item) => {
-      if (item.local) return true
-      if (item.merge !== undefined) return security === undefined || 'clock merges from peers are not trusted when updates are signed'
+      if (item.local || item.merge !== undefined) return true
       if (this.#host.writers !== undefined && !this.#host.writers(item.update[2], item.update)) return 'source not allowed to write'
       if (security === undefined) return true
       try {
@@ -164,64 +171,84 @@ export class UpdatePipeline {
         return
       }
       const reason = typeof verdict === 'string' ? verdict : 'bad signature'
-      if (item.merge === undefined) {
-        this.#host.reject(error(codes.UNVERIFIED, `Update rejected: ${reason}`, { update: item.update }))
-        this.#host.emit('unverified', item.update, reason)
-      }
-      item.done?.(null)
+      this.#reject(error(codes.UNVERIFIED, `Update rejected: ${reason}`, { update: item.update }))
+      this.#emit('unverified', item.update, reason)
+      item.done?.(null, undefined, true)
     })
     return kept
   }
 
   /** Check and apply one batch into a commit (not yet written); undefined when nothing is accepted. */
   async #prepare (items: Pending[], previous: Prepared | undefined): Promise<Prepared | undefined> {
-    const storage = this.#host.storage
-    const clock = this.#host.clock
+    try {
+      return await this.#check(items, previous)
+    } catch (err) {
+      // Anything unexpected (a closed database, a data type's bug) fails this batch only.
+      for (const item of items) item.done?.(err as Error)
+      return undefined
+    }
+  }
+
+  async #check (items: Pending[], previous: Prepared | undefined): Promise<Prepared | undefined> {
+    const host = this.#host
+    const clock = host.clock
     const pending = previous?.moved
+    const latestOf = (source: Source): number | undefined => moved.get(source) ?? pending?.get(source) ?? clock.get(source)
     const moved: Clock = new Map()
+    // Echoes and duplicates are the common remote input: drop them before paying for verification.
+    if (host.security !== undefined || host.writers !== undefined) {
+      items = await this.#authorize(items.filter((item) => item.local || item.merge !== undefined || !this.#old(item, latestOf)))
+    }
     const accepted: Pending[] = []
     const merges: Pending[] = []
-    const wall = this.#host.hlc.wall()
-    const skew = this.#host.maxClockSkew
-    if (this.#host.security !== undefined || this.#host.writers !== undefined) items = await this.#authorize(items)
+    const wall = host.hlc.wall()
+    const skew = host.maxClockSkew
     for (const item of items) {
       if (item.merge !== undefined) {
-        for (const [source, ts] of item.merge) {
-          const latest = moved.get(source) ?? pending?.get(source) ?? clock.get(source)
-          if ((latest === undefined || ts > latest) && ts <= wall + skew) {
-            moved.set(source, ts)
-            this.#host.hlc.observe(ts)
-          }
-        }
+        if (this.#mergeable()) this.#merge(item.merge, moved, latestOf, wall + skew)
         merges.push(item)
         continue
       }
-      const [, ts, source] = item.update
-      if (!item.local && ts > wall + skew) {
-        this.#host.reject(error(codes.CLOCK_SKEW, `Update timestamp ${ts} is too far ahead of the local clock`, { update: item.update }))
-        item.done?.(null)
-        continue
-      }
-      const latest = moved.get(source) ?? pending?.get(source) ?? clock.get(source)
-      if (latest !== undefined && ts <= latest) {
-        this.#host.stats.old++
-        this.#host.emit('old', item.update)
-        item.done?.(null)
-        continue
+      let [, ts, source] = item.update
+      if (item.local) {
+        const latest = latestOf(source)
+        if (latest !== undefined && ts <= latest) {
+          // Something newer for this node arrived after the write was stamped (a peer
+          // held our updates from before a restore): stamp it again, never drop it.
+          host.hlc.observe(latest)
+          item.update = host.restamp(item.update)
+          ts = item.update[1]
+        }
+      } else {
+        if (ts > wall + skew) {
+          this.#reject(error(codes.CLOCK_SKEW, `Update timestamp ${ts} is too far ahead of the local clock`, { update: item.update }))
+          item.done?.(null, undefined, true)
+          continue
+        }
+        if (this.#old(item, latestOf)) continue
+        if (item.bytes === undefined) {
+          try {
+            item.bytes = pack(item.update)
+          } catch (err) {
+            this.#reject(error(codes.INVALID_MESSAGE, 'Update cannot be encoded', { cause: err as Error, update: item.update }))
+            item.done?.(null, undefined, true)
+            continue
+          }
+        }
       }
       moved.set(source, ts)
-      this.#host.hlc.observe(ts)
+      host.hlc.observe(ts)
       accepted.push(item)
     }
     if (accepted.length === 0 && merges.length === 0) return undefined
-    const commit = storage.batch()
-    const tx = new Transaction(storage, commit, previous?.tx)
+    const commit = host.storage.batch()
+    const tx = new Transaction(host.storage, commit, previous?.tx)
     const applied: Pending[] = []
     const prepared: Prepared = { commit, tx, moved, accepted: [...accepted, ...merges], applied, committed: undefined, failure: undefined }
     try {
-      await this.#host.prefetch(accepted.map((item) => item.update), tx)
+      await host.prefetch(accepted.map((item) => item.update), tx)
       for (const item of accepted) {
-        const result = this.#host.applyUpdate(item.update, tx)
+        const result = host.applyUpdate(item.update, tx)
         if (typeof result === 'boolean' ? result : await result) {
           const [, ts, source] = item.update
           item.bytes ??= pack(item.update)
@@ -231,12 +258,66 @@ export class UpdatePipeline {
       }
       for (const [source, ts] of moved) commit.putClock(source, ts)
     } catch (err) {
-      // Nothing of this batch is written; fail its items and move on.
       await commit.abort().catch(() => {})
-      for (const item of prepared.accepted) item.done?.(err as Error)
-      return undefined
+      throw err
     }
     return prepared
+  }
+
+  /** Drop a remote update that is not newer than what this node holds (not an error). */
+  #old (item: Pending, latestOf: (source: Source) => number | undefined): boolean {
+    const [, ts, source] = item.update
+    const latest = latestOf(source)
+    if (latest === undefined || ts > latest) return false
+    this.#host.stats.old++
+    this.#emit('old', item.update)
+    item.done?.(null)
+    return true
+  }
+
+  /**
+   * Whether peers' header clocks may be merged at all: not when updates are
+   * signed or writers are restricted (a header is not authenticated), not for
+   * data types that forget history (Events with retention), and not after a
+   * failed commit (what the clock covers may not be stored).
+   */
+  #mergeable (): boolean {
+    const host = this.#host
+    return host.security === undefined && host.writers === undefined && host.mergesClocks() && !this.#failed
+  }
+
+  #merge (clock: Clock, moved: Clock, latestOf: (source: Source) => number | undefined, limit: number): void {
+    const host = this.#host
+    for (const [source, ts] of clock) {
+      // Our own entry only ever moves with our own writes; a peer's claim just lifts our timestamps.
+      if (source === host.id) {
+        if (ts <= limit) host.hlc.observe(ts)
+        continue
+      }
+      const latest = latestOf(source)
+      if ((latest === undefined || ts > latest) && ts <= limit) {
+        moved.set(source, ts)
+        host.hlc.observe(ts)
+      }
+    }
+  }
+
+  /** Report a rejection; a throwing listener must not wedge the pipeline. */
+  #reject (err: ScuttledbError): void {
+    try {
+      this.#host.reject(err)
+    } catch (thrown) {
+      process.nextTick(() => { throw thrown })
+    }
+  }
+
+  /** Emit an instance event; a throwing listener must not wedge the pipeline. */
+  #emit (name: string, ...args: unknown[]): void {
+    try {
+      this.#host.emit(name, ...args)
+    } catch (thrown) {
+      process.nextTick(() => { throw thrown })
+    }
   }
 
   /**
@@ -249,6 +330,7 @@ export class UpdatePipeline {
       await commit.write(this.#host.sync)
     } catch (err) {
       prepared.failure = err as Error
+      this.#failed = true
       for (const item of accepted) item.done?.(err as Error)
       return false
     }

@@ -38,12 +38,20 @@ export type Message =
 export const MAX_SOURCE_LENGTH = 512
 
 /**
+ * True for a string without lone surrogates. LevelDB keys are UTF-8: a lone
+ * surrogate encodes as U+FFFD, so two different strings would share a key.
+ */
+export function isWellFormed (s: string): boolean {
+  return (s as string & { isWellFormed: () => boolean }).isWellFormed()
+}
+
+/**
  * True for a usable source id. NUL separates source and timestamp in storage keys,
  * and `__proto__` is refused as the original does (msgpack decoders mangle it as a map key).
  */
 export function isSource (s: unknown): s is Source {
   return typeof s === 'string' && s.length > 0 && s.length <= MAX_SOURCE_LENGTH &&
-    !s.includes('\x00') && s !== '__proto__'
+    !s.includes('\x00') && s !== '__proto__' && isWellFormed(s)
 }
 
 /** Shape-check a decoded update; throws an INVALID_MESSAGE error. */

@@ -225,12 +225,23 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   async localUpdate (change: unknown): Promise<Update> {
     this.#assertOpen()
     if (!this._validateChange(change)) throw new TypeError('Invalid change for this data type')
+    const update = this.#stamp(change)
+    return await new Promise<Update>((resolve, reject) => {
+      (this.#pipeline as UpdatePipeline).enqueue({
+        local: true,
+        update,
+        bytes: undefined,
+        origin: undefined,
+        done: (err, committed) => { err === null ? resolve(committed ?? update) : reject(err) }
+      })
+    })
+  }
+
+  /** A change with this node's next timestamp and id, signed when a security backend is set. */
+  #stamp (change: unknown): Update {
     const security = this.#options.security
     const unsigned: Update = [change, this.#hlc.next(), this.id]
-    const update: Update = security === undefined ? unsigned : [...unsigned, security.sign(unsigned)]
-    return await new Promise<Update>((resolve, reject) => {
-      (this.#pipeline as UpdatePipeline).enqueue({ local: true, update, bytes: undefined, origin: undefined, done: (err) => { err === null ? resolve(update) : reject(err) } })
-    })
+    return security === undefined ? unsigned : [...unsigned, security.sign(unsigned)]
   }
 
   /** Create a replication stream (a Duplex) for one peer connection. */
@@ -280,6 +291,15 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   /** The wall clock (the `now` option), in ms since the epoch. */
   protected _wall (): number {
     return this.#hlc.wall()
+  }
+
+  /**
+   * Whether a peer's header clock may be merged after its history (so clocks
+   * converge where all of a source's updates were superseded). A data type that
+   * forgets history must say no: the peer's clock would cover what it dropped.
+   */
+  protected _mergesClocks (): boolean {
+    return true
   }
 
   /** Updates with timestamps below this are no longer part of the history (retention). Default 0. */
@@ -405,6 +425,9 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
         this._committed(update)
       },
       reject: (err) => { this._reject(err) },
+      id: this.id,
+      restamp: (update) => this.#stamp(update[0]),
+      mergesClocks: () => this._mergesClocks(),
       emit: (name, ...args) => { this._emitLifecycle(name, ...args) }
     }
   }

@@ -10,7 +10,7 @@ export interface Replicator {
   _clockCopy: () => Clock
   _cursor: (known: Clock) => HistoryCursor
   _validChange: (change: unknown) => boolean
-  _receive: (update: Update, bytes: Buffer | undefined, origin: ReplicationStream, done: (err: Error | null) => void) => void
+  _receive: (update: Update, bytes: Buffer | undefined, origin: ReplicationStream, done: (err: Error | null, update?: Update, rejected?: boolean) => void) => void
   _mergeClock: (clock: Clock, done: (err: Error | null) => void) => void
   _room: () => Promise<void> | undefined
   _reject: (err: ScuttledbError) => void
@@ -60,8 +60,11 @@ export interface SyncProgress {
 const PROGRESS_EVERY = 1000
 /** Live updates queued for a slow peer before falling back to a scan of storage. */
 const LIVE_QUEUE_LIMIT = 4096
-/** Updates encoded into one pushed chunk while sending history. */
+/** Updates (or bytes, whichever comes first) encoded into one pushed chunk while sending history. */
 const CHUNK_UPDATES = 256
+const CHUNK_BYTES = 64 * 1024
+/** Bytes of live updates queued for a slow peer before falling back to a scan of storage. */
+const LIVE_QUEUE_BYTES = 4 * 1024 * 1024
 
 type Phase = 'waiting' | 'history' | 'live' | 'done'
 
@@ -88,11 +91,13 @@ export class ReplicationStream extends Duplex {
   #scanning = false
   #rescan = false
   #live: Array<[Update, Buffer]> = []
+  #liveBytes = 0
   #overflow = false
   #wantsData = false
   #syncSent: boolean
   #syncReceived: boolean
   #syncReceivedPending = false
+  #hadRejection = false
   #endAfterHistory = false
   #ignoreInput = false
   #synced = false
@@ -214,7 +219,8 @@ export class ReplicationStream extends Duplex {
       if (this.#peer !== undefined) throw error(codes.DUPLICATE_HEADER, 'The peer sent a second header')
       this.#peer = message.header
       this.#peerClock = message.clock
-      for (const [source, ts] of message.clock) this.#known.set(source, ts)
+      // Never lower what is known: a re-read after an overflow must stay in per-source order.
+      for (const [source, ts] of message.clock) if (isNewer(ts, source, this.#known)) this.#known.set(source, ts)
       this.emit('header', message.header)
       if (this.#sends && this.#phase === 'waiting') this.#startHistory()
       return
@@ -249,10 +255,11 @@ export class ReplicationStream extends Duplex {
   }
 
   /** One callback for every received update (no closure per update). */
-  readonly #onSettled = (err: Error | null): void => {
+  readonly #onSettled = (err: Error | null, _update?: Update, rejected?: boolean): void => {
     this.#inflight--
     this.#settled++
-    if (err !== null && !this.destroyed) this.destroy(err)
+    if (rejected === true) this.#hadRejection = true
+    if (err !== null) this.#abort(err)
     if (!this.#syncReceived && this.#settled % PROGRESS_EVERY === 0) this.emit('progress', this.progress)
     if (this.#inflight === 0 && this.#syncReceivedPending) this.#markSyncReceived()
   }
@@ -260,12 +267,14 @@ export class ReplicationStream extends Duplex {
   #markSyncReceived (): void {
     this.#syncReceivedPending = false
     if (this.#syncReceived || this.destroyed) return
-    if (this.#peerClock.size > 0) {
+    // A peer whose updates were refused here (skew, signatures, shape) must not have its
+    // clock merged: the clock would cover what this side never stored.
+    if (this.#peerClock.size > 0 && !this.#hadRejection) {
       // Commit the peer's clock first, so that at `sync` both clocks agree.
       const clock = this.#peerClock
       this.#peerClock = new Map()
       this.#sb._mergeClock(clock, (err) => {
-        if (err !== null) this.destroy(err)
+        if (err !== null) this.#abort(err)
         else this.#markSyncReceived()
       })
       return
@@ -287,7 +296,7 @@ export class ReplicationStream extends Duplex {
     this.#phase = 'history'
     this.#rescan = true
     this.#overflow = false
-    this.#live = []
+    this.#clearLive()
     if (this.#wantsData) void this.#pumpHistory()
   }
 
@@ -299,10 +308,12 @@ export class ReplicationStream extends Duplex {
         if (this.#rescan) {
           this.#rescan = false
           await this.#cursor?.close()
+          this.#cursor = undefined
+          if (this.destroyed) break
           this.#cursor = this.#sb._cursor(this.#known)
         }
         const cursor = this.#cursor as HistoryCursor
-        const entries = await cursor.nextBatch(CHUNK_UPDATES)
+        const entries = await cursor.nextBatch(CHUNK_UPDATES, CHUNK_BYTES)
         if (this.destroyed || this.#cursor !== cursor) break
         const fresh: Array<[Update | undefined, Buffer]> = []
         for (const { source, ts, bytes } of entries) {
@@ -316,20 +327,20 @@ export class ReplicationStream extends Duplex {
           this.emit('progress', this.progress)
         }
         if (fresh.length > 0) this.#wantsData = this.push(this.#codec.encodeUpdates(fresh))
-        if (entries.length < CHUNK_UPDATES && !this.#rescan) {
+        if (entries.length === 0 && !this.#rescan) {
           this.#cursor = undefined
           await cursor.close()
           if (this.#overflow) {
             this.#rescan = true
             this.#overflow = false
-            this.#live = []
+            this.#clearLive()
             continue
           }
           this.#endHistory()
         }
       }
     } catch (err) {
-      this.destroy(err as Error)
+      this.#abort(err as Error)
     } finally {
       this.#scanning = false
     }
@@ -339,12 +350,19 @@ export class ReplicationStream extends Duplex {
     if (this.destroyed) return
     this.#phase = 'live'
     this.#flushLive()
-    if (this.#syncSent) return
-    this.#syncSent = true
-    this.push(this.#codec.encode(SYNC))
-    this.emit('syncSent')
-    this.#maybeSynced()
+    if (!this.#syncSent) {
+      this.#syncSent = true
+      this.push(this.#codec.encode(SYNC))
+      this.emit('syncSent')
+      this.#maybeSynced()
+    }
+    // Also after a re-read of history: an end asked for meanwhile must still happen.
     if (!this.#tail || this.#endAfterHistory) this.#finishOutput()
+  }
+
+  #clearLive (): void {
+    this.#live = []
+    this.#liveBytes = 0
   }
 
   /** @internal A committed update for the peer (unless it has it or it came from the peer). */
@@ -352,13 +370,14 @@ export class ReplicationStream extends Duplex {
     if (this.#phase === 'waiting' || this.#phase === 'done') return
     if (!isNewer(update[1], update[2], this.#known)) return
     if (this.#overflow) return
-    if (this.#live.length >= LIVE_QUEUE_LIMIT) {
+    if (this.#live.length >= LIVE_QUEUE_LIMIT || this.#liveBytes >= LIVE_QUEUE_BYTES) {
       // A slow peer: forget the queue and re-read what it lacks from storage later.
-      this.#live = []
+      this.#clearLive()
       this.#overflow = true
       return
     }
     this.#live.push([update, bytes])
+    this.#liveBytes += bytes.length
     if (this.#phase === 'live' && this.#live.length === 1) queueMicrotask(() => { this.#flushLive() })
   }
 
@@ -371,7 +390,7 @@ export class ReplicationStream extends Duplex {
     if (this.#live.length === 0 || !this.#wantsData) return
     const fresh: Array<[Update | undefined, Buffer]> = []
     const queue = this.#live
-    this.#live = []
+    this.#clearLive()
     for (const entry of queue) {
       const [, ts, source] = entry[0]
       if (!isNewer(ts, source, this.#known)) continue
@@ -394,21 +413,26 @@ export class ReplicationStream extends Duplex {
     const cursor = this.#cursor
     this.#cursor = undefined
     void cursor?.close()
-    this.#live = []
+    this.#clearLive()
     this.push(null)
+  }
+
+  /** Destroy with an error, emitting it only to listeners (an unhandled 'error' would crash the process). */
+  #abort (err: Error): void {
+    if (this.destroyed) return
+    this.destroy(this.listenerCount('error') > 0 ? err : undefined)
   }
 
   /** Protocol error: report it, close this stream, leave everything else alone. */
   #fail (err: ScuttledbError): void {
     if (this.destroyed) return
     this.#sb._reject(err)
-    // An unhandled 'error' event would crash the process: only emit it to listeners.
-    this.destroy(this.listenerCount('error') > 0 ? err : undefined)
+    this.#abort(err)
   }
 
   #cleanup (): void {
     this.#phase = 'done'
-    this.#live = []
+    this.#clearLive()
     this.#sb._unstream(this)
   }
 
