@@ -27,13 +27,16 @@ export const codes = {
 /** One of the stable error codes. */
 export type ErrorCode = (typeof codes)[keyof typeof codes]
 
-/** An error with a stable `code`, the type every coded scuttledb error has. */
-export class ScuttledbError extends ModuleError {
-  declare code: ErrorCode
+/**
+ * An error with a stable `code`, the type every coded scuttledb error has
+ * (modules with their own codes, such as security and net, subclass it).
+ */
+export class ScuttledbError<C extends string = ErrorCode> extends ModuleError {
+  declare code: C
   /** The update the error is about, when there is one. */
   update?: unknown
 
-  constructor (message: string, code: ErrorCode, options: { cause?: Error, update?: unknown } = {}) {
+  constructor (message: string, code: C, options: { cause?: Error, update?: unknown } = {}) {
     super(message, { code, cause: options.cause })
     this.name = 'ScuttledbError'
     if (options.update !== undefined) this.update = options.update

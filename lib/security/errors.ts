@@ -1,4 +1,4 @@
-import ModuleError from 'module-error'
+import { ScuttledbError } from '../errors.js'
 
 /**
  * Stable codes of the security module. They live here rather than in
@@ -31,12 +31,10 @@ export const securityCodes = {
 /** One of the security module's codes. */
 export type SecurityErrorCode = (typeof securityCodes)[keyof typeof securityCodes]
 
-/** An error with a stable security `code` (a separate class: the core's error type only admits the core's codes). */
-export class SecurityError extends ModuleError {
-  declare code: SecurityErrorCode
-
+/** An error with a stable security `code`; `instanceof ScuttledbError` holds too. */
+export class SecurityError extends ScuttledbError<SecurityErrorCode> {
   constructor (message: string, code: SecurityErrorCode, options: { cause?: Error } = {}) {
-    super(message, { code, cause: options.cause })
+    super(message, code, options)
     this.name = 'SecurityError'
   }
 }
