@@ -1,0 +1,31 @@
+import test from 'tape'
+import { execFile } from 'node:child_process'
+import { mkdir, symlink, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { tempDir } from './helpers.js'
+
+const run = promisify(execFile)
+const root = resolve(import.meta.dirname, '..', '..')
+
+test('the packed package imports from plain Node: import { Model, Scuttlebutt } from "scuttledb"', async (t) => {
+  const dir = await tempDir(t)
+  // npm pack uses the built dist/ (npm test builds it first) and the "files" list.
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root })
+  const [{ filename }] = JSON.parse(stdout) as Array<{ filename: string }>
+  const app = join(dir, 'app')
+  await mkdir(join(app, 'node_modules', 'scuttledb'), { recursive: true })
+  await run('tar', ['xzf', join(dir, filename), '-C', join(app, 'node_modules', 'scuttledb'), '--strip-components', '1'])
+  // The package's own dependencies resolve from a node_modules one level up (the repo's), no network needed.
+  await symlink(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir')
+  await writeFile(join(app, 'main.mjs'), `
+    import { Model, Scuttlebutt, Events } from 'scuttledb'
+    const m = new Model({ db: ${JSON.stringify(join(dir, 'db'))} })
+    await m.open()
+    await m.set('k', 'v')
+    console.log(JSON.stringify({ value: await m.get('k'), base: m instanceof Scuttlebutt, events: typeof Events }))
+    await m.close()
+  `)
+  const out = await run(process.execPath, ['main.mjs'], { cwd: app })
+  t.deepEqual(JSON.parse(out.stdout), { value: 'v', base: true, events: 'function' }, 'works from the tarball')
+})
