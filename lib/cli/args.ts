@@ -1,0 +1,152 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { netCodes, netError, NetError } from '../net/errors.js'
+
+/** The default replication (TCP) port of `scuttledb serve`. */
+export const DEFAULT_PORT = 4100
+/** The default HTTP API port of `scuttledb serve`, and where client commands look for a node. */
+export const DEFAULT_HTTP_PORT = 4101
+/** The default host everything binds to: this machine only. */
+export const DEFAULT_HOST = '127.0.0.1'
+/** The default node URL of client commands. */
+export const DEFAULT_NODE = `http://${DEFAULT_HOST}:${DEFAULT_HTTP_PORT}`
+
+/** A mistake on the command line (exit status 2). */
+export function usageError (message: string): NetError {
+  return netError(netCodes.USAGE, message)
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>
+
+/** The parsed options of one command. */
+export type Values = Record<string, string | boolean | string[] | undefined>
+
+/** Parse one command's arguments strictly; unknown options are usage errors. */
+export function parse (args: string[], options: Options): { values: Values, positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
+    return { values: values as Values, positionals }
+  } catch (err) {
+    // parseArgs' messages name the option; keep them, with our code.
+    throw usageError((err as Error).message)
+  }
+}
+
+/** A string option's value, or undefined. */
+export function str (values: Values, name: string): string | undefined {
+  const v = values[name]
+  return typeof v === 'string' ? v : undefined
+}
+
+/** A port option: an integer 0-65535 (0: any free port), or `off` for false when allowed. */
+export function portOption (value: string | undefined, fallback: number | false, name: string, allowOff = false): number | false {
+  if (value === undefined) return fallback
+  if (allowOff && value === 'off') return false
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+    throw netError(netCodes.BAD_ADDRESS, `--${name} must be a port number from 0 to 65535${allowOff ? ' or off' : ''}, not "${value}"`)
+  }
+  return Number(value)
+}
+
+/** A duration option in ms (a positive integer). */
+export function msArg (value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (!/^\d+$/.test(value) || Number(value) <= 0) throw usageError(`--${name} must be a positive number of milliseconds, not "${value}"`)
+  return Number(value)
+}
+
+/** A peer address `host:port` or `[ipv6]:port`. */
+export interface HostPort {
+  host: string
+  port: number
+}
+
+/** Parse `host:port` (IPv6 in brackets); a bad one is SCUTTLEDB_BAD_ADDRESS. */
+export function parseHostPort (text: string, what = 'address'): HostPort {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s/[\]]+)):(\d{1,5})$/.exec(text)
+  const port = match === null ? NaN : Number(match[3])
+  if (match === null || port < 1 || port > 65535) {
+    throw netError(netCodes.BAD_ADDRESS, `Bad ${what} "${text}": expected host:port, e.g. 127.0.0.1:${DEFAULT_PORT}`)
+  }
+  return { host: match[1] ?? match[2], port }
+}
+
+/** Parse a node URL for client commands (http only). */
+export function parseNodeUrl (text: string): URL {
+  let url: URL
+  try {
+    url = new URL(/^[a-z]+:\/\//i.test(text) ? text : `http://${text}`)
+  } catch (err) {
+    throw netError(netCodes.BAD_ADDRESS, `Bad --node "${text}": expected a URL like ${DEFAULT_NODE}`, err)
+  }
+  if (url.protocol !== 'http:') throw netError(netCodes.BAD_ADDRESS, `Bad --node "${text}": only http:// is supported`)
+  return url
+}
+
+/** Parse a value given on the command line: JSON when it parses, else the text itself. */
+export function parseValue (text: string, raw: boolean): unknown {
+  if (raw) return text
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/** Help texts, one per command. */
+export const help: Record<string, string> = {
+  main: `Usage: scuttledb <command> [options]
+
+A crash-durable, replicated key-value store (scuttlebutt on LevelDB).
+
+Commands:
+  serve            run a node: replication over TCP (and WebSocket), an HTTP API
+  get KEY          print a key's value (JSON)
+  set KEY VALUE    set a key (VALUE is JSON, or taken as a string)
+  del KEY          delete a key
+  ls               list keys and values
+  watch            print live changes as JSON lines (needs a running node)
+  dump             write every key and value as JSON lines
+  load [FILE]      read JSON lines {"key","value"} from FILE or stdin
+  status           print a node's id, clock, peers and sync state
+
+Client commands talk to a running node (--node URL, default ${DEFAULT_NODE})
+or open a database directory directly (--db DIR, when no node runs on it).
+Run "scuttledb <command> --help" for a command's options.
+`,
+  serve: `Usage: scuttledb serve [options]
+
+Run a node until SIGINT or SIGTERM (a second signal exits at once).
+
+Options:
+  --db DIR               database directory (default ./data)
+  --host HOST            address to bind (default ${DEFAULT_HOST}: this machine only)
+  --port PORT            replication port, TCP (default ${DEFAULT_PORT}; 0: any free port)
+  --ws PORT              also accept replication over WebSocket on PORT
+  --http PORT            HTTP API port (default ${DEFAULT_HTTP_PORT}; off: none)
+  --peer HOST:PORT       connect to another node (repeatable); reconnects by itself
+  --sync                 fsync every commit (survives power loss, slower)
+  --keepalive MS         heartbeat interval (default 15000)
+  --idle-timeout MS      drop a peer silent for this long (default 45000)
+  --handshake-timeout MS drop a connection that has not introduced itself (default 10000)
+  -h, --help             show this help
+`,
+  get: 'Usage: scuttledb get KEY [--node URL | --db DIR]\n\nPrint the value of KEY as JSON. Exit status 1 when it is absent.\n',
+  set: 'Usage: scuttledb set KEY VALUE [--raw] [--node URL | --db DIR]\n\nSet KEY. VALUE is parsed as JSON when it can be, else stored as a string;\n--raw always stores the string. Returns once the write is durable.\n',
+  del: 'Usage: scuttledb del KEY [--node URL | --db DIR]\n\nDelete KEY (the deletion replicates).\n',
+  ls: 'Usage: scuttledb ls [--after KEY] [--limit N] [--node URL | --db DIR]\n\nPrint "KEY<TAB>JSON" lines in key order, starting after KEY, at most N.\n',
+  watch: 'Usage: scuttledb watch [--node URL]\n\nPrint each change as a JSON line {"key","value","ts","source"} until interrupted.\n',
+  dump: 'Usage: scuttledb dump [--node URL | --db DIR]\n\nWrite every key as a JSON line {"key","value"}, in key order.\n',
+  load: 'Usage: scuttledb load [FILE] [--node URL | --db DIR]\n\nRead JSON lines {"key","value"} from FILE (or stdin) and set each key\n(a null value deletes it). Prints how many were loaded.\n',
+  status: 'Usage: scuttledb status [--node URL | --db DIR]\n\nPrint the node\'s id, clock, peers and sync state as JSON.\n'
+}
+
+/** The options every client command takes. */
+export const clientOptions: Options = {
+  node: { type: 'string' },
+  db: { type: 'string' }
+}
+
+/** True for a usage error (exit status 2). */
+export function isUsage (err: unknown): boolean {
+  return err instanceof NetError && (err.code === netCodes.USAGE || err.code === netCodes.BAD_ADDRESS)
+}

@@ -1,0 +1,171 @@
+import { createReadStream } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { netCodes, netError } from '../net/errors.js'
+import { DEFAULT_NODE, clientOptions, help, parse, parseNodeUrl, parseValue, str, usageError, type Values } from './args.js'
+import { DbBackend, HttpBackend, type Backend } from './backend.js'
+import type { Terminal } from './serve.js'
+
+/** The client commands. */
+export const clientCommands = ['get', 'set', 'del', 'ls', 'watch', 'dump', 'load', 'status'] as const
+
+/** One of the client commands. */
+export type ClientCommand = (typeof clientCommands)[number]
+
+const extraOptions: Record<ClientCommand, NonNullable<Parameters<typeof parse>[1]>> = {
+  get: {},
+  set: { raw: { type: 'boolean' } },
+  del: {},
+  ls: { after: { type: 'string' }, limit: { type: 'string' } },
+  watch: {},
+  dump: {},
+  load: {},
+  status: {}
+}
+
+/** How many positionals each command takes: [least, most]. */
+const arity: Record<ClientCommand, [number, number]> = {
+  get: [1, 1], set: [2, 2], del: [1, 1], ls: [0, 0], watch: [0, 0], dump: [0, 0], load: [0, 1], status: [0, 0]
+}
+
+async function backendOf (values: Values): Promise<Backend> {
+  const db = str(values, 'db')
+  const node = str(values, 'node')
+  if (db !== undefined && node !== undefined) throw usageError('Give --node or --db, not both')
+  if (db !== undefined) return await DbBackend.open(db)
+  return new HttpBackend(parseNodeUrl(node ?? DEFAULT_NODE))
+}
+
+function json (value: unknown): string {
+  return JSON.stringify(value) ?? 'null'
+}
+
+/** Run a client command; resolves with the exit status. */
+export async function runClient (command: ClientCommand, args: string[], term: Terminal): Promise<number> {
+  const { values, positionals } = parse(args, { ...clientOptions, ...extraOptions[command] })
+  if (values.help === true) {
+    term.stdout.write(help[command])
+    return 0
+  }
+  const [least, most] = arity[command]
+  if (positionals.length < least || positionals.length > most) {
+    throw usageError(`${command}: expected ${least === most ? least : `${least} to ${most}`} argument(s), got ${positionals.length}\n\n${help[command]}`)
+  }
+  const limit = command === 'ls' ? lsLimit(str(values, 'limit')) : Infinity
+  const backend = await backendOf(values)
+  try {
+    return await run(command, backend, positionals, values, limit, term)
+  } finally {
+    await backend.close()
+  }
+}
+
+function lsLimit (text: string | undefined): number {
+  if (text === undefined) return Infinity
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw usageError(`--limit must be a positive integer, not "${text}"`)
+  return Number(text)
+}
+
+async function run (command: ClientCommand, backend: Backend, args: string[], values: Values, limit: number, term: Terminal): Promise<number> {
+  const out = term.stdout
+  switch (command) {
+    case 'get': {
+      const value = await backend.get(args[0])
+      if (value === undefined) throw netError(netCodes.NOT_FOUND, `No key ${JSON.stringify(args[0])}`)
+      out.write(json(value) + '\n')
+      return 0
+    }
+    case 'set':
+      await backend.set(args[0], parseValue(args[1], values.raw === true))
+      return 0
+    case 'del':
+      await backend.set(args[0], null)
+      return 0
+    case 'ls':
+    case 'dump': {
+      let after = command === 'ls' ? str(values, 'after') ?? null : null
+      let left = limit
+      for (;;) {
+        const page = await backend.list(after, Math.min(1000, left))
+        for (const { key, value } of page.items) {
+          // A slow reader (a pipe) holds us back rather than filling memory.
+          const ok = out.write(command === 'ls' ? `${key}\t${json(value)}\n` : `${json({ key, value })}\n`)
+          if (!ok) await new Promise((resolve) => out.once('drain', resolve))
+        }
+        left -= page.items.length
+        if (page.next === null || left <= 0) return 0
+        after = page.next
+      }
+    }
+    case 'watch':
+      return await watch(backend, term)
+    case 'load':
+      return await load(backend, args[0], term)
+    case 'status':
+      out.write(JSON.stringify(await backend.status(), null, 2) + '\n')
+      return 0
+  }
+}
+
+async function watch (backend: Backend, term: Terminal): Promise<number> {
+  const abort = new AbortController()
+  const stop = (): void => { abort.abort() }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  try {
+    await backend.watch(
+      (change) => { term.stdout.write(json(change) + '\n') },
+      () => { term.stderr.write('watching for changes (Ctrl-C to stop)\n') },
+      abort.signal
+    )
+  } finally {
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+  }
+  return 0
+}
+
+/** Parse one line of a dump: `{"key": string, "value": any}`. */
+function parseLine (line: string, n: number): { key: string, value: unknown } {
+  let entry: unknown
+  try {
+    entry = JSON.parse(line)
+  } catch {
+    throw netError(netCodes.BAD_REQUEST, `Line ${n} is not JSON`)
+  }
+  const { key, value } = (entry ?? {}) as { key?: unknown, value?: unknown }
+  if (typeof key !== 'string' || key.length === 0 || value === undefined) {
+    throw netError(netCodes.BAD_REQUEST, `Line ${n} must be {"key": "...", "value": ...}`)
+  }
+  return { key, value }
+}
+
+async function load (backend: Backend, file: string | undefined, term: Terminal): Promise<number> {
+  const input = file === undefined || file === '-' ? process.stdin : createReadStream(file)
+  const lines = createInterface({ input, crlfDelay: Infinity })
+  const inflight = new Set<Promise<void>>()
+  let failure: unknown
+  let n = 0
+  let loaded = 0
+  for await (const line of lines) {
+    n++
+    if (line.trim().length === 0) continue
+    let entry: { key: string, value: unknown }
+    try {
+      entry = parseLine(line, n)
+    } catch (err) {
+      failure = err
+      break
+    }
+    const { key, value } = entry
+    const write = backend.set(key, value).then(() => { loaded++ }, (err: unknown) => { failure ??= err })
+    inflight.add(write)
+    void write.finally(() => inflight.delete(write))
+    // Keep a bounded number of writes in flight: they commit in groups.
+    if (inflight.size >= backend.parallel) await Promise.race(inflight)
+    if (failure !== undefined) break
+  }
+  await Promise.all(inflight)
+  if (failure !== undefined) throw failure
+  term.stderr.write(`loaded ${loaded} keys\n`)
+  return 0
+}

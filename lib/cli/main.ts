@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/**
+ * The `scuttledb` command: `serve` runs a node; the client commands talk to a
+ * running node over HTTP or open a database directory. Exit status: 0 success,
+ * 1 failure (not found, unreachable, locked, ...), 2 a mistake on the command line.
+ */
+import { codeOf } from '../net/errors.js'
+import { help, isUsage } from './args.js'
+import { clientCommands, runClient, type ClientCommand } from './client.js'
+import { serve, type Terminal } from './serve.js'
+
+/** Run the command with `argv` (without node and the script); resolves with the exit status. */
+async function main (argv: string[], term: Terminal): Promise<number> {
+  const [command, ...args] = argv
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      term.stdout.write(help.main)
+      return command === undefined ? 2 : 0
+    }
+    if (command === 'serve') return await serve(args, term)
+    if ((clientCommands as readonly string[]).includes(command)) return await runClient(command as ClientCommand, args, term)
+    term.stderr.write(`scuttledb: unknown command "${command}"\n\n${help.main}`)
+    return 2
+  } catch (err) {
+    const e = err as Error
+    term.stderr.write(`scuttledb ${command}: ${e.message} [${codeOf(e)}]\n`)
+    return isUsage(err) ? 2 : 1
+  }
+}
+
+const status = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr })
+// Let pending output flush, then leave even if a handle (a socket in backoff) lingers.
+process.exitCode = status
+if (process.stdout.writableNeedDrain) process.stdout.once('drain', () => process.exit(status))
+else process.exit(status)

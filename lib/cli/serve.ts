@@ -1,0 +1,81 @@
+import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_PORT, help, msArg, parse, parseHostPort, portOption, str, usageError } from './args.js'
+import { ScuttledbNode } from './node.js'
+import { ProgressView } from './progress.js'
+
+/** Where the command writes: stdout for addresses, stderr for logs and progress. */
+export interface Terminal {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean }
+  stderr: NodeJS.WritableStream & { isTTY?: boolean, columns?: number }
+}
+
+/** `scuttledb serve`: run a node until SIGINT/SIGTERM. Resolves with the exit status. */
+export async function serve (args: string[], term: Terminal): Promise<number> {
+  const { values, positionals } = parse(args, {
+    db: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    ws: { type: 'string' },
+    http: { type: 'string' },
+    peer: { type: 'string', multiple: true },
+    sync: { type: 'boolean' },
+    keepalive: { type: 'string' },
+    'idle-timeout': { type: 'string' },
+    'handshake-timeout': { type: 'string' }
+  })
+  if (values.help === true) {
+    term.stdout.write(help.serve)
+    return 0
+  }
+  if (positionals.length > 0) throw usageError(`serve takes no arguments (got "${positionals[0]}")`)
+  const host = str(values, 'host') ?? DEFAULT_HOST
+  if (host.length === 0) throw usageError('--host must not be empty')
+  const progress = new ProgressView(term.stderr)
+  const log = (line: string): void => {
+    progress.clear()
+    term.stderr.write(`${new Date().toISOString()} ${line}\n`)
+  }
+  const node = await ScuttledbNode.start({
+    db: str(values, 'db') ?? './data',
+    host,
+    port: portOption(str(values, 'port'), DEFAULT_PORT, 'port'),
+    ws: portOption(str(values, 'ws'), false, 'ws'),
+    http: portOption(str(values, 'http'), DEFAULT_HTTP_PORT, 'http', true),
+    peers: ((values.peer ?? []) as string[]).map((p) => parseHostPort(p, '--peer')),
+    sync: values.sync === true,
+    keepAlive: msArg(str(values, 'keepalive'), 15_000, 'keepalive'),
+    idleTimeout: msArg(str(values, 'idle-timeout'), 45_000, 'idle-timeout'),
+    handshakeTimeout: msArg(str(values, 'handshake-timeout'), 10_000, 'handshake-timeout'),
+    log,
+    progress
+  })
+  const { replication, websocket, http } = node.addresses
+  const lines = [`scuttledb node ${node.model.id}`, `  database     ${node.db}`]
+  if (replication !== undefined) lines.push(`  replication  ${replication}`)
+  if (websocket !== undefined) lines.push(`  websocket    ${websocket}`)
+  if (http !== undefined) lines.push(`  http         ${http}`)
+  const peers = (values.peer ?? []) as string[]
+  if (peers.length > 0) lines.push(`  peers        ${peers.join(', ')}`)
+  term.stdout.write(lines.join('\n') + '\nready\n')
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        // A second signal: the user wants out now. Acknowledged writes are already committed.
+        log(`${signal} again: exiting at once`)
+        process.exit(signal === 'SIGINT' ? 130 : 143)
+      }
+      stopping = true
+      log(`${signal}: shutting down (again to exit at once)`)
+      node.stop().then(() => {
+        log('stopped')
+        resolve(0)
+      }, (err: unknown) => {
+        log(`shutdown failed: ${(err as Error).message}`)
+        resolve(1)
+      })
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}

@@ -1,0 +1,152 @@
+import net from 'node:net'
+import tls from 'node:tls'
+import { once } from 'node:events'
+import { netCodes, netError } from './errors.js'
+import { checkConnectionOptions, type ConnectionOptions } from './connection.js'
+import { ReplicationClient, type ReconnectOptions } from './reconnect.js'
+import { ReplicationServer } from './server.js'
+import { checkTarget, type Target } from './target.js'
+
+/** TLS material (PEM strings or buffers). A server needs cert and key; a client usually ca. */
+export interface TlsOptions {
+  cert?: string | Buffer
+  key?: string | Buffer
+  /** Certificates to trust instead of the system's (e.g. a self-signed server's). */
+  ca?: string | Buffer | Array<string | Buffer>
+  /** Server: ask for and verify a client certificate. Client: verify the server. Default: server false, client true. */
+  requestCert?: boolean
+  /** Refuse peers whose certificate does not verify. Default true. */
+  rejectUnauthorized?: boolean
+  /** Client: the name to verify the server certificate against. Default: host. */
+  servername?: string
+}
+
+/** Options of `listen()`. */
+export interface ListenOptions extends ConnectionOptions {
+  /** Default 0 (any free port; see `server.address.port`). */
+  port?: number
+  /** Default '127.0.0.1': only this machine can connect unless you say otherwise. */
+  host?: string
+  /** Serve TLS with this certificate. */
+  tls?: TlsOptions
+  /** Refuse connections past this many. Default: no limit. */
+  maxConnections?: number
+}
+
+/** Options of `connect()`. */
+export interface ConnectOptions extends ConnectionOptions, ReconnectOptions {
+  port: number
+  /** Default '127.0.0.1'. */
+  host?: string
+  /** Connect with TLS (true: the system's trusted CAs). */
+  tls?: TlsOptions | boolean
+  /** Ms allowed for the TCP (and TLS) connection to open. Default 10000. */
+  connectTimeout?: number
+}
+
+/** Check a port number; a caller's mistake is a coded BAD_ADDRESS error. */
+export function checkPort (port: unknown, name = 'port'): number {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw netError(netCodes.BAD_ADDRESS, `${name} must be an integer from 0 to 65535, not ${String(port)}`)
+  }
+  return port
+}
+
+/** Turn a bind failure into a coded error that says what to do. */
+export function bindError (err: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (err.code === 'EADDRINUSE') return netError(netCodes.ADDRESS_IN_USE, `Port ${port} on ${host} is already in use`, err)
+  if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' || err.code === 'EACCES') {
+    return netError(netCodes.BAD_ADDRESS, `Cannot listen on ${host}:${port} (${err.code})`, err)
+  }
+  return err
+}
+
+/** Bind a net or tls server; rejects with a coded error. */
+export async function bind (server: net.Server, host: string, port: number): Promise<net.AddressInfo> {
+  const failed = once(server, 'error') as Promise<[NodeJS.ErrnoException]>
+  server.listen(port, host)
+  const result = await Promise.race([once(server, 'listening').then(() => undefined), failed.then(([err]) => err)])
+  if (result !== undefined) throw bindError(result, host, port)
+  return server.address() as net.AddressInfo
+}
+
+/** `host:port`, with brackets for IPv6. */
+export function hostPort (host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+/**
+ * Listen for replication peers over TCP (or TLS with `tls`): one replication
+ * stream per connection (or, for `{ docs }`, one multiplexed set), wired with
+ * `pipeline`; errors on either side destroy both.
+ */
+export async function listen (target: Target, options: ListenOptions = {}): Promise<ReplicationServer> {
+  checkTarget(target)
+  const { host = '127.0.0.1', tls: tlsOptions, maxConnections } = options
+  const port = checkPort(options.port ?? 0)
+  const { keepAlive } = checkConnectionOptions(options)
+  // Half-open: a peer's end must not cut our history short; the stream ends our side.
+  const server: net.Server = tlsOptions === undefined
+    ? net.createServer({ allowHalfOpen: true, noDelay: true, keepAlive: keepAlive !== false, keepAliveInitialDelay: keepAlive === false ? 0 : keepAlive })
+    : tls.createServer({ ...tlsOptions, allowHalfOpen: true })
+  if (maxConnections !== undefined) server.maxConnections = maxConnections
+  const address = await bind(server, host, port)
+  const transport = tlsOptions === undefined ? 'tcp' : 'tls'
+  // Sockets that never became Connections (a TLS handshake in progress or failing) must go too.
+  const sockets = new Set<net.Socket>()
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  const stop = async (): Promise<void> => {
+    const closed = new Promise((resolve) => server.close(resolve))
+    for (const socket of sockets) socket.destroy()
+    await closed
+  }
+  const handle = new ReplicationServer(target, transport, { host, port: address.port, url: `${transport}://${hostPort(host, address.port)}` }, options, stop)
+  server.on(tlsOptions === undefined ? 'connection' : 'secureConnection', (socket: net.Socket) => {
+    if (tlsOptions !== undefined && keepAlive !== false) socket.setKeepAlive(true, keepAlive)
+    handle._accept(socket, { remote: hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), transport })
+  })
+  server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+    handle.emit('connectionError', err, hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0))
+  })
+  server.on('error', (err) => { handle.emit('serverError', err) })
+  return handle
+}
+
+/**
+ * Connect to a replication peer over TCP (or TLS), and stay connected: after a
+ * failure or a close it dials again with capped exponential backoff and jitter.
+ * Returns at once; watch `state` and the events.
+ */
+export function connect (target: Target, options: ConnectOptions): ReplicationClient {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with a port')
+  const port = checkPort(options.port)
+  const { host = '127.0.0.1', connectTimeout = 10_000 } = options
+  const { keepAlive } = checkConnectionOptions(options)
+  const tlsOptions = options.tls === true ? {} : options.tls === false ? undefined : options.tls
+  const transport = tlsOptions === undefined ? 'tcp' : 'tls'
+  const dial = async (signal: AbortSignal): Promise<{ socket: net.Socket, peer: { remote: string, transport: string } }> => {
+    const socket = tlsOptions === undefined
+      ? net.connect({ port, host, allowHalfOpen: true, noDelay: true })
+      : tls.connect({ port, host, servername: net.isIP(host) === 0 ? host : undefined, ...tlsOptions })
+    const ready = tlsOptions === undefined ? 'connect' : 'secureConnect'
+    let timer: NodeJS.Timeout | undefined
+    const onAbort = (): void => { socket.destroy(netError(netCodes.CLOSED, 'The client was closed')) }
+    try {
+      signal.addEventListener('abort', onAbort, { once: true })
+      timer = setTimeout(() => { socket.destroy(netError(netCodes.CONNECT_TIMEOUT, `No connection to ${hostPort(host, port)} within ${connectTimeout} ms`)) }, connectTimeout)
+      await once(socket, ready, { signal })
+    } catch (err) {
+      socket.destroy()
+      throw err
+    } finally {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+    }
+    if (keepAlive !== false) socket.setKeepAlive(true, keepAlive)
+    return { socket, peer: { remote: hostPort(host, port), transport } }
+  }
+  return new ReplicationClient(target, dial, options)
+}

@@ -1,0 +1,166 @@
+import http from 'node:http'
+import https from 'node:https'
+import type { Duplex } from 'node:stream'
+import { WebSocket, WebSocketServer, createWebSocketStream } from 'ws'
+import { netCodes, netError } from './errors.js'
+import { checkConnectionOptions, type ConnectionOptions } from './connection.js'
+import { httpTimeouts } from './keepalive.js'
+import { ReplicationClient, type ReconnectOptions } from './reconnect.js'
+import { ReplicationServer } from './server.js'
+import { checkTarget, type Target } from './target.js'
+import { bind, checkPort, hostPort, type TlsOptions } from './tcp.js'
+
+/** Options of `listenWebSocket()`. */
+export interface WebSocketListenOptions extends ConnectionOptions {
+  /** Default 0 (any free port). */
+  port?: number
+  /** Default '127.0.0.1'. */
+  host?: string
+  /** Accept upgrades on this path only. Default: any path. */
+  path?: string
+  /** Serve WSS with this certificate. */
+  tls?: TlsOptions
+  /** Largest WebSocket message accepted, bytes. Default 64 MiB. */
+  maxPayload?: number
+}
+
+/** Options of `connectWebSocket()`. */
+export interface WebSocketConnectOptions extends ConnectionOptions, ReconnectOptions {
+  /** `ws://host:port/path` or `wss://...`. */
+  url: string
+  /** TLS settings for `wss:` (e.g. `ca` for a self-signed server). */
+  tls?: TlsOptions
+  /** Ms allowed for the connection and upgrade. Default 10000. */
+  connectTimeout?: number
+  /** Largest WebSocket message accepted, bytes. Default 64 MiB. */
+  maxPayload?: number
+}
+
+const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
+
+/**
+ * Keep-alive by WebSocket ping/pong, which browsers answer on their own: ping
+ * every `keepAlive` ms, and destroy the stream with SCUTTLEDB_IDLE_TIMEOUT when
+ * nothing (pong or message) arrives for `idleTimeout` ms.
+ */
+function keepWebSocketAlive (ws: WebSocket, stream: Duplex, options: ConnectionOptions): void {
+  const { keepAlive: every, idle } = checkConnectionOptions(options)
+  const ping = every === false ? undefined : setInterval(() => { if (ws.readyState === WebSocket.OPEN) ws.ping() }, every)
+  const dead = idle === false
+    ? undefined
+    : setTimeout(() => { stream.destroy(netError(netCodes.IDLE_TIMEOUT, `Nothing received from the peer for ${idle} ms`)) }, idle)
+  ping?.unref()
+  dead?.unref()
+  const alive = (): void => { dead?.refresh() }
+  ws.on('pong', alive)
+  ws.on('ping', alive)
+  ws.on('message', alive)
+  ws.once('close', () => {
+    clearInterval(ping)
+    clearTimeout(dead)
+  })
+}
+
+/** The remote address of an HTTP request, as host:port. */
+function remoteOf (req: http.IncomingMessage): string {
+  return hostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0)
+}
+
+/**
+ * Listen for replication peers over WebSocket (WSS with `tls`), so browser and
+ * Electron clients can replicate: each binary message carries stream bytes.
+ * Plain HTTP requests are answered 426.
+ */
+export async function listenWebSocket (target: Target, options: WebSocketListenOptions = {}): Promise<ReplicationServer> {
+  checkTarget(target)
+  const { host = '127.0.0.1', tls: tlsOptions, path, maxPayload = DEFAULT_MAX_PAYLOAD } = options
+  const port = checkPort(options.port ?? 0)
+  const transport = tlsOptions === undefined ? 'ws' : 'wss'
+  const reply = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
+    res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket', connection: 'close' })
+    res.end('This is a scuttledb WebSocket replication endpoint: connect with a WebSocket client.\n')
+  }
+  const timeouts = httpTimeouts(checkConnectionOptions(options).handshake || 0)
+  const server = tlsOptions === undefined ? http.createServer(timeouts, reply) : https.createServer({ ...tlsOptions, ...timeouts }, reply)
+  const wss = new WebSocketServer({ server, path, maxPayload, clientTracking: false })
+  const address = await bind(server, host, port)
+  const url = `${transport}://${hostPort(host, address.port)}${path ?? '/'}`
+  const sockets = new Set<WebSocket>()
+  const stop = async (): Promise<void> => {
+    for (const ws of sockets) ws.terminate()
+    const closed = new Promise((resolve) => { wss.close(() => { server.close(resolve) }) })
+    server.closeAllConnections()
+    await closed
+  }
+  const handle = new ReplicationServer(target, transport, { host, port: address.port, url }, options, stop)
+  wss.on('connection', (ws, req) => {
+    sockets.add(ws)
+    ws.once('close', () => sockets.delete(ws))
+    const stream = createWebSocketStream(ws)
+    keepWebSocketAlive(ws, stream, options)
+    handle._accept(stream, { remote: remoteOf(req), transport, transportKeepAlive: true })
+  })
+  wss.on('wsClientError', (err, socket, req) => {
+    handle.emit('connectionError', err, remoteOf(req))
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+  })
+  server.on('clientError', (err, socket) => {
+    handle.emit('connectionError', err, hostPort((socket as { remoteAddress?: string }).remoteAddress ?? '?', (socket as { remotePort?: number }).remotePort ?? 0))
+    socket.destroy()
+  })
+  server.on('tlsClientError', (err: Error) => { handle.emit('connectionError', err, '?') })
+  wss.on('error', (err) => { handle.emit('serverError', err) })
+  return handle
+}
+
+/**
+ * Connect to a replication peer over WebSocket and stay connected, like
+ * `connect()`: reconnects with capped exponential backoff and jitter.
+ */
+export function connectWebSocket (target: Target, options: WebSocketConnectOptions): ReplicationClient {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with a url')
+  let url: URL
+  try {
+    url = new URL(options.url)
+  } catch (err) {
+    throw netError(netCodes.BAD_ADDRESS, `Not a URL: ${String(options.url)}`, err)
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw netError(netCodes.BAD_ADDRESS, `A WebSocket URL must start with ws: or wss:, not ${url.protocol}`)
+  checkConnectionOptions(options)
+  const { connectTimeout = 10_000, maxPayload = DEFAULT_MAX_PAYLOAD, tls: tlsOptions = {} } = options
+  const transport = url.protocol === 'wss:' ? 'wss' : 'ws'
+  const remote = url.host
+  const dial = async (signal: AbortSignal): Promise<{ socket: Duplex, peer: { remote: string, transport: string, transportKeepAlive: boolean } }> => {
+    const ws = new WebSocket(url, { handshakeTimeout: connectTimeout, maxPayload, ...tlsOptions })
+    const onAbort = (): void => { ws.terminate() }
+    signal.addEventListener('abort', onAbort, { once: true })
+    let fail: (err: Error) => void = () => {}
+    const onError = (err: Error): void => { fail(err) }
+    const onClose = (): void => { fail(netError(netCodes.CLOSED, 'The WebSocket closed before it opened')) }
+    let stream: Duplex
+    try {
+      stream = await new Promise<Duplex>((resolve, reject) => {
+        fail = reject
+        // Wrap at once: the peer's first message may be in the same packet as the upgrade
+        // and is emitted before a promise continuation would run.
+        ws.once('open', () => { resolve(createWebSocketStream(ws)) })
+        ws.on('error', onError)
+        ws.once('close', onClose)
+        ws.once('unexpected-response', (_req, res) => {
+          reject(netError(netCodes.BAD_ADDRESS, `${url.href} answered HTTP ${res.statusCode ?? '?'}, not a WebSocket upgrade`))
+          ws.terminate()
+        })
+      })
+    } catch (err) {
+      ws.terminate()
+      throw err
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      ws.off('close', onClose)
+      ws.off('error', onError)
+    }
+    keepWebSocketAlive(ws, stream, options)
+    return { socket: stream, peer: { remote, transport, transportKeepAlive: true } }
+  }
+  return new ReplicationClient(target, dial, options)
+}
