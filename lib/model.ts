@@ -6,6 +6,16 @@ import { UNKNOWN, type Transaction } from './transaction.js'
 /** A Model's change: `[key, value]`; a null value deletes the key (a tombstone). */
 export type ModelChange = [key: string, value: unknown]
 
+/** A key range for iterating a Model; keys compare as strings (UTF-8 byte order). */
+export interface KeyRange {
+  gt?: string
+  gte?: string
+  lt?: string
+  lte?: string
+  /** At most this many entries. */
+  limit?: number
+}
+
 /** What the Model keeps per key: the winning update's stamp and value. */
 type Entry = [ts: number, source: Source, value: unknown]
 
@@ -64,22 +74,30 @@ export class Model extends Scuttlebutt<ModelEvents> {
     return (await this.get(key)) !== undefined
   }
 
-  /** Every `[key, value]` in key order (deleted keys skipped), read lazily from storage. */
-  async * entries (): AsyncGenerator<[string, unknown]> {
-    for await (const [key, entry] of this._storage.iterate(this.#keys)) {
+  /**
+   * Every `[key, value]` in key order (deleted keys skipped), read lazily from
+   * storage; `range` narrows it (`gt`, `gte`, `lt`, `lte`) and `limit` caps how many.
+   */
+  async * entries (range: KeyRange = {}): AsyncGenerator<[string, unknown]> {
+    const { limit = Infinity, ...bounds } = range
+    if (limit <= 0) return
+    let count = 0
+    for await (const [key, entry] of this._storage.iterate(this.#keys, bounds)) {
       const value = (entry as Entry)[2]
-      if (value !== null) yield [key, value]
+      if (value === null) continue
+      yield [key, value]
+      if (++count >= limit) return
     }
   }
 
-  /** Every key holding a value, in key order. */
-  async * keys (): AsyncGenerator<string> {
-    for await (const [key] of this.entries()) yield key
+  /** Every key holding a value, in key order (same `range` as `entries()`). */
+  async * keys (range: KeyRange = {}): AsyncGenerator<string> {
+    for await (const [key] of this.entries(range)) yield key
   }
 
-  /** Every value, in key order. */
-  async * values (): AsyncGenerator<unknown> {
-    for await (const [, value] of this.entries()) yield value
+  /** Every value, in key order (same `range` as `entries()`). */
+  async * values (range: KeyRange = {}): AsyncGenerator<unknown> {
+    for await (const [, value] of this.entries(range)) yield value
   }
 
   /** Iterate `[key, value]` pairs: `for await (const [k, v] of model)`. */

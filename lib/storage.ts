@@ -126,7 +126,7 @@ export class Storage {
   }
 
   /** Iterate a data space in key order, decoded. */
-  async * iterate (space: DataSpace, options: { gt?: string, gte?: string, lt?: string, limit?: number } = {}): AsyncGenerator<[string, unknown]> {
+  async * iterate (space: DataSpace, options: { gt?: string, gte?: string, lt?: string, lte?: string } = {}): AsyncGenerator<[string, unknown]> {
     const iterator = space.sublevel.iterator(options)
     try {
       for (let batch = await iterator.nextv(256); batch.length > 0; batch = await iterator.nextv(256)) {

@@ -106,3 +106,21 @@ test('committed transactions are released while the pipeline stays busy (no chai
   await Promise.all(Array.from({ length: 2000 }, async (_, i) => { await model.set('k' + (i % 50), i) }))
   t.ok(alive >= 1 && alive < 20, `a bounded number of transactions is alive after 150 commits (${alive})`)
 })
+
+test('Model.entries(), keys() and values() take a key range and a limit; tombstones never count', async (t) => {
+  const model = await memoryModel(t)
+  for (const k of ['a', 'b', 'c', 'd', 'e']) await model.set(k, k.toUpperCase())
+  await model.delete('c')
+  const keys = async (range: Parameters<typeof model.keys>[0]): Promise<string[]> => {
+    const out: string[] = []
+    for await (const k of model.keys(range)) out.push(k)
+    return out
+  }
+  t.deepEqual(await keys({}), ['a', 'b', 'd', 'e'], 'all, without the deleted key')
+  t.deepEqual(await keys({ gt: 'a', lte: 'd' }), ['b', 'd'], 'gt and lte')
+  t.deepEqual(await keys({ gte: 'b', lt: 'e', limit: 2 }), ['b', 'd'], 'a limit counts live keys only')
+  t.deepEqual(await keys({ limit: 0 }), [], 'limit 0')
+  const values: unknown[] = []
+  for await (const v of model.values({ gt: 'd' })) values.push(v)
+  t.deepEqual(values, ['E'], 'values() with a range')
+})

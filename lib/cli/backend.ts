@@ -172,8 +172,8 @@ export class DbBackend implements Backend {
 
   async list (after: string | null, limit: number): Promise<Page> {
     const items: Entry[] = []
-    for await (const [key, value] of this.#model.entries()) {
-      if (after !== null && key <= after) continue
+    // One extra entry tells whether there is a next page.
+    for await (const [key, value] of this.#model.entries({ ...(after === null ? {} : { gt: after }), limit: limit + 1 })) {
       if (items.length === limit) return { items, next: items[items.length - 1].key }
       items.push({ key, value })
     }

@@ -92,9 +92,8 @@ async function list (model: Model, url: URL): Promise<unknown> {
   const after = url.searchParams.get('after')
   const items: Array<{ key: string, value: unknown }> = []
   let more = false
-  // Model has no range option yet: skip to `after` (see the report to the core's owner).
-  for await (const [key, value] of model.entries()) {
-    if (after !== null && key <= after) continue
+  // One extra entry tells whether there is a next page.
+  for await (const [key, value] of model.entries({ ...(after === null ? {} : { gt: after }), limit: limit + 1 })) {
     if (items.length === limit) {
       more = true
       break
