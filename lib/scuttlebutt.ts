@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events'
-import { randomBytes } from 'node:crypto'
 import { codes, error, type ScuttledbError } from './errors.js'
 import { HistoryCursor } from './history.js'
 import { unpack } from './msgpack.js'
@@ -433,8 +432,9 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   }
 }
 
-/** A new random node id (hex, like the original's). */
+/** A new random node id (hex, like the original's); Web Crypto, so it also runs in browsers. */
 export function createId (): Source {
-  return randomBytes(12).toString('hex').toUpperCase()
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(12))
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('').toUpperCase()
 }
 

@@ -1,7 +1,7 @@
 import test from 'tape'
 import { execFile } from 'node:child_process'
-import { mkdir, symlink, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { tempDir } from './helpers.js'
 
@@ -28,4 +28,22 @@ test('the packed package imports from plain Node: import { Model, Scuttlebutt } 
   `)
   const out = await run(process.execPath, ['main.mjs'], { cwd: app })
   t.deepEqual(JSON.parse(out.stdout), { value: 'v', base: true, events: 'function' }, 'works from the tarball')
+})
+
+test('the browser entry imports nothing Node-only (no sockets, files, node:crypto or ws)', async (t) => {
+  const seen = new Set<string>()
+  const external = new Set<string>()
+  const visit = async (file: string): Promise<void> => {
+    if (seen.has(file)) return
+    seen.add(file)
+    const text = await readFile(file, 'utf8')
+    for (const [, spec] of text.matchAll(/^(?:import|export)\s[^'"]*?from\s+'([^']+)'/gm)) {
+      if (spec.startsWith('.')) await visit(resolve(dirname(file), spec))
+      else external.add(spec)
+    }
+  }
+  await visit(join(root, 'dist', 'browser.js'))
+  const forbidden = [...external].filter((spec) => ['node:net', 'node:tls', 'node:fs', 'node:fs/promises', 'node:crypto', 'node:http', 'ws', 'classic-level'].includes(spec))
+  t.ok(seen.size > 5, `walked ${seen.size} modules`)
+  t.deepEqual(forbidden, [], `imports only ${[...external].sort().join(', ')}`)
 })

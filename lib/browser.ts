@@ -1,0 +1,28 @@
+/**
+ * The browser entry: the core, the data types and the conformance suite, without
+ * the Node-only parts (TCP/TLS/WebSocket servers, key files, node:crypto signing).
+ */
+export { Scuttlebutt, createId } from './scuttlebutt.js'
+export type { ScuttlebuttOptions, ScuttlebuttEvents, ScuttlebuttStats, Security } from './scuttlebutt.js'
+export { Model } from './model.js'
+export type { ModelChange, ModelEvents, KeyRange } from './model.js'
+export { ReplicationStream } from './stream.js'
+export type { StreamOptions, SyncProgress } from './stream.js'
+export { Transaction } from './transaction.js'
+export type { DataSpace, Database } from './storage.js'
+export type { Update, Header, ClockObject, Source } from './protocol.js'
+export { SYNC, compareStamps } from './protocol.js'
+export { ScuttledbError, codes } from './errors.js'
+export type { ErrorCode } from './errors.js'
+export { HybridClock } from './timestamp.js'
+export type { WallClock } from './timestamp.js'
+export { Events } from './events.js'
+export type { EventsOptions, Retention, EventListener } from './events.js'
+export { Value } from './value.js'
+export type { ValueEvents } from './value.js'
+export { codecs } from './codec.js'
+export type { WrapperName } from './codec.js'
+export { Counter } from './counter.js'
+export type { CounterEvents } from './counter.js'
+export { suite, seededRandom } from './conformance.js'
+export type { SuiteOptions, SuiteTest, SuiteAssert } from './conformance.js'
