@@ -60,6 +60,26 @@ export interface HostPort {
   port: number
 }
 
+/** A `--peer`: where to dial, and whether over TLS. */
+export interface PeerTarget extends HostPort {
+  tls: boolean
+}
+
+/**
+ * Parse a `--peer`: `host:port`, or `tcp://host:port` / `tls://host:port` to
+ * choose the transport; without a scheme it is TLS when `tlsDefault` (the node
+ * was given TLS options), else plain TCP.
+ */
+export function parsePeer (text: string, tlsDefault: boolean): PeerTarget {
+  const scheme = /^([a-z]+):\/\//i.exec(text)
+  if (scheme === null) return { ...parseHostPort(text, '--peer'), tls: tlsDefault }
+  const name = scheme[1].toLowerCase()
+  if (name !== 'tcp' && name !== 'tls') {
+    throw netError(netCodes.BAD_ADDRESS, `Bad --peer "${text}": the scheme must be tcp:// or tls://`)
+  }
+  return { ...parseHostPort(text.slice(scheme[0].length), '--peer'), tls: name === 'tls' }
+}
+
 /** Parse `host:port` (IPv6 in brackets); a bad one is SCUTTLEDB_BAD_ADDRESS. */
 export function parseHostPort (text: string, what = 'address'): HostPort {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s/[\]]+)):(\d{1,5})$/.exec(text)
@@ -108,9 +128,12 @@ Commands:
   dump             write every key and value as JSON lines
   load [FILE]      read JSON lines {"key","value"} from FILE or stdin
   status           print a node's id, clock, peers and sync state
+  keygen PATH      make a signing key: PATH (private, 0600) and PATH.pub
+  id FILE          print the node id of a public key file
 
 Client commands talk to a running node (--node URL, default ${DEFAULT_NODE})
-or open a database directory directly (--db DIR, when no node runs on it).
+or open a database directory directly (--db DIR, when no node runs on it;
+writes to the database of a node that signs also need its --key FILE).
 Run "scuttledb <command> --help" for a command's options.
 `,
   serve: `Usage: scuttledb serve [options]
@@ -129,21 +152,53 @@ Options:
   --idle-timeout MS      drop a peer silent for this long (default 45000)
   --handshake-timeout MS drop a connection that has not introduced itself (default 10000)
   -h, --help             show this help
+
+Security (see docs/security.md):
+  --key FILE             sign every write with this key (made by "scuttledb keygen"),
+                         verify every remote update, and make every peer prove its
+                         id on connecting (both ways, every transport); the node's id
+                         is the key's id, so the database must be new or made with it
+  --allow ID             with --key: only this id may connect and write (repeatable,
+                         or comma-separated); default: any peer that proves an id
+  --tls-cert FILE        serve TLS on --port and WSS on --ws with this PEM certificate
+  --tls-key FILE         ... and this PEM private key (both or neither)
+  --tls-ca FILE          trust this PEM certificate (or CA) for --peer connections
+                         instead of the system's; e.g. a self-signed peer's --tls-cert
+
+With --tls-cert or --tls-ca, --peer HOST:PORT dials TLS; tcp://HOST:PORT or
+tls://HOST:PORT chooses per peer.
 `,
   get: 'Usage: scuttledb get KEY [--node URL | --db DIR]\n\nPrint the value of KEY as JSON. Exit status 1 when it is absent.\n',
-  set: 'Usage: scuttledb set KEY VALUE [--raw] [--node URL | --db DIR]\n\nSet KEY. VALUE is parsed as JSON when it can be, else stored as a string;\n--raw always stores the string. Returns once the write is durable.\n',
-  del: 'Usage: scuttledb del KEY [--node URL | --db DIR]\n\nDelete KEY (the deletion replicates).\n',
+  set: 'Usage: scuttledb set KEY VALUE [--raw] [--node URL | --db DIR [--key FILE]]\n\nSet KEY. VALUE is parsed as JSON when it can be, else stored as a string;\n--raw always stores the string. Returns once the write is durable.\n\n--key: the database\'s signing key (needed when a node with --key made it).\n',
+  del: 'Usage: scuttledb del KEY [--node URL | --db DIR [--key FILE]]\n\nDelete KEY (the deletion replicates).\n\n--key: the database\'s signing key (needed when a node with --key made it).\n',
   ls: 'Usage: scuttledb ls [--after KEY] [--limit N] [--node URL | --db DIR]\n\nPrint "KEY<TAB>JSON" lines in key order, starting after KEY, at most N.\n',
   watch: 'Usage: scuttledb watch [--node URL]\n\nPrint each change as a JSON line {"key","value","ts","source"} until interrupted.\n',
   dump: 'Usage: scuttledb dump [--node URL | --db DIR]\n\nWrite every key as a JSON line {"key","value"}, in key order.\n',
-  load: 'Usage: scuttledb load [FILE] [--node URL | --db DIR]\n\nRead JSON lines {"key","value"} from FILE (or stdin) and set each key\n(a null value deletes it). Prints how many were loaded.\n',
-  status: 'Usage: scuttledb status [--node URL | --db DIR]\n\nPrint the node\'s id, clock, peers and sync state as JSON.\n'
+  load: 'Usage: scuttledb load [FILE] [--node URL | --db DIR [--key FILE]]\n\nRead JSON lines {"key","value"} from FILE (or stdin) and set each key\n(a null value deletes it). Prints how many were loaded.\n\n--key: the database\'s signing key (needed when a node with --key made it).\n',
+  status: 'Usage: scuttledb status [--node URL | --db DIR]\n\nPrint the node\'s id, clock, peers and sync state as JSON.\n',
+  keygen: `Usage: scuttledb keygen [--type ed25519|rsa] [--bits N] PATH
+
+Make a key pair for "scuttledb serve --key PATH": the private key at PATH
+(PKCS#8 PEM, mode 0600) and the public key at PATH.pub (share it, or the id).
+Prints the node id the key certifies. Never overwrites an existing file.
+
+Options:
+  --type TYPE   ed25519 (default) or rsa
+  --bits N      RSA modulus size, 2048 to 8192 (default 3072)
+`,
+  id: `Usage: scuttledb id FILE
+
+Print the node id of a PEM public key (a .pub file from keygen, a PKCS#1
+"RSA PUBLIC KEY" from ssh-keygen -e -m PEM), or of a private key's public half.
+Use it to fill --allow.
+`
 }
 
 /** The options every client command takes. */
 export const clientOptions: Options = {
   node: { type: 'string' },
-  db: { type: 'string' }
+  db: { type: 'string' },
+  key: { type: 'string' }
 }
 
 /** True for a usage error (exit status 2). */

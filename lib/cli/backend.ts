@@ -1,7 +1,10 @@
 import http from 'node:http'
 import type { Model } from '../model.js'
 import { netCodes, netError, NetError } from '../net/errors.js'
+import type { KeyPair } from '../security/keys.js'
+import { usageError } from './args.js'
 import { openModel } from './node.js'
+import { isKeyId } from './security.js'
 
 /** One key and its value, as listed and dumped. */
 export interface Entry {
@@ -152,14 +155,16 @@ export class HttpBackend implements Backend {
 export class DbBackend implements Backend {
   readonly parallel = 256
   readonly #model: Model
+  readonly #signed: boolean
 
-  private constructor (model: Model) {
+  private constructor (model: Model, signed: boolean) {
     this.#model = model
+    this.#signed = signed
   }
 
-  /** Open the Model at `dir`. */
-  static async open (dir: string): Promise<DbBackend> {
-    return new DbBackend(await openModel(dir))
+  /** Open the Model at `dir`; with `keys`, writes are signed (the database must belong to the key's id). */
+  static async open (dir: string, keys?: KeyPair): Promise<DbBackend> {
+    return new DbBackend(await openModel(dir, { keys }), keys !== undefined)
   }
 
   async get (key: string): Promise<unknown> {
@@ -167,6 +172,10 @@ export class DbBackend implements Backend {
   }
 
   async set (key: string, value: unknown): Promise<void> {
+    if (!this.#signed && isKeyId(this.#model.id)) {
+      // An unsigned write under a key's id would be refused by every verifying peer.
+      throw usageError(`This database belongs to a node that signs (id ${this.#model.id}): pass --key with its key file to write`)
+    }
     await this.#model.set(key, value)
   }
 

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline'
 import { netCodes, netError } from '../net/errors.js'
 import { DEFAULT_NODE, clientOptions, help, parse, parseNodeUrl, parseValue, str, usageError, type Values } from './args.js'
 import { DbBackend, HttpBackend, type Backend } from './backend.js'
+import { loadNodeKeys } from './security.js'
 import type { Terminal } from './serve.js'
 
 /** The client commands. */
@@ -30,8 +31,10 @@ const arity: Record<ClientCommand, [number, number]> = {
 async function backendOf (values: Values): Promise<Backend> {
   const db = str(values, 'db')
   const node = str(values, 'node')
+  const key = str(values, 'key')
   if (db !== undefined && node !== undefined) throw usageError('Give --node or --db, not both')
-  if (db !== undefined) return await DbBackend.open(db)
+  if (key !== undefined && db === undefined) throw usageError('--key goes with --db (a running node signs with its own key)')
+  if (db !== undefined) return await DbBackend.open(db, key === undefined ? undefined : await loadNodeKeys(key))
   return new HttpBackend(parseNodeUrl(node ?? DEFAULT_NODE))
 }
 

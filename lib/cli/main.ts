@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
  * The `scuttledb` command: `serve` runs a node; the client commands talk to a
- * running node over HTTP or open a database directory. Exit status: 0 success,
+ * running node over HTTP or open a database directory; `keygen` and `id` make
+ * and read signing keys. Exit status: 0 success,
  * 1 failure (not found, unreachable, locked, ...), 2 a mistake on the command line.
  */
 import { codeOf } from '../net/errors.js'
 import { help, isUsage } from './args.js'
 import { clientCommands, runClient, type ClientCommand } from './client.js'
+import { keygen, printId } from './security.js'
 import { serve, type Terminal } from './serve.js'
 
 /** Run the command with `argv` (without node and the script); resolves with the exit status. */
@@ -18,6 +20,8 @@ async function main (argv: string[], term: Terminal): Promise<number> {
       return command === undefined ? 2 : 0
     }
     if (command === 'serve') return await serve(args, term)
+    if (command === 'keygen') return await keygen(args, term)
+    if (command === 'id') return await printId(args, term)
     if ((clientCommands as readonly string[]).includes(command)) return await runClient(command as ClientCommand, args, term)
     term.stderr.write(`scuttledb: unknown command "${command}"\n\n${help.main}`)
     return 2

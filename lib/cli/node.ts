@@ -1,15 +1,21 @@
 import { resolve } from 'node:path'
+import { codes, ScuttledbError } from '../errors.js'
 import { Model } from '../model.js'
+import type { Source } from '../protocol.js'
 import type { SyncProgress } from '../stream.js'
-import type { Connection } from '../net/connection.js'
+import type { Connection, ConnectionOptions } from '../net/connection.js'
 import { codeOf, hasCode, netCodes, netError } from '../net/errors.js'
 import type { ReplicationClient } from '../net/reconnect.js'
 import type { ReplicationServer } from '../net/server.js'
-import { bind, connect, hostPort, listen } from '../net/tcp.js'
+import { bind, connect, hostPort, listen, type TlsOptions } from '../net/tcp.js'
 import { listenWebSocket } from '../net/websocket.js'
-import type { HostPort } from './args.js'
+import { authenticate } from '../security/handshake.js'
+import type { KeyPair } from '../security/keys.js'
+import { securityOptions } from '../security/signer.js'
+import { usageError, type PeerTarget } from './args.js'
 import { createHttpApi, type HttpApi } from './http-api.js'
 import type { ProgressView } from './progress.js'
+import { isKeyId } from './security.js'
 
 /** What a node runs. */
 export interface NodeOptions {
@@ -21,8 +27,20 @@ export interface NodeOptions {
   ws: number | false
   /** HTTP API port; false: none. */
   http: number | false
-  peers: HostPort[]
+  peers: PeerTarget[]
   sync?: boolean
+  /**
+   * Sign local updates with these keys and verify every remote one; every
+   * connection (both ways, every transport) runs the authentication handshake.
+   * The node's id is the key's id.
+   */
+  keys?: KeyPair
+  /** With keys: the only ids that may connect and whose updates are accepted (besides this node's). Default: any. */
+  allow?: Source[]
+  /** Serve TLS on the replication port and WSS on the WebSocket port. */
+  tls?: TlsOptions
+  /** Certificates trusted for outgoing TLS (default: the system's). */
+  ca?: Buffer
   keepAlive?: number
   idleTimeout?: number
   handshakeTimeout?: number
@@ -42,18 +60,47 @@ export interface PeerStatus {
   progress: SyncProgress | null
 }
 
-/** Open a Model on `dir`, turning a lock held by another process into a clear, coded error. */
-export async function openModel (dir: string, sync = false): Promise<Model> {
-  const model = new Model({ db: dir, sync })
+/** How `openModel` opens a database. */
+export interface OpenOptions {
+  sync?: boolean
+  /** Sign with these keys and verify remote updates; the database must be new or belong to the key's id. */
+  keys?: KeyPair
+  /** Accept remote updates only from these ids. */
+  writers?: Source[]
+}
+
+/**
+ * Open a Model on `dir`, turning a lock held by another process, or a database
+ * that belongs to another id than the key's, into a clear, coded error.
+ */
+export async function openModel (dir: string, options: OpenOptions = {}): Promise<Model> {
+  const { sync = false, keys, writers } = options
+  const model = new Model({ db: dir, sync, ...(keys === undefined ? {} : securityOptions(keys)), writers })
   try {
     await model.open()
   } catch (err) {
     if (hasCode(err, 'LEVEL_LOCKED')) {
       throw netError(netCodes.DATABASE_LOCKED, `The database at ${dir} is locked by another process (a running scuttledb node?): stop it, or use --node to talk to it`, err)
     }
+    if (keys !== undefined && hasCode(err, codes.ID_MISMATCH)) {
+      throw new ScuttledbError(`${(err as Error).message}: a database belongs to one id, and this key's id is ${keys.id}. Use the key the database was made with, or a new --db for this key (it syncs from its peers)`, codes.ID_MISMATCH, { cause: err as Error })
+    }
     throw err
   }
   return model
+}
+
+/** Describe an error for a log line: each code and message down its causes (`HANDSHAKE_FAILED ...: AUTH_DENIED ...`). */
+export function describe (err: Error): string {
+  let text = `${codeOf(err)} ${err.message}`
+  let last = codeOf(err)
+  for (let e: unknown = err.cause, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    const named = typeof code === 'string' && code !== last
+    if (named) last = code
+    text += `: ${named ? `${code} ` : ''}${e.message}`
+  }
+  return text
 }
 
 /**
@@ -67,7 +114,7 @@ export class ScuttledbNode {
   readonly db: string
   readonly #options: NodeOptions
   readonly #servers: ReplicationServer[] = []
-  readonly #clients = new Map<string, ReplicationClient>()
+  readonly #clients = new Map<string, { client: ReplicationClient, transport: string }>()
   #http: HttpApi | undefined
   #httpUrl: string | undefined
   #stopping: Promise<void> | undefined
@@ -81,8 +128,16 @@ export class ScuttledbNode {
   /** Open the database and start every listener and peer; on failure everything started is stopped. */
   static async start (options: NodeOptions): Promise<ScuttledbNode> {
     const db = resolve(options.db)
-    const node = new ScuttledbNode(await openModel(db, options.sync), db, options)
+    const { keys, allow } = options
+    if (allow !== undefined && keys === undefined) throw new TypeError('allow needs keys')
+    // The node's own id is always a writer: its history may come back from peers (a rebuilt database).
+    const writers = keys === undefined || allow === undefined ? undefined : [keys.id, ...allow]
+    const node = new ScuttledbNode(await openModel(db, { sync: options.sync, keys, writers }), db, options)
     try {
+      if (keys === undefined && isKeyId(node.model.id)) {
+        // Unsigned writes under a key's id would be refused by every verifying peer, and nothing would be verified.
+        throw usageError(`The database at ${db} belongs to a node that signs (id ${node.model.id}): start it with --key and that id's key file`)
+      }
       await node.#listen()
     } catch (err) {
       await node.stop()
@@ -95,16 +150,27 @@ export class ScuttledbNode {
   /** The addresses it listens on, for printing. */
   get addresses (): { replication?: string, websocket?: string, http?: string } {
     const out: { replication?: string, websocket?: string, http?: string } = {}
-    for (const server of this.#servers) out[server.transport === 'tcp' ? 'replication' : 'websocket'] = server.address.url
+    for (const server of this.#servers) out[server.transport === 'tcp' || server.transport === 'tls' ? 'replication' : 'websocket'] = server.address.url
     if (this.#httpUrl !== undefined) out.http = this.#httpUrl
     return out
   }
 
+  /** The options of every connection, both ways: timers, and the authentication handshake with keys. */
+  #connectionOptions (): ConnectionOptions {
+    const { keys, allow, keepAlive, idleTimeout, handshakeTimeout } = this.#options
+    return {
+      keepAlive,
+      idleTimeout,
+      handshakeTimeout,
+      ...(keys === undefined ? {} : { handshake: authenticate({ keys, allow, ...(handshakeTimeout === undefined ? {} : { timeout: handshakeTimeout }) }) })
+    }
+  }
+
   async #listen (): Promise<void> {
-    const { host, port, ws, http, log } = this.#options
-    const connection = { keepAlive: this.#options.keepAlive, idleTimeout: this.#options.idleTimeout, handshakeTimeout: this.#options.handshakeTimeout }
-    if (port !== false) this.#watch(await listen(this.model, { port, host, ...connection }))
-    if (ws !== false) this.#watch(await listenWebSocket(this.model, { port: ws, host, ...connection }))
+    const { host, port, ws, http, log, tls } = this.#options
+    const connection = this.#connectionOptions()
+    if (port !== false) this.#watch(await listen(this.model, { port, host, tls, ...connection }))
+    if (ws !== false) this.#watch(await listenWebSocket(this.model, { port: ws, host, tls, ...connection }))
     if (http !== false) {
       const api = createHttpApi(this.model, { status: () => this.status(), log, headersTimeout: this.#options.handshakeTimeout })
       this.#http = api
@@ -121,24 +187,23 @@ export class ScuttledbNode {
       this.#showProgress(c.remote, c)
     })
     server.on('disconnect', (c, err) => {
-      log(err === undefined ? `peer ${c.remote} disconnected` : `peer ${c.remote} dropped: ${codeOf(err)} ${err.message}`)
+      log(err === undefined ? `peer ${c.remote} disconnected` : `peer ${c.remote} dropped: ${describe(err)}`)
     })
-    server.on('connectionError', (err, remote) => { log(`peer ${remote} refused: ${codeOf(err)} ${err.message}`) })
-    server.on('serverError', (err) => { log(`${server.transport} server: ${codeOf(err)} ${err.message}`) })
+    server.on('connectionError', (err, remote) => { log(`peer ${remote} refused: ${describe(err)}`) })
+    server.on('serverError', (err) => { log(`${server.transport} server: ${describe(err)}`) })
   }
 
-  #dial (peer: HostPort): void {
-    const { log } = this.#options
+  #dial (peer: PeerTarget): void {
+    const { log, ca } = this.#options
     const address = hostPort(peer.host, peer.port)
     const client = connect(this.model, {
       host: peer.host,
       port: peer.port,
-      keepAlive: this.#options.keepAlive,
-      idleTimeout: this.#options.idleTimeout,
-      handshakeTimeout: this.#options.handshakeTimeout,
+      ...(peer.tls ? { tls: ca === undefined ? true : { ca } } : {}),
+      ...this.#connectionOptions(),
       maxDelay: 5000
     })
-    this.#clients.set(address, client)
+    this.#clients.set(address, { client, transport: peer.tls ? 'tls' : 'tcp' })
     let reported = ''
     client.on('connected', (c) => {
       reported = ''
@@ -147,7 +212,7 @@ export class ScuttledbNode {
     })
     client.on('disconnected', (err, retryIn) => {
       // A peer that stays down is reported once, not on every retry.
-      const why = err === undefined ? 'closed' : `${codeOf(err)} ${err.message}`
+      const why = err === undefined ? 'closed' : describe(err)
       if (why !== reported) log(`peer ${address} unreachable: ${why}; retrying (next in ${retryIn ?? 0} ms)`)
       reported = why
     })
@@ -172,9 +237,9 @@ export class ScuttledbNode {
   /** The node's id, clock, listeners, peers and sync state (`GET /status`). */
   status (): Record<string, unknown> {
     const peers: PeerStatus[] = []
-    for (const [address, client] of this.#clients) {
+    for (const [address, { client, transport }] of this.#clients) {
       const c = client.connection
-      peers.push({ address, direction: 'outgoing', transport: 'tcp', state: client.state, id: c?.peerId ?? null, progress: c?.progress ?? null })
+      peers.push({ address, direction: 'outgoing', transport, state: client.state, id: c?.peerId ?? null, progress: c?.progress ?? null })
     }
     for (const server of this.#servers) {
       for (const c of server.connections) {
@@ -189,7 +254,12 @@ export class ScuttledbNode {
       peers,
       synced: peers.every((p) => p.state === 'synced'),
       stats: { ...this.model.stats },
-      streams: this.model.streams
+      streams: this.model.streams,
+      security: {
+        key: this.#options.keys?.type ?? null,
+        allow: this.#options.keys === undefined ? null : this.#options.allow ?? null,
+        tls: this.#options.tls !== undefined
+      }
     }
   }
 
@@ -211,7 +281,7 @@ export class ScuttledbNode {
         })
       await Promise.all([
         ...this.#servers.map(async (s) => { await s.close() }),
-        ...[...this.#clients.values()].map(async (c) => { await c.close() })
+        ...[...this.#clients.values()].map(async ({ client }) => { await client.close() })
       ])
       // Requests in flight get a moment to be answered; then their sockets go.
       const grace = setTimeout(() => http?.server.closeAllConnections(), 2000)

@@ -1,6 +1,9 @@
-import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_PORT, help, msArg, parse, parseHostPort, portOption, str, usageError } from './args.js'
+import { resolve } from 'node:path'
+import { hostPort } from '../net/tcp.js'
+import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_PORT, help, msArg, parse, parsePeer, portOption, str, usageError } from './args.js'
 import { ScuttledbNode } from './node.js'
 import { ProgressView } from './progress.js'
+import { loadNodeKeys, loadTls, parseAllow } from './security.js'
 
 /** Where the command writes: stdout for addresses, stderr for logs and progress. */
 export interface Terminal {
@@ -20,7 +23,12 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
     sync: { type: 'boolean' },
     keepalive: { type: 'string' },
     'idle-timeout': { type: 'string' },
-    'handshake-timeout': { type: 'string' }
+    'handshake-timeout': { type: 'string' },
+    key: { type: 'string' },
+    allow: { type: 'string', multiple: true },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-ca': { type: 'string' }
   })
   if (values.help === true) {
     term.stdout.write(help.serve)
@@ -29,6 +37,23 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
   if (positionals.length > 0) throw usageError(`serve takes no arguments (got "${positionals[0]}")`)
   const host = str(values, 'host') ?? DEFAULT_HOST
   if (host.length === 0) throw usageError('--host must not be empty')
+  // Mistakes on the command line first, then the files it names.
+  const keyFile = str(values, 'key')
+  const allowed = values.allow as string[] | undefined
+  if (allowed !== undefined && keyFile === undefined) throw usageError('--allow needs --key: peers prove their ids with keys, and only a node with a key can ask them to')
+  const allow = allowed === undefined ? undefined : parseAllow(allowed)
+  const [tlsCert, tlsKey, tlsCa] = [str(values, 'tls-cert'), str(values, 'tls-key'), str(values, 'tls-ca')]
+  // Without a scheme, a peer is dialed over TLS when the node was given TLS options.
+  const tlsDefault = tlsCert !== undefined || tlsCa !== undefined
+  const peers = ((values.peer ?? []) as string[]).map((p) => parsePeer(p, tlsDefault))
+  const port = portOption(str(values, 'port'), DEFAULT_PORT, 'port')
+  const ws = portOption(str(values, 'ws'), false, 'ws')
+  const httpPort = portOption(str(values, 'http'), DEFAULT_HTTP_PORT, 'http', true)
+  const keepAlive = msArg(str(values, 'keepalive'), 15_000, 'keepalive')
+  const idleTimeout = msArg(str(values, 'idle-timeout'), 45_000, 'idle-timeout')
+  const handshakeTimeout = msArg(str(values, 'handshake-timeout'), 10_000, 'handshake-timeout')
+  const tlsFiles = await loadTls(tlsCert, tlsKey, tlsCa)
+  const keys = keyFile === undefined ? undefined : await loadNodeKeys(keyFile)
   const progress = new ProgressView(term.stderr)
   const log = (line: string): void => {
     progress.clear()
@@ -37,14 +62,18 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
   const node = await ScuttledbNode.start({
     db: str(values, 'db') ?? './data',
     host,
-    port: portOption(str(values, 'port'), DEFAULT_PORT, 'port'),
-    ws: portOption(str(values, 'ws'), false, 'ws'),
-    http: portOption(str(values, 'http'), DEFAULT_HTTP_PORT, 'http', true),
-    peers: ((values.peer ?? []) as string[]).map((p) => parseHostPort(p, '--peer')),
+    port,
+    ws,
+    http: httpPort,
+    peers,
     sync: values.sync === true,
-    keepAlive: msArg(str(values, 'keepalive'), 15_000, 'keepalive'),
-    idleTimeout: msArg(str(values, 'idle-timeout'), 45_000, 'idle-timeout'),
-    handshakeTimeout: msArg(str(values, 'handshake-timeout'), 10_000, 'handshake-timeout'),
+    keepAlive,
+    idleTimeout,
+    handshakeTimeout,
+    keys,
+    allow,
+    tls: tlsFiles.server,
+    ca: tlsFiles.ca,
     log,
     progress
   })
@@ -53,8 +82,11 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
   if (replication !== undefined) lines.push(`  replication  ${replication}`)
   if (websocket !== undefined) lines.push(`  websocket    ${websocket}`)
   if (http !== undefined) lines.push(`  http         ${http}`)
-  const peers = (values.peer ?? []) as string[]
-  if (peers.length > 0) lines.push(`  peers        ${peers.join(', ')}`)
+  if (peers.length > 0) lines.push(`  peers        ${peers.map((p) => `${p.tls ? 'tls' : 'tcp'}://${hostPort(p.host, p.port)}`).join(', ')}`)
+  if (keys !== undefined && keyFile !== undefined) {
+    lines.push(`  key          ${resolve(keyFile)} (${keys.type}: signs writes; verifies updates; peers prove their ids)`)
+    lines.push(`  allow        ${allow === undefined ? 'any peer that proves an id' : allow.join(', ')}`)
+  }
   term.stdout.write(lines.join('\n') + '\nready\n')
 
   return await new Promise<number>((resolve) => {
