@@ -54,6 +54,18 @@ export function isSource (s: unknown): s is Source {
     !s.includes('\x00') && s !== '__proto__' && isWellFormed(s)
 }
 
+/** How deeply a change may nest arrays and objects: far beyond real data, far below the stack's limit. */
+export const MAX_DEPTH = 256
+
+/** True when `value` nests arrays and objects at most `max` levels deep. */
+export function withinDepth (value: unknown, max = MAX_DEPTH): boolean {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return true
+  if (max === 0) return false
+  const children = Array.isArray(value) ? value : Object.values(value)
+  for (const child of children) if (!withinDepth(child, max - 1)) return false
+  return true
+}
+
 /** Shape-check a decoded update; throws an INVALID_MESSAGE error. */
 export function parseUpdate (x: unknown): Update {
   if (!Array.isArray(x) || (x.length !== 3 && x.length !== 4)) {

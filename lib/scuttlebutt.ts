@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { codes, error, type ScuttledbError } from './errors.js'
 import { HistoryCursor } from './history.js'
 import { unpack } from './msgpack.js'
-import { clockToObject, isSource, type Clock, type ClockObject, type Source, type Update } from './protocol.js'
+import { MAX_DEPTH, clockToObject, isSource, withinDepth, type Clock, type ClockObject, type Source, type Update } from './protocol.js'
 import { Storage, type DataSpace, type Database } from './storage.js'
 import { ReplicationStream, type StreamOptions } from './stream.js'
 import { HybridClock, type WallClock } from './timestamp.js'
@@ -224,6 +224,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   async localUpdate (change: unknown): Promise<Update> {
     this.#assertOpen()
     if (!this._validateChange(change)) throw new TypeError('Invalid change for this data type')
+    if (!withinDepth(change)) throw new TypeError(`A change may nest at most ${MAX_DEPTH} levels`)
     const update = this.#stamp(change)
     return await new Promise<Update>((resolve, reject) => {
       (this.#pipeline as UpdatePipeline).enqueue({

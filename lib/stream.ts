@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream'
 import { codes, error, ScuttledbError } from './errors.js'
 import { DEFAULT_MAX_FRAME_BYTES, codecs, type Codec, type Decoder, type WrapperName } from './codec.js'
 import type { HistoryCursor } from './history.js'
-import { SYNC, isNewer, parseMessage, parseUpdate, type Clock, type Header, type Update } from './protocol.js'
+import { SYNC, isNewer, parseMessage, parseUpdate, withinDepth, type Clock, type Header, type Update } from './protocol.js'
 
 /** @internal What a stream needs of its Scuttlebutt instance. */
 export interface Replicator {
@@ -243,7 +243,7 @@ export class ReplicationStream extends Duplex {
       throw error(codes.HEADER_EXPECTED, 'The peer must send its header first')
     }
     if (!this.#accepts) return
-    if (!this.#sb._validChange(update[0])) {
+    if (!withinDepth(update[0]) || !this.#sb._validChange(update[0])) {
       throw error(codes.INVALID_MESSAGE, 'Invalid change for this data type', { update })
     }
     const [, ts, source] = update

@@ -46,6 +46,11 @@ test('a hostile deeply nested JSON change is rejected without crashing or failin
   t.equal(await a.get('mine'), 1, 'a local write in the same moment commits')
   t.equal(await a.get('k'), undefined, 'nothing of it is stored')
   s.destroy()
+  let nested: unknown = 1
+  for (let i = 0; i < 300; i++) nested = [nested]
+  await rejects(t, a.set('deep', nested), TypeError, 'a local value nested too deeply is a TypeError')
+  await a.set('shallow', [[[1]]])
+  t.deepEqual(await a.get('shallow'), [[[1]]], 'ordinary nesting is fine')
 })
 
 test('a peer whose update was refused for clock skew does not get its clock merged', async (t) => {
