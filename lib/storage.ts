@@ -238,98 +238,89 @@ export interface Commit {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ChainedBatch = AbstractChainedBatch<any, any, any>
 
-async function writeBatch (batch: ChainedBatch, sync: boolean): Promise<void> {
-  // No options object unless needed: it slows every write.
-  if (sync) await batch.write({ sync: true })
-  else await batch.write()
+/** What both kinds of commit share: the batch, its length, writing and dropping it. */
+abstract class BatchCommit {
+  protected readonly batch: ChainedBatch
+
+  constructor (batch: ChainedBatch) {
+    this.batch = batch
+  }
+
+  get length (): number {
+    return this.batch.length
+  }
+
+  async write (sync: boolean): Promise<void> {
+    // No options object unless needed: it slows every write.
+    if (sync) await this.batch.write({ sync: true })
+    else await this.batch.write()
+  }
+
+  async abort (): Promise<void> {
+    await this.batch.close()
+  }
 }
 
 /** A commit on a database with utf8 keys and binary values: prefixed keys, no per-operation options. */
-class DirectCommit implements Commit {
-  readonly #batch: ChainedBatch
+class DirectCommit extends BatchCommit implements Commit {
   readonly #log: string
   readonly #clock: string
 
   constructor (batch: ChainedBatch, log: string, clock: string) {
-    this.#batch = batch
+    super(batch)
     this.#log = log
     this.#clock = clock
   }
 
-  get length (): number {
-    return this.#batch.length
-  }
-
   putUpdate (source: Source, ts: number, bytes: Buffer): void {
-    this.#batch.put(this.#log + logKey(source, ts), bytes)
+    this.batch.put(this.#log + logKey(source, ts), bytes)
   }
 
   delUpdate (source: Source, ts: number): void {
-    this.#batch.del(this.#log + logKey(source, ts))
+    this.batch.del(this.#log + logKey(source, ts))
   }
 
   putClock (source: Source, ts: number): void {
-    this.#batch.put(this.#clock + source, pack(ts))
+    this.batch.put(this.#clock + source, pack(ts))
   }
 
   put (space: DataSpace, key: string, value: unknown): void {
-    this.#batch.put(space.prefix + key, pack(value))
+    this.batch.put(space.prefix + key, pack(value))
   }
 
   del (space: DataSpace, key: string): void {
-    this.#batch.del(space.prefix + key)
-  }
-
-  async write (sync: boolean): Promise<void> {
-    await writeBatch(this.#batch, sync)
-  }
-
-  async abort (): Promise<void> {
-    await this.#batch.close()
+    this.batch.del(space.prefix + key)
   }
 }
 
 /** A commit on a database with other default encodings: each operation names its sublevel. */
-class SublevelCommit implements Commit {
-  readonly #batch: ChainedBatch
+class SublevelCommit extends BatchCommit implements Commit {
   readonly #log: Sublevel
   readonly #clock: Sublevel
 
   constructor (batch: ChainedBatch, log: Sublevel, clock: Sublevel) {
-    this.#batch = batch
+    super(batch)
     this.#log = log
     this.#clock = clock
   }
 
-  get length (): number {
-    return this.#batch.length
-  }
-
   putUpdate (source: Source, ts: number, bytes: Buffer): void {
-    this.#batch.put(logKey(source, ts), bytes, { sublevel: this.#log })
+    this.batch.put(logKey(source, ts), bytes, { sublevel: this.#log })
   }
 
   delUpdate (source: Source, ts: number): void {
-    this.#batch.del(logKey(source, ts), { sublevel: this.#log })
+    this.batch.del(logKey(source, ts), { sublevel: this.#log })
   }
 
   putClock (source: Source, ts: number): void {
-    this.#batch.put(source, pack(ts), { sublevel: this.#clock })
+    this.batch.put(source, pack(ts), { sublevel: this.#clock })
   }
 
   put (space: DataSpace, key: string, value: unknown): void {
-    this.#batch.put(key, pack(value), { sublevel: space.sublevel })
+    this.batch.put(key, pack(value), { sublevel: space.sublevel })
   }
 
   del (space: DataSpace, key: string): void {
-    this.#batch.del(key, { sublevel: space.sublevel })
-  }
-
-  async write (sync: boolean): Promise<void> {
-    await writeBatch(this.#batch, sync)
-  }
-
-  async abort (): Promise<void> {
-    await this.#batch.close()
+    this.batch.del(key, { sublevel: space.sublevel })
   }
 }

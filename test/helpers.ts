@@ -1,9 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pipeline } from 'node:stream'
+import { PassThrough, pipeline } from 'node:stream'
 import { once } from 'node:events'
 import { MemoryLevel } from 'memory-level'
+import { Packr } from 'msgpackr'
 import type { Test } from 'tape'
 import { Model, type ReplicationStream, type Scuttlebutt, type ScuttlebuttOptions, type StreamOptions } from '../lib/index.js'
 
@@ -77,4 +78,44 @@ export async function rejects (t: Test, promise: Promise<unknown>, type: new (..
   } catch (err) {
     t.ok(err instanceof type, message)
   }
+}
+
+const packr = new Packr({ useRecords: false })
+
+/** One msgpack frame (4-byte big-endian length, then the value) as a peer would send it. */
+export function frame (value: unknown): Buffer {
+  const body = packr.pack(value)
+  const head = Buffer.alloc(4)
+  head.writeUInt32BE(body.length)
+  return Buffer.concat([head, body])
+}
+
+/** Collect uncaught exceptions for the rest of the test (a throwing listener surfaces as one). */
+export function captureUncaught (t: Test): unknown[] {
+  const uncaught: unknown[] = []
+  const original = process.listeners('uncaughtException')
+  process.removeAllListeners('uncaughtException')
+  process.on('uncaughtException', (err) => uncaught.push(err))
+  t.teardown(() => {
+    process.removeAllListeners('uncaughtException')
+    for (const l of original) process.on('uncaughtException', l)
+  })
+  return uncaught
+}
+
+/**
+ * Link two instances through a pausable wire, wait for sync, then stall the
+ * wire (a peer that stops reading). `resume()` reconnects it.
+ */
+export async function stalledLink (x: Scuttlebutt<any>, y: Scuttlebutt<any>): Promise<{ a: ReplicationStream, b: ReplicationStream, resume: () => void }> {
+  const a = x.createStream()
+  const b = y.createStream()
+  const wire = new PassThrough({ highWaterMark: 1024 })
+  b.pipe(a)
+  a.pipe(wire)
+  wire.pipe(b)
+  await once(b, 'sync')
+  wire.unpipe(b)
+  wire.pause()
+  return { a, b, resume: () => { wire.resume(); wire.pipe(b) } }
 }

@@ -1,19 +1,9 @@
 import test from 'tape'
 import { once } from 'node:events'
 import { pipeline, PassThrough } from 'node:stream'
-import { Packr } from 'msgpackr'
 import { codes, type ScuttledbError } from '../lib/index.js'
-import { memoryModel, link, allHistory, until, sleep } from './helpers.js'
+import { memoryModel, link, allHistory, until, sleep, frame, stalledLink } from './helpers.js'
 
-const packr = new Packr({ useRecords: false })
-
-/** One msgpack frame as a peer would send it. */
-function frame (value: unknown): Buffer {
-  const body = packr.pack(value)
-  const head = Buffer.alloc(4)
-  head.writeUInt32BE(body.length)
-  return Buffer.concat([head, body])
-}
 
 const header = (id = 'PEER', clock: unknown = {}): Buffer => frame({ id, clock })
 
@@ -161,19 +151,11 @@ test('a peer that never reads does not make the sender buffer the history', asyn
 test('live updates for a stalled peer are re-read from storage, not queued without bound', async (t) => {
   const a = await memoryModel(t)
   const b = await memoryModel(t)
-  const sa = a.createStream()
-  const sb = b.createStream()
-  const pipe = new PassThrough({ highWaterMark: 1024 })
-  sb.pipe(sa)
-  sa.pipe(pipe)
-  pipe.pipe(sb)
-  await once(sb, 'sync')
-  pipe.unpipe(sb)
-  pipe.pause()
+  const { a: sa, resume } = await stalledLink(a, b)
   for (let i = 0; i < 12000; i++) void a.set('live' + i, i)
   await a.set('done', true)
   await sleep(50)
-  pipe.pipe(sb)
+  resume()
   t.ok(await until(async () => (await b.get('done')) === true, 10000), 'the last update arrives')
   t.equal((await allHistory(b)).length, 12001, 'no update lost')
   t.ok(sa.progress.sent <= 12001 + 4096, 'no large resend')

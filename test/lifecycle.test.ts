@@ -5,7 +5,7 @@ import { writeHeapSnapshot } from 'node:v8'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Model, codes, type ScuttledbError } from '../lib/index.js'
-import { memoryModel, rejects, tempDir } from './helpers.js'
+import { memoryModel, rejects, tempDir, captureUncaught } from './helpers.js'
 
 test('constructor options are validated with TypeErrors', (t) => {
   const db = new MemoryLevel()
@@ -71,14 +71,7 @@ test('Model argument errors are TypeErrors', async (t) => {
 
 test('a throwing listener does not break the commit pipeline', async (t) => {
   const model = await memoryModel(t)
-  const uncaught: unknown[] = []
-  const original = process.listeners('uncaughtException')
-  process.removeAllListeners('uncaughtException')
-  process.on('uncaughtException', (err) => uncaught.push(err))
-  t.teardown(() => {
-    process.removeAllListeners('uncaughtException')
-    for (const l of original) process.on('uncaughtException', l)
-  })
+  const uncaught = captureUncaught(t)
   model.once('change', () => { throw new Error('listener bug') })
   await model.set('a', 1)
   await model.set('b', 2)

@@ -2,17 +2,9 @@ import test from 'tape'
 import { once } from 'node:events'
 import { PassThrough, pipeline } from 'node:stream'
 import { MemoryLevel } from 'memory-level'
-import { Packr } from 'msgpackr'
 import { Events, codes, type ScuttledbError } from '../lib/index.js'
-import { memoryModel, link, allHistory, until, sleep, rejects } from './helpers.js'
+import { memoryModel, link, allHistory, until, sleep, rejects, frame, captureUncaught, stalledLink } from './helpers.js'
 
-const packr = new Packr({ useRecords: false })
-function frame (value: unknown): Buffer {
-  const body = packr.pack(value)
-  const head = Buffer.alloc(4)
-  head.writeUInt32BE(body.length)
-  return Buffer.concat([head, body])
-}
 
 test('a peer claiming a later clock for this node never makes a local write vanish', async (t) => {
   const a = await memoryModel(t)
@@ -86,19 +78,10 @@ test('header clocks are not merged when writers are restricted, nor by Events th
 test('dispose() ends a stream that is re-reading history after falling behind', async (t) => {
   const a = await memoryModel(t)
   const b = await memoryModel(t)
-  const sa = a.createStream()
-  const sb = b.createStream()
-  const wire = new PassThrough({ highWaterMark: 1024 })
-  sb.pipe(sa)
-  sa.pipe(wire)
-  wire.pipe(sb)
-  await once(sb, 'sync')
-  wire.unpipe(sb)
-  wire.pause()
+  const { a: sa, b: sb, resume } = await stalledLink(a, b)
   for (let i = 0; i < 6000; i++) void a.set('k' + i, i)
   await a.set('last', 1)
-  wire.resume()
-  wire.pipe(sb)
+  resume()
   await sleep(5)
   const ended = once(sa, 'end')
   a.dispose()
@@ -137,14 +120,7 @@ test('keys and event names with lone surrogates are refused, locally and from pe
 test('a throwing listener of old updates does not wedge the pipeline', async (t) => {
   const a = await memoryModel(t)
   const b = await memoryModel(t)
-  const uncaught: unknown[] = []
-  const original = process.listeners('uncaughtException')
-  process.removeAllListeners('uncaughtException')
-  process.on('uncaughtException', (err) => uncaught.push(err))
-  t.teardown(() => {
-    process.removeAllListeners('uncaughtException')
-    for (const l of original) process.on('uncaughtException', l)
-  })
+  const uncaught = captureUncaught(t)
   await a.set('x', 1)
   const l = link(a, b)
   await l.synced
