@@ -2,7 +2,7 @@
 // refused keys (small RSA, degenerate Ed25519), and what sign/verify accept.
 import { execFile } from 'node:child_process'
 import { createHash, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto'
-import { chmod, readFile, stat } from 'node:fs/promises'
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import test from 'tape'
@@ -200,4 +200,13 @@ test('a secured Model refuses to sign from a database made with another id', asy
   t.equal(await throwsCode(async () => await unpinned.set('k', 1), securityCodes.CANNOT_SIGN), undefined, 'set() fails with CANNOT_SIGN')
   t.equal(await unpinned.get('k'), undefined, 'and nothing was stored')
   t.equal(await throwsCode(async () => await memoryModel(t, securityOptions(keys)).then(async (m) => await m.set('m', new Map([[1, 2]]))), securityCodes.CANNOT_SIGN), undefined, 'an unsignable change fails set()')
+})
+
+test('saveKeys never leaves half a key pair: an existing private key file keeps .pub from being written', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'node.key')
+  await writeFile(path, 'someone else\'s key\n', { mode: 0o600 })
+  t.equal(await throwsCode(async () => await saveKeys(path, generateKeys()), securityCodes.KEY_EXISTS), undefined, 'KEY_EXISTS')
+  t.equal(await readFile(path, 'utf8'), 'someone else\'s key\n', 'the existing file is untouched')
+  t.equal(await throwsCode(async () => await stat(path + '.pub'), 'ENOENT'), undefined, 'no orphan .pub is left')
 })

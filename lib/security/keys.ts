@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto'
-import { open, readFile, stat } from 'node:fs/promises'
+import { open, readFile, rm, stat } from 'node:fs/promises'
 import type { Source } from '../protocol.js'
 import { securityCodes, securityError } from './errors.js'
 
@@ -224,8 +224,15 @@ async function writeNew (path: string, text: string, mode: number, overwrite: bo
 export async function saveKeys (path: string, keys: KeyPair, options: SaveOptions = {}): Promise<SavedKeys> {
   const overwrite = options.overwrite === true
   const publicPath = path + '.pub'
-  await writeNew(path, privateKeyPem(keys, options.passphrase), 0o600, overwrite)
+  // Public key first: if the private key cannot be written, the new .pub is removed, so a
+  // failure never leaves a private key without its public half (or the reverse).
   await writeNew(publicPath, publicKeyPem(keys), 0o644, overwrite)
+  try {
+    await writeNew(path, privateKeyPem(keys, options.passphrase), 0o600, overwrite)
+  } catch (err) {
+    if (!overwrite) await rm(publicPath, { force: true })
+    throw err
+  }
   return { id: keys.id, type: keys.type, path, publicPath }
 }
 
