@@ -28,10 +28,9 @@ export interface Header {
 /** The message that ends the history part of a stream. */
 export const SYNC = 'SYNC'
 
-/** A decoded, shape-checked message. */
-export type Message =
+/** A decoded, shape-checked message other than an update (updates are checked by `parseUpdate`). */
+export type ControlMessage =
   | { type: 'header', header: Header, clock: Clock }
-  | { type: 'update', update: Update }
   | { type: 'sync' }
 
 /** The longest source id accepted, in UTF-16 code units. */
@@ -99,11 +98,10 @@ export function parseHeader (x: Record<string, unknown>): { header: Header, cloc
   return { header, clock: map }
 }
 
-/** Classify and shape-check one decoded value from the wire. */
-export function parseMessage (x: unknown): Message {
-  if (Array.isArray(x)) return { type: 'update', update: parseUpdate(x) }
+/** Shape-check a decoded value that is not an array: a header or the SYNC marker. */
+export function parseControl (x: unknown): ControlMessage {
   if (x === SYNC) return { type: 'sync' }
-  if (x !== null && typeof x === 'object' && !ArrayBuffer.isView(x)) {
+  if (x !== null && typeof x === 'object' && !Array.isArray(x) && !ArrayBuffer.isView(x)) {
     const { header, clock } = parseHeader(x as Record<string, unknown>)
     return { type: 'header', header, clock }
   }

@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream'
 import { codes, error, ScuttledbError } from './errors.js'
 import { DEFAULT_MAX_FRAME_BYTES, codecs, type Codec, type Decoder, type WrapperName } from './codec.js'
 import type { HistoryCursor } from './history.js'
-import { SYNC, isNewer, parseMessage, parseUpdate, withinDepth, type Clock, type Header, type Update } from './protocol.js'
+import { SYNC, isNewer, parseControl, parseUpdate, withinDepth, type Clock, type Header, type Update } from './protocol.js'
 
 /** @internal What a stream needs of its Scuttlebutt instance. */
 export interface Replicator {
@@ -214,7 +214,7 @@ export class ReplicationStream extends Duplex {
       this.#onUpdate(parseUpdate(value), bytes)
       return
     }
-    const message = parseMessage(value)
+    const message = parseControl(value)
     if (message.type === 'header') {
       if (this.#peer !== undefined) throw error(codes.DUPLICATE_HEADER, 'The peer sent a second header')
       this.#peer = message.header
@@ -228,14 +228,10 @@ export class ReplicationStream extends Duplex {
     if (this.#peer === undefined && this.#accepts) {
       throw error(codes.HEADER_EXPECTED, 'The peer must send its header first')
     }
-    if (message.type === 'sync') {
-      // A read-only original may send its history and SYNC twice: later ones mean nothing.
-      if (this.#syncReceived || this.#syncReceivedPending) return
-      this.#syncReceivedPending = true
-      if (this.#inflight === 0) this.#markSyncReceived()
-      return
-    }
-    this.#onUpdate(message.update, bytes)
+    // SYNC. A read-only original may send its history and SYNC twice: later ones mean nothing.
+    if (this.#syncReceived || this.#syncReceivedPending) return
+    this.#syncReceivedPending = true
+    if (this.#inflight === 0) this.#markSyncReceived()
   }
 
   #onUpdate (update: Update, bytes: Buffer | undefined): void {
