@@ -1,6 +1,10 @@
-import { codes, error } from './errors.js'
+import { codes, error, type ScuttledbError } from './errors.js'
 import { pack, unpack } from './msgpack.js'
 import type { Update } from './protocol.js'
+import { holdsBinary } from './value-domain.js'
+
+/** Told about a stored update the codec cannot carry; it is left out, the rest goes on. */
+export type OnUnsendable = (err: ScuttledbError) => void
 
 /** Called once per decoded value; `bytes` is its exact msgpack encoding when the codec has it. */
 export type OnValue = (value: unknown, bytes: Buffer | undefined) => void
@@ -17,10 +21,11 @@ export interface Codec {
   readonly name: string
   /** Encode a header or the SYNC marker. */
   encode (value: unknown): Buffer
-  /** Encode an update; `bytes` is its msgpack encoding when already known (from storage). */
-  encodeUpdate (update: Update | undefined, bytes: Buffer | undefined): Buffer
-  /** Encode a run of updates (each with its stored msgpack bytes) into one chunk. */
-  encodeUpdates (updates: Array<[Update | undefined, Buffer]>): Buffer
+  /**
+   * Encode a run of updates (each with its stored msgpack bytes) into one chunk.
+   * An update this encoding cannot carry is left out and reported to `onUnsendable`.
+   */
+  encodeUpdates (updates: Array<[Update | undefined, Buffer]>, onUnsendable?: OnUnsendable): Buffer
   decoder (maxFrameBytes: number): Decoder
 }
 
@@ -104,7 +109,6 @@ class FrameDecoder implements Decoder {
 export const msgpackCodec: Codec = {
   name: 'msgpack',
   encode: (value) => frame(pack(value)),
-  encodeUpdate: (update, bytes) => frame(bytes ?? pack(update)),
   encodeUpdates: (updates) => {
     let size = 0
     for (const [, bytes] of updates) size += HEADER_BYTES + bytes.length
@@ -189,12 +193,35 @@ class LineDecoder implements Decoder {
   }
 }
 
+/**
+ * One update as a JSON line, or an UNSENDABLE error: JSON has no binary (and
+ * could not carry anything else outside the value domain, should storage hold it).
+ */
+function jsonLine (update: Update | undefined, bytes: Buffer): string | ScuttledbError {
+  try {
+    const value = update ?? unpack(bytes) as Update
+    if (holdsBinary(value)) {
+      return error(codes.UNSENDABLE, 'An update holding binary cannot be sent on a JSON stream; skipped', { update: value })
+    }
+    return asciiJson(value) + '\n'
+  } catch (err) {
+    return error(codes.UNSENDABLE, 'A stored update cannot be encoded as JSON; skipped', { cause: err as Error, update })
+  }
+}
+
 /** The original scuttlebutt's wire format: one ASCII JSON value per line. */
 export const jsonCodec: Codec = {
   name: 'json',
   encode: (value) => Buffer.from(asciiJson(value) + '\n', 'latin1'),
-  encodeUpdate: (update, bytes) => Buffer.from(asciiJson(update ?? unpack(bytes as Buffer)) + '\n', 'latin1'),
-  encodeUpdates: (updates) => Buffer.from(updates.map(([update, bytes]) => asciiJson(update ?? unpack(bytes)) + '\n').join(''), 'latin1'),
+  encodeUpdates: (updates, onUnsendable) => {
+    let text = ''
+    for (const [update, bytes] of updates) {
+      const line = jsonLine(update, bytes)
+      if (typeof line === 'string') text += line
+      else onUnsendable?.(line)
+    }
+    return Buffer.from(text, 'latin1')
+  },
   decoder: (max) => new LineDecoder(max)
 }
 

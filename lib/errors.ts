@@ -21,7 +21,13 @@ export const codes = {
   /** An update's timestamp is further ahead of the local clock than `maxClockSkew`. */
   CLOCK_SKEW: 'SCUTTLEDB_CLOCK_SKEW',
   /** An update failed verification by the security backend. */
-  UNVERIFIED: 'SCUTTLEDB_UNVERIFIED'
+  UNVERIFIED: 'SCUTTLEDB_UNVERIFIED',
+  /** A value outside the value domain (see README): refused at the call, or found stored by an older version. */
+  INVALID_VALUE: 'SCUTTLEDB_INVALID_VALUE',
+  /** A stored update this stream's wire format cannot carry (binary on a JSON stream); skipped on that stream. */
+  UNSENDABLE: 'SCUTTLEDB_UNSENDABLE',
+  /** A commit failed and it is not yet known whether it reached storage. */
+  COMMIT_UNCERTAIN: 'SCUTTLEDB_COMMIT_UNCERTAIN'
 } as const
 
 /** One of the stable error codes. */
@@ -46,4 +52,11 @@ export class ScuttledbError<C extends string = ErrorCode> extends ModuleError {
 /** Create a coded error (a factory keeps call sites short). */
 export function error (code: ErrorCode, message: string, options?: { cause?: Error, update?: unknown }): ScuttledbError {
   return new ScuttledbError(message, code, options)
+}
+
+/** A caller's mistake about a value: a plain TypeError, with a stable code. */
+export function invalidValue (message: string): TypeError & { code: typeof codes.INVALID_VALUE } {
+  const err = new TypeError(message) as TypeError & { code: typeof codes.INVALID_VALUE }
+  err.code = codes.INVALID_VALUE
+  return err
 }

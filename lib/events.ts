@@ -166,10 +166,6 @@ export class Events extends Scuttlebutt<Record<string, unknown[]>> {
     return this.lifecycle
   }
 
-  protected override _mergesClocks (): boolean {
-    return this.#retention.maxAge === undefined && this.#retention.maxCount === undefined
-  }
-
   protected override _horizon (): number {
     const { maxAge } = this.#retention
     return maxAge === undefined ? 0 : this._wall() - maxAge

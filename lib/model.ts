@@ -1,7 +1,10 @@
+import { invalidValue } from './errors.js'
+import { unpack } from './msgpack.js'
 import { compareStamps, isWellFormed, type Source, type Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
-import type { DataSpace } from './storage.js'
+import type { DataSpace, Storage } from './storage.js'
 import { UNKNOWN, type Transaction } from './transaction.js'
+import { upgradePointers, type Pointer } from './pointer.js'
 
 /** A Model's change: `[key, value]`; a null value deletes the key (a tombstone). */
 export type ModelChange = [key: string, value: unknown]
@@ -16,8 +19,11 @@ export interface KeyRange {
   limit?: number
 }
 
-/** What the Model keeps per key: the winning update's stamp and value. */
-type Entry = [ts: number, source: Source, value: unknown]
+/**
+ * What the Model keeps per key: the winning update's stamp, pointing at its
+ * entry in the log. The value is stored once, as the exact bytes accepted.
+ */
+type Entry = Pointer
 
 /** The Model's events (besides every Scuttlebutt's). */
 export interface ModelEvents extends ScuttlebuttEvents {
@@ -52,7 +58,7 @@ export class Model extends Scuttlebutt<ModelEvents> {
   /** Set `key` to `value`; resolves once the update is durably committed. A null value deletes. */
   async set (key: string, value: unknown): Promise<void> {
     assertKey(key)
-    if (value === undefined) throw new TypeError('A value must not be undefined; use delete()')
+    if (value === undefined) throw invalidValue('A value must not be undefined; use delete()')
     await this.localUpdate([key, value])
   }
 
@@ -65,8 +71,11 @@ export class Model extends Scuttlebutt<ModelEvents> {
   /** The value of `key`, or undefined when it is absent or deleted. */
   async get (key: string): Promise<unknown> {
     assertKey(key)
-    const entry = await this._storage.get(this.#keys, key) as Entry | undefined
-    return entry === undefined || entry[2] === null ? undefined : entry[2]
+    const storage = this._storage
+    const entry = await storage.get(this.#keys, key) as Entry | undefined
+    if (entry === undefined) return undefined
+    const bytes = await storage.readUpdate(entry[1], entry[0])
+    return bytes === undefined ? undefined : valueOf(bytes) ?? undefined
   }
 
   /** True when `key` holds a value. */
@@ -81,12 +90,18 @@ export class Model extends Scuttlebutt<ModelEvents> {
   async * entries (range: KeyRange = {}): AsyncGenerator<[string, unknown]> {
     const { limit = Infinity, ...bounds } = range
     if (limit <= 0) return
+    const storage = this._storage
     let count = 0
-    for await (const [key, entry] of this._storage.iterate(this.#keys, bounds)) {
-      const value = (entry as Entry)[2]
-      if (value === null) continue
-      yield [key, value]
-      if (++count >= limit) return
+    // Key records in pages; each page's values in one read of the log.
+    for await (const page of storage.iteratePages(this.#keys, bounds)) {
+      const values = await storage.readUpdates(page.map(([, entry]) => entry as Entry))
+      for (let i = 0; i < page.length; i++) {
+        const bytes = values[i]
+        const value = bytes === undefined ? null : valueOf(bytes)
+        if (value === null) continue
+        yield [page[i][0], value]
+        if (++count >= limit) return
+      }
     }
   }
 
@@ -132,13 +147,17 @@ export class Model extends Scuttlebutt<ModelEvents> {
   }
 
   #apply (update: Update, current: Entry | undefined, tx: Transaction): boolean {
-    const [[key, value], ts, source] = update as Update<ModelChange>
+    const [[key], ts, source] = update as Update<ModelChange>
     if (current !== undefined) {
       if (compareStamps(ts, source, current[0], current[1]) <= 0) return false
       tx.dropUpdate(current[0], current[1])
     }
-    tx.put(this.#keys, key, [ts, source, value])
+    tx.put(this.#keys, key, [ts, source])
     return true
+  }
+
+  protected override async _upgrade (storage: Storage, from: number): Promise<void> {
+    if (from < 2) await upgradePointers(storage, storage.space('keys'))
   }
 
   protected override _committed (update: Update): void {
@@ -146,4 +165,9 @@ export class Model extends Scuttlebutt<ModelEvents> {
     this.emit('change', key, value)
     this.emit(`change:${key}`, value)
   }
+}
+
+/** The value of a stored Model update (null for a delete). */
+function valueOf (bytes: Buffer): unknown {
+  return ((unpack(bytes) as Update<ModelChange>)[0])[1]
 }

@@ -3,15 +3,18 @@ import { Packr } from 'msgpackr'
 /**
  * The one msgpack configuration used on disk and on the wire: plain msgpack maps
  * (records and structured cloning off, so any msgpack decoder reads our bytes),
- * 64-bit integers as numbers (foreign encoders may send whole-ms timestamps as
- * uint64), and copied binary so decoded values never pin a whole network chunk.
+ * 64-bit integers as numbers when they are safe integers (foreign encoders may
+ * send whole-ms timestamps as uint64) and as BigInt otherwise, so a value that a
+ * number cannot hold exactly is seen, and refused, rather than silently rounded;
+ * and copied binary so decoded values never pin a whole network chunk.
  */
 export const msgpack = new Packr({
   useRecords: false,
   moreTypes: false,
   structuredClone: false,
   variableMapSize: true,
-  int64AsType: 'number',
+  // 'auto' is supported by msgpackr 2.x but missing from its type declarations.
+  int64AsType: 'auto' as 'number',
   copyBuffers: true
 })
 

@@ -10,12 +10,11 @@ import type { ScuttlebuttStats, Security } from './scuttlebutt.js'
 /** Called once an update is committed, dropped as old, or rejected. */
 export type Done = (err: Error | null, update?: Update, rejected?: boolean) => void
 
-/** One queued update (local or remote) or clock merge. */
+/** One queued update (local or remote). */
 export interface Pending {
   local: boolean
   update: Update
-  /** Instead of an update: a peer's clock to merge once its whole history is here. */
-  merge?: Clock
+  /** The update's msgpack bytes: as received from a peer, or packed once for a local update. */
   bytes: Buffer | undefined
   origin: ReplicationStream | undefined
   done: Done | undefined
@@ -29,6 +28,11 @@ export interface PipelineHost {
   readonly storage: Storage
   /** The committed clock; the pipeline moves it after each commit. */
   readonly clock: Clock
+  /**
+   * Sources whose latest update was superseded but is kept in the log (source ->
+   * its ts), so that every clock entry stays backed by an update a peer can fetch.
+   */
+  readonly pinned: Clock
   readonly hlc: HybridClock
   readonly maxClockSkew: number
   readonly maxBatch: number
@@ -46,8 +50,6 @@ export interface PipelineHost {
   readonly id: Source
   /** Stamp (and sign) a local update again with a fresh timestamp. */
   restamp: (update: Update) => Update
-  /** Whether the data type allows merging peers' header clocks. */
-  mergesClocks: () => boolean
   emit: (name: string, ...args: unknown[]) => void
 }
 
@@ -56,14 +58,24 @@ export interface PipelineHost {
  * authorizes (allow-list, signatures), checks skew and per-source order, applies
  * through the data type's hook, writes one atomic batch with the clock, and only
  * then moves the clock, emits, forwards to streams and acknowledges.
+ *
+ * The clock moves only with updates that were checked and committed: a peer's
+ * header clock is an unauthenticated claim and never moves it. Each source's
+ * latest update stays in the log even when superseded ("pinned"), so clocks
+ * still converge by fetching updates.
+ *
+ * A write that fails may still have reached storage. Before anything else is
+ * committed the pipeline reads the clock entries back to learn whether it did;
+ * if it did, its updates are announced and forwarded as if the write had
+ * succeeded, so an update in storage always reaches the peers.
  */
 export class UpdatePipeline {
   readonly #host: PipelineHost
   #queue: Pending[] = []
   #pumping: Promise<void> | undefined
   #roomWaiters: Array<() => void> = []
-  /** A commit failed: the clock may no longer be trusted to describe storage for merges. */
-  #failed = false
+  /** A commit whose write failed and whose outcome could not be read back yet. */
+  #uncertain: Prepared | undefined
 
   constructor (host: PipelineHost) {
     this.#host = host
@@ -80,7 +92,7 @@ export class UpdatePipeline {
     while (this.#pumping !== undefined) await this.#pumping
   }
 
-  /** Queue an update (or a clock merge) for the next commit. */
+  /** Queue an update for the next commit. */
   enqueue (item: Pending): void {
     this.#queue.push(item)
     this.#pumping ??= this.#pump()
@@ -120,6 +132,14 @@ export class UpdatePipeline {
           writing = undefined
           continue
         }
+        if (writing === undefined && this.#uncertain !== undefined && !(await this.#settleUncertain())) {
+          // Storage cannot even be read: nothing may be committed over an unknown state.
+          const cause = this.#uncertain.failure
+          for (const item of this.#take()) {
+            item.done?.(error(codes.COMMIT_UNCERTAIN, 'An earlier commit failed and storage cannot be read back', { cause }))
+          }
+          continue
+        }
         const next = await this.#prepare(this.#take(), writing)
         if (writing !== undefined) {
           const ok = await writing.committed
@@ -151,7 +171,7 @@ export class UpdatePipeline {
   async #authorize (items: Pending[]): Promise<Pending[]> {
     const security = this.#host.security
     const verdicts: Array<boolean | string | Promise<boolean | string>> = items.map((item) => {
-      if (item.local || item.merge !== undefined) return true
+      if (item.local) return true
       if (this.#host.writers !== undefined && !this.#host.writers(item.update[2], item.update)) return 'source not allowed to write'
       if (security === undefined) return true
       try {
@@ -197,18 +217,12 @@ export class UpdatePipeline {
     const moved: Clock = new Map()
     // Echoes and duplicates are the common remote input: drop them before paying for verification.
     if (host.security !== undefined || host.writers !== undefined) {
-      items = await this.#authorize(items.filter((item) => item.local || item.merge !== undefined || !this.#old(item, latestOf)))
+      items = await this.#authorize(items.filter((item) => item.local || !this.#old(item, latestOf)))
     }
     const accepted: Pending[] = []
-    const merges: Pending[] = []
     const wall = host.hlc.wall()
     const skew = host.maxClockSkew
     for (const item of items) {
-      if (item.merge !== undefined) {
-        if (this.#mergeable()) this.#merge(item.merge, moved, latestOf, wall + skew)
-        merges.push(item)
-        continue
-      }
       let [, ts, source] = item.update
       if (item.local) {
         const latest = latestOf(source)
@@ -217,6 +231,7 @@ export class UpdatePipeline {
           // held our updates from before a restore): stamp it again, never drop it.
           host.hlc.observe(latest)
           item.update = host.restamp(item.update)
+          item.bytes = undefined
           ts = item.update[1]
         }
       } else {
@@ -240,23 +255,60 @@ export class UpdatePipeline {
       host.hlc.observe(ts)
       accepted.push(item)
     }
-    if (accepted.length === 0 && merges.length === 0) return undefined
+    if (accepted.length === 0) return undefined
     const commit = host.storage.batch()
-    const tx = new Transaction(host.storage, commit, previous?.tx)
-    const applied: Pending[] = []
-    const prepared: Prepared = { commit, tx, moved, accepted: [...accepted, ...merges], applied, committed: undefined, failure: undefined }
+    const pins: Map<Source, number | null> = new Map()
+    // The pin of a source before this commit (pins this commit sets are always at its new head).
+    // Capture the map, not `previous`: a closure over it would chain every commit's transaction.
+    const earlierPins = previous?.pins
+    const pinnedBefore = (source: Source): number | undefined => {
+      const earlier = earlierPins?.get(source)
+      return earlier !== undefined ? earlier ?? undefined : host.pinned.get(source)
+    }
+    // A superseded update leaves the log, unless it is its source's latest: then it is
+    // pinned, so the clock entry it backs can still be fetched by peers.
+    const drop = (ts: number, source: Source): void => {
+      if (latestOf(source) === ts) {
+        pins.set(source, ts)
+        commit.putPin(source, ts)
+      } else {
+        commit.delUpdate(source, ts)
+      }
+    }
+    const tx = new Transaction(host.storage, commit, previous?.tx, drop)
+    const applied = new Set<Pending>()
+    const stored: Pending[] = []
+    const prepared: Prepared = { commit, tx, moved, pins, accepted, applied, stored, committed: undefined, failure: undefined }
     try {
       await host.prefetch(accepted.map((item) => item.update), tx)
       for (const item of accepted) {
         const result = host.applyUpdate(item.update, tx)
-        if (typeof result === 'boolean' ? result : await result) {
-          const [, ts, source] = item.update
-          item.bytes ??= pack(item.update)
-          commit.putUpdate(source, ts, item.bytes)
-          applied.push(item)
+        const won = typeof result === 'boolean' ? result : await result
+        const [, ts, source] = item.update
+        if (!won && moved.get(source) !== ts) continue
+        item.bytes ??= pack(item.update)
+        commit.putUpdate(source, ts, item.bytes)
+        stored.push(item)
+        if (won) {
+          applied.add(item)
+        } else {
+          // Lost on arrival, but the latest of its source: kept (and sent on) for the clock.
+          pins.set(source, ts)
+          commit.putPin(source, ts)
         }
       }
-      for (const [source, ts] of moved) commit.putClock(source, ts)
+      for (const [source, ts] of moved) {
+        commit.putClock(source, ts)
+        const old = pinnedBefore(source)
+        if (old !== undefined && old < ts) {
+          // The source moved on: its pinned, superseded update is no longer needed.
+          commit.delUpdate(source, old)
+          if (!pins.has(source)) {
+            pins.set(source, null)
+            commit.delPin(source)
+          }
+        }
+      }
     } catch (err) {
       await commit.abort().catch(() => {})
       throw err
@@ -273,33 +325,6 @@ export class UpdatePipeline {
     this.#emit('old', item.update)
     item.done?.(null)
     return true
-  }
-
-  /**
-   * Whether peers' header clocks may be merged at all: not when updates are
-   * signed or writers are restricted (a header is not authenticated), not for
-   * data types that forget history (Events with retention), and not after a
-   * failed commit (what the clock covers may not be stored).
-   */
-  #mergeable (): boolean {
-    const host = this.#host
-    return host.security === undefined && host.writers === undefined && host.mergesClocks() && !this.#failed
-  }
-
-  #merge (clock: Clock, moved: Clock, latestOf: (source: Source) => number | undefined, limit: number): void {
-    const host = this.#host
-    for (const [source, ts] of clock) {
-      // Our own entry only ever moves with our own writes; a peer's claim just lifts our timestamps.
-      if (source === host.id) {
-        if (ts <= limit) host.hlc.observe(ts)
-        continue
-      }
-      const latest = latestOf(source)
-      if ((latest === undefined || ts > latest) && ts <= limit) {
-        moved.set(source, ts)
-        host.hlc.observe(ts)
-      }
-    }
   }
 
   /** Report a rejection; a throwing listener must not wedge the pipeline. */
@@ -322,35 +347,76 @@ export class UpdatePipeline {
 
   /**
    * Write a prepared commit; only then move the clock, announce the updates,
-   * forward them to streams and settle their promises. Resolves false on failure.
+   * forward them to streams and settle their promises. A failed write is read
+   * back: if it landed after all, it counts as written. Resolves false otherwise.
    */
   async #finish (prepared: Prepared): Promise<boolean> {
-    const { commit, moved, accepted, applied } = prepared
     try {
-      await commit.write(this.#host.sync)
+      await prepared.commit.write(this.#host.sync)
     } catch (err) {
       prepared.failure = err as Error
-      this.#failed = true
-      for (const item of accepted) item.done?.(err as Error)
-      return false
+      const landed = await this.#landed(prepared)
+      if (landed !== true) {
+        if (landed === undefined) this.#uncertain = prepared
+        for (const item of prepared.accepted) item.done?.(err as Error)
+        return false
+      }
     }
-    const clock = this.#host.clock
-    for (const [source, ts] of moved) clock.set(source, ts)
-    this.#host.stats.commits++
-    this.#host.stats.committed += applied.length
-    for (const item of applied) {
-      const update = item.update
-      for (const stream of this.#host.streams) if (stream !== item.origin) stream._offer(update, item.bytes as Buffer)
+    this.#announce(prepared)
+    for (const item of prepared.accepted) item.done?.(null, item.update)
+    return true
+  }
+
+  /** Whether a commit whose write failed is in storage: true, false, or undefined when unreadable. */
+  async #landed (prepared: Prepared): Promise<boolean | undefined> {
+    try {
+      return await this.#host.storage.holdsClock(prepared.moved)
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * Learn the outcome of the commit that failed uncertainly: announce it when it
+   * landed. False while storage still cannot be read.
+   */
+  async #settleUncertain (): Promise<boolean> {
+    const prepared = this.#uncertain as Prepared
+    const landed = await this.#landed(prepared)
+    if (landed === undefined) return false
+    this.#uncertain = undefined
+    if (landed) this.#announce(prepared)
+    return true
+  }
+
+  /** Move the in-memory clock and pins, count, forward to streams and emit: the commit is stored. */
+  #announce (prepared: Prepared): void {
+    const { moved, pins, applied, stored } = prepared
+    const host = this.#host
+    for (const [source, ts] of moved) host.clock.set(source, ts)
+    for (const [source, ts] of pins) {
+      if (ts === null) host.pinned.delete(source)
+      else host.pinned.set(source, ts)
+    }
+    host.stats.commits++
+    host.stats.committed += applied.size
+    // In commit order: a stream sends each source's updates in timestamp order and
+    // skips anything at or below what it has sent.
+    for (const item of stored) {
+      this.#forward(item)
+      if (!applied.has(item)) continue
       try {
-        this.#host.committed(update)
+        host.committed(item.update)
       } catch (err) {
         // A throwing listener is the application's bug: surface it as Node would,
         // but never leave the pipeline half-done.
         process.nextTick(() => { throw err })
       }
     }
-    for (const item of accepted) item.done?.(null, item.update)
-    return true
+  }
+
+  #forward (item: Pending): void {
+    for (const stream of this.#host.streams) if (stream !== item.origin) stream._offer(item.update, item.bytes as Buffer)
   }
 }
 
@@ -360,10 +426,17 @@ interface Prepared {
   tx: Transaction
   /** The clock entries this commit moves. */
   moved: Clock
-  /** Every item settled by this commit (updates and clock merges). */
+  /** Pins this commit sets (source -> ts) or removes (null). */
+  pins: Map<Source, number | null>
+  /** Every item settled by this commit. */
   accepted: Pending[]
-  /** The updates kept in the history (announced and forwarded). */
-  applied: Pending[]
+  /** Every update written to the log, in commit order (all are forwarded to streams). */
+  stored: Pending[]
+  /**
+   * The stored updates that changed the data (also announced); the others lost on
+   * arrival and are kept only as their source's latest, for the clock.
+   */
+  applied: Set<Pending>
   /** Resolves true once written and announced, false if the write failed. */
   committed: Promise<boolean> | undefined
   failure: Error | undefined

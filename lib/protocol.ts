@@ -1,5 +1,8 @@
 import { codes, error } from './errors.js'
 import { isTimestamp } from './timestamp.js'
+import { MAX_DEPTH, isWellFormed, valueProblem } from './value-domain.js'
+
+export { MAX_DEPTH, isWellFormed }
 
 /** A source (node) id. */
 export type Source = string
@@ -37,14 +40,6 @@ export type ControlMessage =
 export const MAX_SOURCE_LENGTH = 512
 
 /**
- * True for a string without lone surrogates. LevelDB keys are UTF-8: a lone
- * surrogate encodes as U+FFFD, so two different strings would share a key.
- */
-export function isWellFormed (s: string): boolean {
-  return (s as string & { isWellFormed: () => boolean }).isWellFormed()
-}
-
-/**
  * True for a usable source id. NUL separates source and timestamp in storage keys,
  * and `__proto__` is refused as the original does (msgpack decoders mangle it as a map key).
  */
@@ -52,9 +47,6 @@ export function isSource (s: unknown): s is Source {
   return typeof s === 'string' && s.length > 0 && s.length <= MAX_SOURCE_LENGTH &&
     !s.includes('\x00') && s !== '__proto__' && isWellFormed(s)
 }
-
-/** How deeply a change may nest arrays and objects: far beyond real data, far below the stack's limit. */
-export const MAX_DEPTH = 256
 
 /** True when `value` nests arrays and objects at most `max` levels deep. */
 export function withinDepth (value: unknown, max = MAX_DEPTH): boolean {
@@ -74,6 +66,9 @@ export function parseUpdate (x: unknown): Update {
     throw error(codes.INVALID_MESSAGE, 'An update timestamp must be a finite number above zero', { update: x })
   }
   if (!isSource(x[2])) throw error(codes.INVALID_MESSAGE, 'An update source must be a valid id', { update: x })
+  // Only what every wire and storage carry exactly is accepted (see value-domain.ts).
+  const problem = valueProblem(x[0]) ?? (x.length === 4 ? valueProblem(x[3]) : undefined)
+  if (problem !== undefined) throw error(codes.INVALID_MESSAGE, `An update may not hold ${problem}`, { update: x })
   return x as Update
 }
 

@@ -1,13 +1,16 @@
 import { EventEmitter } from 'node:events'
-import { codes, error, type ScuttledbError } from './errors.js'
+import { codes, error, invalidValue, type ScuttledbError } from './errors.js'
 import { HistoryCursor } from './history.js'
-import { unpack } from './msgpack.js'
-import { MAX_DEPTH, clockToObject, isSource, withinDepth, type Clock, type ClockObject, type Source, type Update } from './protocol.js'
-import { Storage, type DataSpace, type Database } from './storage.js'
+import { pack, unpack } from './msgpack.js'
+import { clockToObject, isSource, type Clock, type ClockObject, type Source, type Update } from './protocol.js'
+import { FORMAT_VERSION, Storage, type DataSpace, type Database } from './storage.js'
+import { upgradeStorage } from './upgrade.js'
 import { ReplicationStream, type StreamOptions } from './stream.js'
 import { HybridClock, type WallClock } from './timestamp.js'
 import type { Transaction } from './transaction.js'
 import { UpdatePipeline, type Done, type PipelineHost } from './pipeline.js'
+import { DEFAULT_MAX_FRAME_BYTES } from './codec.js'
+import { valueProblem } from './value-domain.js'
 
 /** Options every Scuttlebutt takes. */
 export interface ScuttlebuttOptions {
@@ -71,6 +74,11 @@ export interface ScuttlebuttEvents {
   old: [update: Update]
   /** A remote update failed verification or came from a source not allowed to write. */
   unverified: [update: Update, reason: string]
+  /**
+   * A stored update could not be sent on a stream whose wire format cannot carry
+   * it (binary on a JSON stream); it was skipped there and the stream went on.
+   */
+  unsendable: [err: ScuttledbError]
   /** A replication stream closed; the argument counts the streams still open. */
   unstream: [count: number]
   /** `dispose()` was called. */
@@ -89,6 +97,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   readonly #writers: ((source: Source, update: Update) => boolean) | undefined
   #storage: Storage | undefined
   #clock: Clock = new Map()
+  #pinned: Clock = new Map()
   #hlc: HybridClock
   #pipeline: UpdatePipeline | undefined
   readonly #streams = new Set<ReplicationStream>()
@@ -154,9 +163,12 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     try {
       const storage = await Storage.open(this.#options.db)
       try {
-        const { id, clock } = await storage.load()
+        const { format, id, clock, pinned } = await storage.load()
         if (id !== undefined && this.#options.id !== undefined && id !== this.#options.id) {
           throw error(codes.ID_MISMATCH, `The database belongs to id ${id}, not ${this.#options.id}`)
+        }
+        if (format !== undefined && format < FORMAT_VERSION) {
+          await upgradeStorage(storage, format, async (s, from) => { await this._upgrade(s, from) }, (err) => { this._reject(err) })
         }
         if (id === undefined) {
           this.#id = this.#options.id ?? this.#options.security?.createId?.() ?? createId()
@@ -165,6 +177,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
           this.#id = id
         }
         this.#clock = clock
+        this.#pinned = pinned
         // Never issue a timestamp at or below one already stored: survives restarts and clock steps.
         for (const ts of clock.values()) this.#hlc.observe(ts)
         this.#storage = storage
@@ -223,14 +236,21 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    */
   async localUpdate (change: unknown): Promise<Update> {
     this.#assertOpen()
-    if (!this._validateChange(change)) throw new TypeError('Invalid change for this data type')
-    if (!withinDepth(change)) throw new TypeError(`A change may nest at most ${MAX_DEPTH} levels`)
+    // Refuse at the call what storage or a wire could not carry exactly: a stored
+    // update that a peer cannot decode would stop replication at it.
+    const problem = valueProblem(change)
+    if (problem !== undefined) throw invalidValue(`A change may not hold ${problem}`)
+    if (!this._validateChange(change)) throw invalidValue('Invalid change for this data type')
     const update = this.#stamp(change)
+    const bytes = pack(update)
+    if (bytes.length > DEFAULT_MAX_FRAME_BYTES) {
+      throw invalidValue(`An update of ${bytes.length} bytes exceeds the ${DEFAULT_MAX_FRAME_BYTES}-byte frame limit`)
+    }
     return await new Promise<Update>((resolve, reject) => {
       (this.#pipeline as UpdatePipeline).enqueue({
         local: true,
         update,
-        bytes: undefined,
+        bytes,
         origin: undefined,
         done: (err, committed) => { err === null ? resolve(committed ?? update) : reject(err) }
       })
@@ -294,13 +314,11 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   }
 
   /**
-   * Whether a peer's header clock may be merged after its history (so clocks
-   * converge where all of a source's updates were superseded). A data type that
-   * forgets history must say no: the peer's clock would cover what it dropped.
+   * Rewrite the data type's records of a database written by an older storage
+   * format (`from`), in atomic, idempotent batches: it runs again after a crash.
+   * Default: nothing to do.
    */
-  protected _mergesClocks (): boolean {
-    return true
-  }
+  protected async _upgrade (_storage: Storage, _from: number): Promise<void> {}
 
   /** Updates with timestamps below this are no longer part of the history (retention). Default 0. */
   protected _horizon (): number {
@@ -387,17 +405,19 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   }
 
   /**
-   * @internal Merge a peer's header clock once its whole history has been
-   * received and committed: whatever the clock covers and the peer did not send
-   * was superseded by what it did send, so this side has seen it too. Without
-   * this, clocks of peers that only ever saw superseded updates never converge.
+   * @internal A peer's header claims it holds this node's updates up to some
+   * ts (a node restored from a backup, say): stamp later local writes above it,
+   * or that peer would drop them as old. The claim is unauthenticated, so it is
+   * bounded by `maxClockSkew` and never moves the clock.
    */
-  _mergeClock (clock: Clock, done: Done): void {
-    if (this.#status !== 'open') {
-      done(error(codes.NOT_OPEN, 'The instance is closing'))
-      return
-    }
-    (this.#pipeline as UpdatePipeline).enqueue({ local: false, update: [null, 0, ''], merge: clock, bytes: undefined, origin: undefined, done })
+  _peerClaims (clock: Clock): void {
+    const own = this.#id === undefined ? undefined : clock.get(this.#id)
+    if (own !== undefined && own <= this.#hlc.wall() + this.#options.maxClockSkew) this.#hlc.observe(own)
+  }
+
+  /** @internal A stored update this stream's wire cannot carry was skipped. */
+  _unsendable (err: ScuttledbError): void {
+    this._emitLifecycle('unsendable', err)
   }
 
   /** @internal Resolves when the commit queue has room; undefined when it has room now. */
@@ -410,6 +430,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     return {
       storage,
       clock: this.#clock,
+      pinned: this.#pinned,
       hlc: this.#hlc,
       maxClockSkew: options.maxClockSkew,
       maxBatch: options.maxBatch,
@@ -427,7 +448,6 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
       reject: (err) => { this._reject(err) },
       id: this.id,
       restamp: (update) => this.#stamp(update[0]),
-      mergesClocks: () => this._mergesClocks(),
       emit: (name, ...args) => { this._emitLifecycle(name, ...args) }
     }
   }

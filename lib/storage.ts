@@ -12,8 +12,13 @@ export type Database = AbstractLevel<any, any, any>
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Sublevel = AbstractSublevel<any, any, any, any>
 
-/** The storage format this code writes; bumped on incompatible layout changes. */
-export const FORMAT_VERSION = 1
+/**
+ * The storage format this code writes; bumped on incompatible layout changes.
+ * 1: 0.1.0. 2: data types keep pointers to log entries instead of a second copy of
+ * each value; superseded latest updates are pinned; undecodable updates are
+ * quarantined. Older databases are upgraded in place when opened (lib/upgrade.ts).
+ */
+export const FORMAT_VERSION = 2
 
 /** Where a data type keeps its own records: a named sublevel with msgpack values. */
 export interface DataSpace {
@@ -22,6 +27,26 @@ export interface DataSpace {
   readonly sublevel: Sublevel
   /** @internal The sublevel's key prefix relative to the instance's database. */
   readonly prefix: string
+}
+
+/** Bounds of a key range. */
+export interface KeyBounds {
+  gt?: string
+  gte?: string
+  lt?: string
+  lte?: string
+}
+
+/** A sublevel's raw entries in key order, `step` at a time; the iterator is closed however the loop ends. */
+async function * pages (sublevel: Sublevel, options: KeyBounds, step: number): AsyncGenerator<Array<[string, Buffer]>> {
+  const iterator = sublevel.iterator(options)
+  try {
+    for (let batch = await iterator.nextv(step); batch.length > 0; batch = await iterator.nextv(step)) {
+      yield batch as Array<[string, Buffer]>
+    }
+  } finally {
+    await iterator.close()
+  }
 }
 
 /** One stored update as read from the log: its stamp and its msgpack bytes. */
@@ -43,8 +68,10 @@ function parseLogKey (key: string): { source: Source, ts: number } {
 
 /**
  * The on-disk layout (see docs/storage.md): `meta` (format, id), `clock`
- * (source -> latest accepted timestamp), `log` (source\0ts -> update bytes) and
- * one `data-NAME` sublevel per data space of the data type.
+ * (source -> latest accepted timestamp), `log` (source\0ts -> update bytes),
+ * `pinned` (source -> ts of its latest update, kept though superseded),
+ * `quarantine` (updates an upgrade found undecodable) and one `data-NAME`
+ * sublevel per data space of the data type.
  */
 export class Storage {
   readonly db: Database
@@ -52,6 +79,8 @@ export class Storage {
   readonly #meta: Sublevel
   readonly #clock: Sublevel
   readonly #log: Sublevel
+  readonly #pinned: Sublevel
+  readonly #quarantine: Sublevel
   readonly #spaces = new Map<string, DataSpace>()
   /**
    * True when the database's own encodings are utf8 keys and binary values: then
@@ -68,6 +97,8 @@ export class Storage {
     // applied here): one shape of batch operation keeps abstract-level's put() fast.
     this.#clock = db.sublevel('clock', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
     this.#log = db.sublevel('log', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+    this.#pinned = db.sublevel('pinned', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+    this.#quarantine = db.sublevel('quarantine', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
     this.#direct = db.keyEncoding().commonName === 'utf8' && ['buffer', 'view'].includes(db.valueEncoding().commonName)
   }
 
@@ -83,15 +114,63 @@ export class Storage {
     return new Storage(db, owned)
   }
 
-  /** Read the stored id and vector clock: O(sources), never O(updates). */
-  async load (): Promise<{ id: Source | undefined, clock: Clock }> {
+  /**
+   * Read the stored format, id, vector clock and pins: O(sources), never
+   * O(updates). `format` is undefined for a new database.
+   */
+  async load (): Promise<{ format: number | undefined, id: Source | undefined, clock: Clock, pinned: Clock }> {
     const [format, id] = await this.#meta.getMany(['format', 'id'])
-    if (format !== undefined && format !== FORMAT_VERSION) {
-      throw error(codes.UNSUPPORTED_FORMAT, `Storage format ${String(format)} is not supported (this version reads ${FORMAT_VERSION})`)
+    if (format !== undefined && !(Number.isInteger(format) && format >= 1 && format <= FORMAT_VERSION)) {
+      throw error(codes.UNSUPPORTED_FORMAT, `Storage format ${String(format)} is not supported (this version reads 1 to ${FORMAT_VERSION})`)
     }
     const clock: Clock = new Map()
     for await (const [source, ts] of this.#clock.iterator()) clock.set(source as string, unpack(ts as Buffer) as number)
-    return { id: typeof id === 'string' ? id : undefined, clock }
+    const pinned: Clock = new Map()
+    for await (const [source, ts] of this.#pinned.iterator()) pinned.set(source as string, unpack(ts as Buffer) as number)
+    return { format: format as number | undefined, id: typeof id === 'string' ? id : undefined, clock, pinned }
+  }
+
+  /** Record that the database now has the current format (after an upgrade). */
+  async setFormat (): Promise<void> {
+    await this.#meta.put('format', FORMAT_VERSION)
+  }
+
+  /** True when the stored clock holds at least every entry of `clock`: a commit that moved them landed. */
+  async holdsClock (clock: Clock): Promise<boolean> {
+    const sources = [...clock.keys()]
+    const stored = await this.#clock.getMany(sources) as Array<Buffer | undefined>
+    return sources.every((source, i) => {
+      const bytes = stored[i]
+      return bytes !== undefined && (unpack(bytes) as number) >= (clock.get(source) as number)
+    })
+  }
+
+  /** Every stored update in key order, raw, `step` at a time (for upgrades and checks). */
+  async * logEntries (step = 1024): AsyncGenerator<LogEntry[]> {
+    for await (const page of pages(this.#log, {}, step)) yield page.map(([key, bytes]) => ({ ...parseLogKey(key), bytes }))
+  }
+
+  /** Move stored updates out of the log into `quarantine`, atomically: kept, never replicated. */
+  async quarantine (entries: LogEntry[]): Promise<void> {
+    await this.db.batch(entries.flatMap(({ source, ts, bytes }) => [
+      { type: 'put' as const, key: logKey(source, ts), value: bytes, sublevel: this.#quarantine },
+      { type: 'del' as const, key: logKey(source, ts), sublevel: this.#log }
+    ]))
+  }
+
+  /** The updates in quarantine (moved out of the log by an upgrade), raw. */
+  async quarantined (): Promise<LogEntry[]> {
+    const out: LogEntry[] = []
+    for await (const [key, bytes] of this.#quarantine.iterator()) out.push({ ...parseLogKey(key as string), bytes: bytes as Buffer })
+    return out
+  }
+
+  /** Write a data space's records in one atomic batch (for upgrades). */
+  async rewrite (space: DataSpace, puts: Array<[string, unknown]>, dels: string[]): Promise<void> {
+    await this.db.batch([
+      ...puts.map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel: space.sublevel })),
+      ...dels.map((key) => ({ type: 'del' as const, key, sublevel: space.sublevel }))
+    ])
   }
 
   /** Record the format version and id of a new database. */
@@ -126,15 +205,13 @@ export class Storage {
   }
 
   /** Iterate a data space in key order, decoded. */
-  async * iterate (space: DataSpace, options: { gt?: string, gte?: string, lt?: string, lte?: string } = {}): AsyncGenerator<[string, unknown]> {
-    const iterator = space.sublevel.iterator(options)
-    try {
-      for (let batch = await iterator.nextv(256); batch.length > 0; batch = await iterator.nextv(256)) {
-        for (const [key, bytes] of batch as Array<[string, Buffer]>) yield [key, unpack(bytes)]
-      }
-    } finally {
-      await iterator.close()
-    }
+  async * iterate (space: DataSpace, options: KeyBounds = {}): AsyncGenerator<[string, unknown]> {
+    for await (const page of this.iteratePages(space, options)) yield * page
+  }
+
+  /** Iterate a data space in key order, decoded, a page of up to 256 records at a time. */
+  async * iteratePages (space: DataSpace, options: KeyBounds = {}, step = 256): AsyncGenerator<Array<[string, unknown]>> {
+    for await (const page of pages(space.sublevel, options, step)) yield page.map(([key, bytes]) => [key, unpack(bytes)])
   }
 
   /** Read the bytes of one stored update, or undefined when it is not held. */
@@ -142,12 +219,18 @@ export class Storage {
     return await this.#log.get(logKey(source, ts)) as Buffer | undefined
   }
 
+  /** Read the bytes of many stored updates in one call (undefined where not held). */
+  async readUpdates (refs: Array<[ts: number, source: Source]>): Promise<Array<Buffer | undefined>> {
+    if (refs.length === 0) return []
+    return await this.#log.getMany(refs.map(([ts, source]) => logKey(source, ts))) as Array<Buffer | undefined>
+  }
+
   /** Start a commit: one atomic batch. */
   batch (): Commit {
     const batch = this.db.batch()
     return this.#direct
-      ? new DirectCommit(batch, this.#prefixOf(this.#log), this.#prefixOf(this.#clock))
-      : new SublevelCommit(batch, this.#log, this.#clock)
+      ? new DirectCommit(batch, this.#prefixOf(this.#log), this.#prefixOf(this.#clock), this.#prefixOf(this.#pinned))
+      : new SublevelCommit(batch, this.#log, this.#clock, this.#pinned)
   }
 
   /**
@@ -227,6 +310,9 @@ export interface Commit {
   putUpdate: (source: Source, ts: number, bytes: Buffer) => void
   delUpdate: (source: Source, ts: number) => void
   putClock: (source: Source, ts: number) => void
+  /** Record that `source`'s latest update (at `ts`) is kept in the log though superseded. */
+  putPin: (source: Source, ts: number) => void
+  delPin: (source: Source) => void
   put: (space: DataSpace, key: string, value: unknown) => void
   del: (space: DataSpace, key: string) => void
   /** Write the batch; `sync` fsyncs it. */
@@ -265,11 +351,21 @@ abstract class BatchCommit {
 class DirectCommit extends BatchCommit implements Commit {
   readonly #log: string
   readonly #clock: string
+  readonly #pinned: string
 
-  constructor (batch: ChainedBatch, log: string, clock: string) {
+  constructor (batch: ChainedBatch, log: string, clock: string, pinned: string) {
     super(batch)
     this.#log = log
     this.#clock = clock
+    this.#pinned = pinned
+  }
+
+  putPin (source: Source, ts: number): void {
+    this.batch.put(this.#pinned + source, pack(ts))
+  }
+
+  delPin (source: Source): void {
+    this.batch.del(this.#pinned + source)
   }
 
   putUpdate (source: Source, ts: number, bytes: Buffer): void {
@@ -297,11 +393,21 @@ class DirectCommit extends BatchCommit implements Commit {
 class SublevelCommit extends BatchCommit implements Commit {
   readonly #log: Sublevel
   readonly #clock: Sublevel
+  readonly #pinned: Sublevel
 
-  constructor (batch: ChainedBatch, log: Sublevel, clock: Sublevel) {
+  constructor (batch: ChainedBatch, log: Sublevel, clock: Sublevel, pinned: Sublevel) {
     super(batch)
     this.#log = log
     this.#clock = clock
+    this.#pinned = pinned
+  }
+
+  putPin (source: Source, ts: number): void {
+    this.batch.put(source, pack(ts), { sublevel: this.#pinned })
+  }
+
+  delPin (source: Source): void {
+    this.batch.del(source, { sublevel: this.#pinned })
   }
 
   putUpdate (source: Source, ts: number, bytes: Buffer): void {

@@ -11,8 +11,9 @@ export interface Replicator {
   _cursor: (known: Clock) => HistoryCursor
   _validChange: (change: unknown) => boolean
   _receive: (update: Update, bytes: Buffer | undefined, origin: ReplicationStream, done: (err: Error | null, update?: Update, rejected?: boolean) => void) => void
-  _mergeClock: (clock: Clock, done: (err: Error | null) => void) => void
   _room: () => Promise<void> | undefined
+  _peerClaims: (clock: Clock) => void
+  _unsendable: (err: ScuttledbError) => void
   _reject: (err: ScuttledbError) => void
   _unstream: (stream: ReplicationStream) => void
 }
@@ -219,6 +220,7 @@ export class ReplicationStream extends Duplex {
       if (this.#peer !== undefined) throw error(codes.DUPLICATE_HEADER, 'The peer sent a second header')
       this.#peer = message.header
       this.#peerClock = message.clock
+      this.#sb._peerClaims(message.clock)
       // Never lower what is known: a re-read after an overflow must stay in per-source order.
       for (const [source, ts] of message.clock) if (isNewer(ts, source, this.#known)) this.#known.set(source, ts)
       this.emit('header', message.header)
@@ -250,6 +252,8 @@ export class ReplicationStream extends Duplex {
     this.#sb._receive(update, bytes, this, this.#onSettled)
   }
 
+  readonly #onUnsendable = (err: ScuttledbError): void => { this.#sb._unsendable(err) }
+
   /** One callback for every received update (no closure per update). */
   readonly #onSettled = (err: Error | null, _update?: Update, rejected?: boolean): void => {
     this.#inflight--
@@ -263,18 +267,6 @@ export class ReplicationStream extends Duplex {
   #markSyncReceived (): void {
     this.#syncReceivedPending = false
     if (this.#syncReceived || this.destroyed) return
-    // A peer whose updates were refused here (skew, signatures, shape) must not have its
-    // clock merged: the clock would cover what this side never stored.
-    if (this.#peerClock.size > 0 && !this.#hadRejection) {
-      // Commit the peer's clock first, so that at `sync` both clocks agree.
-      const clock = this.#peerClock
-      this.#peerClock = new Map()
-      this.#sb._mergeClock(clock, (err) => {
-        if (err !== null) this.#abort(err)
-        else this.#markSyncReceived()
-      })
-      return
-    }
     this.#syncReceived = true
     this.emit('syncReceived')
     this.#maybeSynced()
@@ -322,7 +314,7 @@ export class ReplicationStream extends Duplex {
         if (!this.#syncSent && Math.floor(before / PROGRESS_EVERY) !== Math.floor(this.#sent / PROGRESS_EVERY)) {
           this.emit('progress', this.progress)
         }
-        if (fresh.length > 0) this.#wantsData = this.push(this.#codec.encodeUpdates(fresh))
+        if (fresh.length > 0) this.#wantsData = this.push(this.#codec.encodeUpdates(fresh, this.#onUnsendable))
         if (entries.length === 0 && !this.#rescan) {
           this.#cursor = undefined
           await cursor.close()
@@ -394,7 +386,7 @@ export class ReplicationStream extends Duplex {
       fresh.push(entry)
     }
     this.#sent += fresh.length
-    if (fresh.length > 0) this.#wantsData = this.push(this.#codec.encodeUpdates(fresh))
+    if (fresh.length > 0) this.#wantsData = this.push(this.#codec.encodeUpdates(fresh, this.#onUnsendable))
   }
 
   #endWhenSynced (): void {

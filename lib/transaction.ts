@@ -16,12 +16,14 @@ export class Transaction {
   readonly #overlay = new Map<DataSpace, Map<string, unknown>>()
   /** The commit being written while this one is prepared: its writes are visible here. */
   #parent: Transaction | undefined
+  readonly #drop: (ts: number, source: Source) => void
 
-  /** @internal */
-  constructor (storage: Storage, commit: Commit, parent?: Transaction) {
+  /** @internal `drop` removes a superseded update (or pins it when it is its source's latest). */
+  constructor (storage: Storage, commit: Commit, parent?: Transaction, drop?: (ts: number, source: Source) => void) {
     this.#storage = storage
     this.#commit = commit
     this.#parent = parent
+    this.#drop = drop ?? ((ts, source) => { commit.delUpdate(source, ts) })
   }
 
   /** @internal The parent has committed: read storage instead (and let the parent be collected). */
@@ -87,8 +89,12 @@ export class Transaction {
     this.#commit.del(space, key)
   }
 
-  /** Remove a superseded update from the history, in this commit. */
+  /**
+   * A stored update was superseded: it leaves the history in this commit (the
+   * base class keeps it if it is its source's latest, so the clock entry it
+   * backs can still be fetched by peers).
+   */
   dropUpdate (ts: number, source: Source): void {
-    this.#commit.delUpdate(source, ts)
+    this.#drop(ts, source)
   }
 }

@@ -1,9 +1,13 @@
-import { compareStamps, type Source, type Update } from './protocol.js'
+import { invalidValue } from './errors.js'
+import { unpack } from './msgpack.js'
+import { compareStamps, type Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
-import type { DataSpace } from './storage.js'
+import type { DataSpace, Storage } from './storage.js'
 import type { Transaction } from './transaction.js'
+import { upgradePointers, type Pointer } from './pointer.js'
 
-type Entry = [ts: number, source: Source, value: unknown]
+/** The record of the current value: a pointer at the winning update in the log. */
+type Entry = Pointer
 
 /** The Value's events (besides every Scuttlebutt's). */
 export interface ValueEvents extends ScuttlebuttEvents {
@@ -31,14 +35,17 @@ export class Value extends Scuttlebutt<ValueEvents> {
 
   /** Set the value; resolves once durable. */
   async set (value: unknown): Promise<void> {
-    if (value === undefined) throw new TypeError('A value must not be undefined')
+    if (value === undefined) throw invalidValue('A value must not be undefined')
     await this.localUpdate(value)
   }
 
   /** The current value, or undefined before any was set. */
   async get (): Promise<unknown> {
-    const entry = await this._storage.get(this.#data, KEY) as Entry | undefined
-    return entry?.[2]
+    const storage = this._storage
+    const entry = await storage.get(this.#data, KEY) as Entry | undefined
+    if (entry === undefined) return undefined
+    const bytes = await storage.readUpdate(entry[1], entry[0])
+    return bytes === undefined ? undefined : (unpack(bytes) as Update)[0]
   }
 
   /** The current value (for JSON snapshots: `await value.toJSON()`). */
@@ -55,14 +62,18 @@ export class Value extends Scuttlebutt<ValueEvents> {
   }
 
   protected override async _applyUpdate (update: Update, tx: Transaction): Promise<boolean> {
-    const [value, ts, source] = update
+    const [, ts, source] = update
     const current = await tx.get(this.#data, KEY) as Entry | undefined
     if (current !== undefined) {
       if (compareStamps(ts, source, current[0], current[1]) <= 0) return false
       tx.dropUpdate(current[0], current[1])
     }
-    tx.put(this.#data, KEY, [ts, source, value])
+    tx.put(this.#data, KEY, [ts, source])
     return true
+  }
+
+  protected override async _upgrade (storage: Storage, from: number): Promise<void> {
+    if (from < 2) await upgradePointers(storage, storage.space('value'))
   }
 
   protected override _committed (update: Update): void {

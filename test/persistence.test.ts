@@ -167,7 +167,7 @@ test('storage stays O(keys): 1000 overwrites of one key leave exactly one update
   await check(await openAt(t, dir), 'reopened')
 })
 
-test('reopen reads the stored clock: it holds the last timestamps, even of a source with nothing in the log', async (t) => {
+test('reopen reads the stored clock; a source whose latest update lost stays fetchable, so clocks converge through updates', async (t) => {
   const dir = await tempDir(t)
   const local = await openAt(t, dir, { now: () => 2_000_000 })
   const remote = await memoryModel(t, { now: () => 1_000_000, maxClockSkew: Infinity, id: 'remote' })
@@ -189,12 +189,15 @@ test('reopen reads the stored clock: it holds the last timestamps, even of a sou
   t.deepEqual(reopened.clock, before, 'the reopened clock equals the last timestamps of each source')
   const history = await updates(reopened)
   const fromRemote = history.filter((u) => u[2] === 'remote').map((u) => u[1])
-  t.deepEqual(fromRemote, [kept[1]], 'the log holds only the applied remote update')
-  t.ok(reopened.clock.remote > Math.max(...fromRemote), 'so the clock was read from storage, not derived from the log')
+  t.deepEqual(fromRemote, [kept[1], loser[1]], 'the log holds the applied remote update and the remote source\'s latest (lost) one')
+  t.equal(reopened.clock.remote, Math.max(...fromRemote), 'every clock entry is backed by a stored update')
   t.equal(reopened.clock[reopened.id], Math.max(...history.filter((u) => u[2] === reopened.id).map((u) => u[1])), 'the local clock is the newest local ts')
   const sent: Stamped[] = []
-  for await (const u of reopened.history({ remote: kept[1] })) sent.push(u as Stamped)
+  for await (const u of reopened.history({ remote: loser[1] })) sent.push(u as Stamped)
   t.ok(sent.every((u) => u[2] !== 'remote'), 'a peer at the remote clock is sent nothing of the remote source')
+  const catchUp: Stamped[] = []
+  for await (const u of reopened.history({ remote: kept[1] })) catchUp.push(u as Stamped)
+  t.deepEqual(catchUp.filter((u) => u[2] === 'remote').map((u) => u[1]), [loser[1]], 'a peer that lacks it is sent the lost update, and learns the clock from it')
 })
 
 test('a reopened disk model lists its whole history, well beyond one classic-level read batch (~16 KB)', async (t) => {

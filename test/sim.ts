@@ -194,9 +194,9 @@ export class Sim {
       await this.disconnect(i, j)
     }
     this.trace.push('settle')
-    // Clocks travel only in headers: knowledge of a source whose updates were all
-    // superseded moves one hop per connection. Resync the line (at most one round
-    // per hop) until the clocks stop changing, as a real network keeps reconnecting.
+    // Clocks move only with updates (a source's latest is kept even when superseded),
+    // and a line sync forwards them hop by hop. Resync the line (at most one round per
+    // hop) until the clocks stop changing, as a real network keeps reconnecting.
     let clocks = ''
     for (let round = 0; round < this.peers.length; round++) {
       const line: SimLink[] = []

@@ -1,0 +1,93 @@
+/**
+ * True for a string without lone surrogates. LevelDB keys and msgpack strings are
+ * UTF-8: a lone surrogate encodes as U+FFFD, so two different strings would share a key.
+ */
+export function isWellFormed (s: string): boolean {
+  return (s as string & { isWellFormed: () => boolean }).isWellFormed()
+}
+
+/** How deeply a value may nest arrays and objects: far beyond real data, far below the stack's limit. */
+export const MAX_DEPTH = 256
+
+/**
+ * The values scuttledb stores and replicates: what both wire formats (msgpack
+ * and the original's JSON) and storage carry exactly.
+ *
+ * - `null`, `true`, `false`
+ * - finite numbers other than `-0` (msgpack writes -0 as 0, JSON as 0)
+ * - strings without lone surrogates (UTF-8 cannot carry them)
+ * - arrays without holes, and plain objects (prototype `Object.prototype` or
+ *   `null`) whose own keys are well-formed strings other than `__proto__`, with
+ *   no symbol keys, whose values are in the domain
+ * - binary: `Uint8Array` (a `Buffer` is one), read back as a `Buffer`; msgpack
+ *   only: a JSON stream cannot carry it and skips such updates (see `unsendable`)
+ *
+ * Nesting is limited to `MAX_DEPTH` levels. Everything else (undefined,
+ * BigInt, NaN, Infinity, -0, other typed arrays, Date, Map, Set, class
+ * instances, functions, symbols) is outside: refused at the call when local,
+ * rejected with the stream closed when it comes from a peer.
+ *
+ * Returns undefined when `value` is in the domain, otherwise why not.
+ */
+export function valueProblem (value: unknown, depth = MAX_DEPTH): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return isWellFormed(value) ? undefined : 'a string with a lone surrogate'
+    case 'number':
+      if (!Number.isFinite(value)) return `the number ${String(value)}`
+      return value === 0 && 1 / value < 0 ? 'the number -0' : undefined
+    case 'boolean':
+      return undefined
+    case 'object':
+      if (value === null) return undefined
+      return objectProblem(value, depth)
+    default:
+      return `a value of type ${typeof value}`
+  }
+}
+
+function objectProblem (value: object, depth: number): string | undefined {
+  if (value instanceof Uint8Array) {
+    // Subclasses other than Buffer (none in practice) would come back as a Buffer: still bytes.
+    return undefined
+  }
+  if (depth === 0) return `nesting deeper than ${MAX_DEPTH} levels`
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) return 'an array with holes'
+      const problem = valueProblem(value[i], depth - 1)
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) {
+    const name = (value.constructor as { name?: unknown } | undefined)?.name
+    return typeof name === 'string' && name !== '' ? `an instance of ${name}` : 'an object that is not plain'
+  }
+  if (Object.getOwnPropertySymbols(value).length > 0) return 'an object with symbol keys'
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue
+    // msgpackr renames the key __proto__ on decoding (a prototype-pollution guard).
+    if (key === '__proto__') return 'the object key __proto__'
+    if (!isWellFormed(key)) return 'an object key with a lone surrogate'
+    const problem = valueProblem((value as Record<string, unknown>)[key], depth - 1)
+    if (problem !== undefined) return problem
+  }
+  return undefined
+}
+
+/** True when `value` is in the value domain (see `valueProblem`). */
+export function isValue (value: unknown): boolean {
+  return valueProblem(value) === undefined
+}
+
+/** True when `value` holds binary anywhere (which the JSON wire cannot carry). */
+export function holdsBinary (value: unknown, depth = MAX_DEPTH): boolean {
+  if (value === null || typeof value !== 'object') return false
+  if (value instanceof Uint8Array) return true
+  if (depth === 0) return false
+  const children = Array.isArray(value) ? value : Object.values(value)
+  for (const child of children) if (holdsBinary(child, depth - 1)) return true
+  return false
+}
