@@ -62,7 +62,9 @@ export class Events extends Scuttlebutt<Record<string, unknown[]>> {
    * Use `record()` to wait until the event is durable.
    */
   override emit (event: string, ...args: unknown[]): boolean {
-    this.record(event, ...args).catch((err: unknown) => {
+    // A caller's mistake throws here, at the call; only storage failures arrive later.
+    if (typeof event !== 'string') throw new TypeError('An event name must be a string')
+    this._submit([event, ...args]).catch((err: unknown) => {
       if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', err)
       else throw err
     })

@@ -235,9 +235,18 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    * durably, then is emitted and sent to peers. Resolves with the committed update.
    */
   async localUpdate (change: unknown): Promise<Update> {
+    return await this._submit(change)
+  }
+
+  /**
+   * `localUpdate()` for callers that do not await (Events#emit): a caller's
+   * mistake (not open, a change outside the value domain or too large) throws
+   * here, synchronously; the promise only rejects when the commit fails.
+   * What storage or a wire could not carry exactly is refused: a stored update
+   * that a peer cannot decode would stop replication at it.
+   */
+  protected _submit (change: unknown): Promise<Update> {
     this.#assertOpen()
-    // Refuse at the call what storage or a wire could not carry exactly: a stored
-    // update that a peer cannot decode would stop replication at it.
     const problem = valueProblem(change)
     if (problem !== undefined) throw invalidValue(`A change may not hold ${problem}`)
     if (!this._validateChange(change)) throw invalidValue('Invalid change for this data type')
@@ -246,7 +255,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     if (bytes.length > DEFAULT_MAX_FRAME_BYTES) {
       throw invalidValue(`An update of ${bytes.length} bytes exceeds the ${DEFAULT_MAX_FRAME_BYTES}-byte frame limit`)
     }
-    return await new Promise<Update>((resolve, reject) => {
+    return new Promise<Update>((resolve, reject) => {
       (this.#pipeline as UpdatePipeline).enqueue({
         local: true,
         update,
