@@ -80,7 +80,7 @@ export async function rejects (t: Test, promise: Promise<unknown>, type: new (..
   }
 }
 
-const packr = new Packr({ useRecords: false })
+const packr = new Packr({ useRecords: false, variableMapSize: true })
 
 /** One msgpack frame (4-byte big-endian length, then the value) as a peer would send it. */
 export function frame (value: unknown): Buffer {
