@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { pipeline } from 'node:stream'
+import { isDeepStrictEqual } from 'node:util'
 import type { Scuttlebutt, ScuttlebuttOptions } from './scuttlebutt.js'
 import type { Database } from './storage.js'
 import type { ReplicationStream } from './stream.js'
@@ -99,7 +100,7 @@ export function suite<T extends AnyScuttlebutt> (options: SuiteOptions<T>): void
       t.deepEqual(await state(a), await state(b), 'equal states')
       t.deepEqual(a.clock, b.clock, 'equal clocks')
       await write(a, random)
-      await waitFor(async () => JSON.stringify(await state(b)) === JSON.stringify(await state(a)))
+      await waitFor(t, 'the live update', async () => isDeepStrictEqual(await state(b), await state(a)))
       t.deepEqual(await state(b), await state(a), 'a live update arrives')
       t.equal(syncs, 2, 'one sync per stream')
       a.dispose()
@@ -165,11 +166,19 @@ export function suite<T extends AnyScuttlebutt> (options: SuiteOptions<T>): void
       await Promise.all([...links.values()].map(async (l) => { await l.closed }))
       const final = [connect(xs[0], xs[1]), connect(xs[1], xs[2])]
       await Promise.all(final.map(async (l) => { await l.synced }))
-      await waitFor(async () => JSON.stringify(xs.map((x) => x.clock)) === JSON.stringify(xs.map(() => xs[0].clock)))
-      const states = await Promise.all(xs.map(async (x) => await state(x)))
-      t.deepEqual(states[1], states[0], `peer 1 converged (replay with seed ${seed})`)
-      t.deepEqual(states[2], states[0], `peer 2 converged (replay with seed ${seed})`)
-      t.deepEqual(await historyOf(xs[2]), await historyOf(xs[0]), 'equal histories')
+      // Peers 0 and 2 meet only through 1: what crossed it live may still be on its way.
+      const snapshot = async (): Promise<Array<{ clock: unknown, state: unknown, history: unknown }>> =>
+        await Promise.all(xs.map(async (x) => ({ clock: x.clock, state: await state(x), history: await historyOf(x) })))
+      await waitFor(t, `convergence (replay with seed ${seed})`, async () => {
+        const [first, ...rest] = await snapshot()
+        return rest.every((other) => isDeepStrictEqual(other, first))
+      })
+      const [first, ...rest] = await snapshot()
+      rest.forEach((other, i) => {
+        t.deepEqual(other.state, first.state, `peer ${i + 1} has peer 0's state (replay with seed ${seed})`)
+        t.deepEqual(other.clock, first.clock, `peer ${i + 1} has peer 0's clock (replay with seed ${seed})`)
+        t.deepEqual(other.history, first.history, `peer ${i + 1} has peer 0's history (replay with seed ${seed})`)
+      })
       for (const l of final) l.a.destroy()
       await Promise.all(final.map(async (l) => { await l.closed }))
     })
@@ -190,13 +199,24 @@ export function suite<T extends AnyScuttlebutt> (options: SuiteOptions<T>): void
         t.ok(s.destroyed, 'that stream is destroyed')
       }
       t.deepEqual({ history: await historyOf(a), state: await state(a), clock: a.clock }, before, 'nothing changed')
-      await waitFor(async () => a.streams === 0)
+      await waitFor(t, 'the streams to close', async () => a.streams === 0)
       t.equal(a.streams, 0, 'the streams closed')
     })
   })
 }
 
-async function waitFor (check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+/**
+ * Poll `check` until it holds. A wait that runs out is a failed assertion, never a
+ * silent pass: the time bounds only how long a failure takes to report.
+ */
+async function waitFor (t: SuiteAssert, what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs
-  while (!(await check()) && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 5))
+  for (;;) {
+    if (await check()) return
+    if (Date.now() >= end) {
+      t.ok(false, `timed out after ${timeoutMs} ms waiting for ${what}`)
+      return
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
 }

@@ -1,8 +1,8 @@
-import { Duplex } from 'node:stream'
+import { Duplex, type Readable } from 'node:stream'
 import { codes, error, ScuttledbError } from './errors.js'
 import { DEFAULT_MAX_FRAME_BYTES, codecs, type Codec, type Decoder, type WrapperName } from './codec.js'
 import type { HistoryCursor } from './history.js'
-import { SYNC, isNewer, parseControl, parseUpdate, withinDepth, type Clock, type Header, type Update } from './protocol.js'
+import { SYNC, isNewer, parseControl, parseUpdate, type Clock, type Header, type Update } from './protocol.js'
 
 /** @internal What a stream needs of its Scuttlebutt instance. */
 export interface Replicator {
@@ -30,7 +30,10 @@ export interface StreamOptions {
    * of sending everything. Default false.
    */
   sendClock?: boolean
-  /** Keep streaming live updates after SYNC. Default true; false ends the output after SYNC. */
+  /**
+   * Keep streaming live updates after SYNC. Default true; false ends the output
+   * after SYNC (a side that sends nothing: once it has the peer's whole history).
+   */
   tail?: boolean
   /** Any value, sent in the header; the peer sees it in its `header` event. */
   meta?: unknown
@@ -53,9 +56,17 @@ export interface SyncProgress {
   received: number
   /** True once this side has sent its whole history (and SYNC). */
   syncSent: boolean
-  /** True once the peer's whole history has been received and committed. */
+  /** True once the peer's whole history has been received and settled. */
   syncReceived: boolean
 }
+
+/** This side's output: waiting for the peer's header, sending stored history, then live updates, then ended. */
+type Output = 'waiting' | 'history' | 'live' | 'ended'
+/**
+ * The peer's input: waiting for its header, receiving its history, SYNC seen while
+ * that history still commits (settling), synced, then ended.
+ */
+type Input = 'waiting' | 'receiving' | 'settling' | 'synced' | 'ended'
 
 /** Emit `progress` every this many updates during the initial exchange. */
 const PROGRESS_EVERY = 1000
@@ -67,12 +78,31 @@ const CHUNK_BYTES = 64 * 1024
 /** Bytes of live updates queued for a slow peer before falling back to a scan of storage. */
 const LIVE_QUEUE_BYTES = 4 * 1024 * 1024
 
-type Phase = 'waiting' | 'history' | 'live' | 'done'
+type Callback = (err?: Error | null) => void
 
 /**
  * One replication connection. Writes bytes from the peer into it and pipe its
  * output to the peer: `pipeline(stream, socket, stream, cb)`. History is read
  * from storage only as fast as the peer drains the stream.
+ *
+ * Its lifecycle is two state machines, each moved in one place (`#toOutput`,
+ * `#toInput`), and one rule for closing (`#closeIfDone`):
+ * - The output ends after SYNC when `tail` is false (a side that sends nothing:
+ *   once it is synced); when the peer has ended its side (the original's rule);
+ *   and on `dispose()`. The last two wait for a history in progress, so a peer is
+ *   never sent a truncated history, unless nobody has started reading it.
+ * - The input ends when the peer has ended its side and every update it sent has
+ *   settled; on `dispose()`; and, on a stream that does not accept updates, when
+ *   the output has ended (nothing the peer sends can matter any more).
+ * - The stream closes (is destroyed, so `close` fires once and the instance
+ *   forgets it) when both have ended and the output has been read to its end or
+ *   was never read at all. When this side stopped reading before the peer ended
+ *   (dispose, or a read-only stream that is done), it first waits for the peer to
+ *   end its side if the peer is there to see this side's end (something is piped
+ *   in, or the peer sent its header): closing first would make `pipeline()`
+ *   report a premature close and destroy a transport still holding our last bytes.
+ * - Errors, `destroy()`, and a piped source or destination that closes before it
+ *   ended (a transport error) close it at once.
  */
 export class ReplicationStream extends Duplex {
   /** The options the stream was created with. */
@@ -82,30 +112,30 @@ export class ReplicationStream extends Duplex {
   readonly #decoder: Decoder
   readonly #sends: boolean
   readonly #accepts: boolean
-  readonly #tail: boolean
+  #output: Output
+  #input: Input
+  /** What the output does once its history is sent: keep sending live updates, or end. */
+  #afterHistory: 'tail' | 'end'
   /** What the peer holds, as far as this side knows: its header, what it sent, what we sent. */
   #known: Clock = new Map()
   #peer: Header | undefined
-  #peerClock: Clock = new Map()
-  #phase: Phase = 'waiting'
+  readonly #progress: SyncProgress = { sent: 0, received: 0, syncSent: false, syncReceived: false }
   #cursor: HistoryCursor | undefined
   #scanning = false
   #rescan = false
   #live: Array<[Update, Buffer]> = []
   #liveBytes = 0
+  /** The live queue overflowed: what it dropped is re-read from storage. */
   #overflow = false
   #wantsData = false
-  #syncSent: boolean
-  #syncReceived: boolean
-  #syncReceivedPending = false
-  #hadRejection = false
-  #endAfterHistory = false
-  #ignoreInput = false
-  #synced = false
-  #inflight = 0
-  #sent = 0
-  #received = 0
-  #settled = 0
+  /** Updates received before the peer's SYNC, and after it, not yet settled. */
+  #historyPending = 0
+  #livePending = 0
+  /** `_final`'s callback, held until every received update has settled. */
+  #finalCallback: Callback | undefined
+  /** Streams piped into this one, and those it pipes into, each with its 'close' listener. */
+  readonly #sources = new Map<NodeJS.EventEmitter, () => void>()
+  readonly #targets = new Map<NodeJS.EventEmitter, () => void>()
   #closed: Promise<void>
 
   /** @internal Use `Scuttlebutt#createStream()`. */
@@ -123,23 +153,31 @@ export class ReplicationStream extends Duplex {
     this.#decoder = this.#codec.decoder(maxFrameBytes)
     this.#sends = options.readable !== false
     this.#accepts = options.writable !== false
-    this.#tail = options.tail !== false
-    this.#syncSent = !this.#sends
-    this.#syncReceived = !this.#accepts
+    this.#afterHistory = options.tail === false ? 'end' : 'tail'
+    // A side that sends nothing has no history: its output is live from the start and
+    // carries nothing. It stays open (the peer would read an early end as "end yours too").
+    this.#output = this.#sends ? 'waiting' : 'live'
+    // A side that accepts nothing has nothing to wait for before `sync`.
+    this.#input = this.#accepts ? 'waiting' : 'synced'
+    this.#progress.syncSent = !this.#sends
+    this.#progress.syncReceived = !this.#accepts
     this.#closed = new Promise((resolve) => this.once('close', resolve))
     this.once('close', () => { this.#cleanup() })
+    this.on('end', () => { this.#closeIfDone() })
+    this.on('finish', () => { this.#closeIfDone() })
+    this.on('pipe', (source: Readable) => { this.#watch(this.#sources, source, () => source.readableEnded) })
+    this.on('unpipe', (source: Readable) => {
+      this.#unwatch(this.#sources, source)
+      this.#closeIfDone()
+    })
 
     if (this.#sends || options.sendClock === true) {
       const header: Header = { id: sb.id, clock: Object.fromEntries(sb._clockCopy()) }
       if (options.meta !== undefined) header.meta = options.meta
       this.push(this.#codec.encode(header))
     }
-    // A side that does not send keeps its output open (the peer would read an early
-    // end as "end yours too"); it ends when the peer ends or the stream is disposed.
-    if (this.#sends && !this.#accepts && options.sendClock !== true) {
-      // A read-only stream with no clock to wait for sends everything (original behaviour).
-      this.#startHistory()
-    }
+    // A read-only stream with no clock to wait for sends everything (original behaviour).
+    if (this.#sends && !this.#accepts && options.sendClock !== true) this.#toOutput('history')
   }
 
   /** The peer's header, once received. */
@@ -149,7 +187,7 @@ export class ReplicationStream extends Duplex {
 
   /** Progress of the initial exchange. */
   get progress (): SyncProgress {
-    return { sent: this.#sent, received: this.#received, syncSent: this.#syncSent, syncReceived: this.#syncReceived }
+    return { ...this.#progress }
   }
 
   /** @internal Resolves once the stream has closed. */
@@ -157,8 +195,14 @@ export class ReplicationStream extends Duplex {
     await this.#closed
   }
 
-  override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (this.destroyed) {
+  override pipe<T extends NodeJS.WritableStream> (destination: T, options?: { end?: boolean }): T {
+    super.pipe(destination, options)
+    this.#watch(this.#targets, destination, () => this.readableEnded)
+    return destination
+  }
+
+  override _write (chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
+    if (this.destroyed || this.#input === 'ended') {
       callback()
       return
     }
@@ -175,30 +219,32 @@ export class ReplicationStream extends Duplex {
     else void room.then(() => { callback() })
   }
 
-  override _final (callback: (err?: Error | null) => void): void {
-    try {
-      this.#decoder.end()
-    } catch (err) {
-      this.#fail(err as ScuttledbError)
-      callback()
-      return
+  override _final (callback: Callback): void {
+    if (this.#input !== 'ended') {
+      try {
+        this.#decoder.end()
+      } catch (err) {
+        this.#fail(err as ScuttledbError)
+        callback()
+        return
+      }
     }
     // The peer ended its side: end ours (the original's rule).
-    this.#endWhenSynced()
-    callback()
+    this.#endOutput()
+    this.#finalCallback = callback
+    this.#finishInput()
   }
 
   override _read (): void {
     this.#wantsData = true
-    if (this.#phase === 'history' || this.#rescan) {
-      void this.#pumpHistory()
-    } else if (this.#phase === 'live') {
-      this.#flushLive()
-    }
+    if (this.#output === 'history') void this.#pumpHistory()
+    else if (this.#output === 'live') this.#flushLive()
   }
 
-  override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
-    this.#phase = 'done'
+  override _destroy (err: Error | null, callback: Callback): void {
+    this.#output = 'ended'
+    this.#input = 'ended'
+    this.#finalCallback = undefined
     const cursor = this.#cursor
     this.#cursor = undefined
     if (cursor === undefined) {
@@ -208,8 +254,92 @@ export class ReplicationStream extends Duplex {
     cursor.close().then(() => { callback(err) }, () => { callback(err) })
   }
 
+  /** Move the output, with what each state begins with. */
+  #toOutput (next: Output): void {
+    if (this.#output === 'ended' || this.destroyed) return
+    this.#output = next
+    if (next === 'history') {
+      // Begin (or restart, after the live queue overflowed) sending stored history the peer lacks.
+      this.#rescan = true
+      this.#overflow = false
+      this.#clearLive()
+      if (this.#wantsData) void this.#pumpHistory()
+    } else if (next === 'live') {
+      // What committed while the history was read goes first, then SYNC.
+      this.#flushLive()
+      if (!this.#progress.syncSent) {
+        this.#progress.syncSent = true
+        this.push(this.#codec.encode(SYNC))
+        this.emit('syncSent')
+        this.#syncedIfBoth()
+      }
+      // Also after a re-read of history: an end asked for meanwhile must still happen.
+      if (this.#afterHistory === 'end') this.#toOutput('ended')
+    } else if (next === 'ended') {
+      const cursor = this.#cursor
+      this.#cursor = undefined
+      void cursor?.close()
+      this.#clearLive()
+      this.push(null)
+      // Nothing the peer sends can matter to a side that accepts nothing once its output is done.
+      if (!this.#accepts) this.#toInput('ended')
+      this.#closeIfDone()
+    }
+  }
+
+  /** Move the input, with what each state begins with. */
+  #toInput (next: Input): void {
+    if (this.#input === 'ended' || this.destroyed) return
+    this.#input = next
+    if (next === 'synced') {
+      this.#progress.syncReceived = true
+      this.emit('syncReceived')
+      this.#syncedIfBoth()
+      // A one-shot (tail: false) side that sends nothing is done once it has the peer's history.
+      if (!this.#sends && this.#afterHistory === 'end') this.#toOutput('ended')
+    } else if (next === 'ended') {
+      this.#closeIfDone()
+    }
+  }
+
+  /** Ask the output to end: now, or after the history in progress. */
+  #endOutput (): void {
+    // A history nobody has started reading is not in progress: there is no peer to truncate.
+    if (this.#output === 'history' && this.readableFlowing !== null) this.#afterHistory = 'end'
+    else this.#toOutput('ended')
+  }
+
+  /** The peer ended its side: the input ends once every update it sent has settled. */
+  #finishInput (): void {
+    const callback = this.#finalCallback
+    if (callback === undefined || this.#historyPending + this.#livePending > 0) return
+    this.#finalCallback = undefined
+    this.#toInput('ended')
+    callback()
+  }
+
+  /** The one place that decides whether the stream is done (see the class comment). */
+  #closeIfDone (): void {
+    if (this.destroyed || this.#output !== 'ended' || this.#input !== 'ended') return
+    const read = this.readableEnded
+    // Still being read (or paused by backpressure): wait for 'end'.
+    if (!read && this.readableFlowing !== null) return
+    if (!this.writableFinished) {
+      // The peer's end is being processed: 'finish' follows.
+      if (this.writableEnded) return
+      if (read && (this.#sources.size > 0 || this.#peer !== undefined)) return
+    }
+    this.destroy()
+  }
+
+  #syncedIfBoth (): void {
+    if (!this.#progress.syncSent || !this.#progress.syncReceived || this.destroyed) return
+    this.emit('progress', this.progress)
+    this.emit('sync')
+  }
+
   #onValue (value: unknown, bytes: Buffer | undefined): void {
-    if (this.destroyed || this.#ignoreInput) return
+    if (this.destroyed || this.#input === 'ended') return
     // Updates are nearly all the traffic: check them without a message wrapper.
     if (Array.isArray(value)) {
       this.#onUpdate(parseUpdate(value), bytes)
@@ -219,112 +349,98 @@ export class ReplicationStream extends Duplex {
     if (message.type === 'header') {
       if (this.#peer !== undefined) throw error(codes.DUPLICATE_HEADER, 'The peer sent a second header')
       this.#peer = message.header
-      this.#peerClock = message.clock
       this.#sb._peerClaims(message.clock)
       // Never lower what is known: a re-read after an overflow must stay in per-source order.
       for (const [source, ts] of message.clock) if (isNewer(ts, source, this.#known)) this.#known.set(source, ts)
       this.emit('header', message.header)
-      if (this.#sends && this.#phase === 'waiting') this.#startHistory()
+      if (this.#input === 'waiting') this.#toInput('receiving')
+      if (this.#output === 'waiting') this.#toOutput('history')
       return
     }
-    if (this.#peer === undefined && this.#accepts) {
-      throw error(codes.HEADER_EXPECTED, 'The peer must send its header first')
-    }
+    if (this.#input === 'waiting') throw error(codes.HEADER_EXPECTED, 'The peer must send its header first')
     // SYNC. A read-only original may send its history and SYNC twice: later ones mean nothing.
-    if (this.#syncReceived || this.#syncReceivedPending) return
-    this.#syncReceivedPending = true
-    if (this.#inflight === 0) this.#markSyncReceived()
+    if (this.#input === 'receiving') this.#toInput(this.#historyPending === 0 ? 'synced' : 'settling')
   }
 
   #onUpdate (update: Update, bytes: Buffer | undefined): void {
-    if (this.#peer === undefined && this.#accepts) {
-      throw error(codes.HEADER_EXPECTED, 'The peer must send its header first')
-    }
+    if (this.#input === 'waiting') throw error(codes.HEADER_EXPECTED, 'The peer must send its header first')
     if (!this.#accepts) return
-    if (!withinDepth(update[0]) || !this.#sb._validChange(update[0])) {
+    if (!this.#sb._validChange(update[0])) {
       throw error(codes.INVALID_MESSAGE, 'Invalid change for this data type', { update })
     }
     const [, ts, source] = update
     // The peer holds what it sends: never echo it back.
     if (isNewer(ts, source, this.#known)) this.#known.set(source, ts)
-    this.#received++
-    this.#inflight++
-    this.#sb._receive(update, bytes, this, this.#onSettled)
+    this.#progress.received++
+    if (this.#input === 'receiving') {
+      this.#historyPending++
+      this.#sb._receive(update, bytes, this, this.#onHistorySettled)
+    } else {
+      this.#livePending++
+      this.#sb._receive(update, bytes, this, this.#onLiveSettled)
+    }
   }
 
   readonly #onUnsendable = (err: ScuttledbError): void => { this.#sb._unsendable(err) }
 
-  /** One callback for every received update (no closure per update). */
-  readonly #onSettled = (err: Error | null, _update?: Update, rejected?: boolean): void => {
-    this.#inflight--
-    this.#settled++
-    if (rejected === true) this.#hadRejection = true
+  /** One callback for every update received before SYNC (no closure per update). */
+  readonly #onHistorySettled = (err: Error | null): void => {
+    this.#historyPending--
+    this.#settled(err)
+    if (this.#historyPending === 0 && this.#input === 'settling') this.#toInput('synced')
+    this.#finishInput()
+  }
+
+  readonly #onLiveSettled = (err: Error | null): void => {
+    this.#livePending--
+    this.#settled(err)
+    this.#finishInput()
+  }
+
+  #settled (err: Error | null): void {
     if (err !== null) this.#abort(err)
-    if (!this.#syncReceived && this.#settled % PROGRESS_EVERY === 0) this.emit('progress', this.progress)
-    if (this.#inflight === 0 && this.#syncReceivedPending) this.#markSyncReceived()
-  }
-
-  #markSyncReceived (): void {
-    this.#syncReceivedPending = false
-    if (this.#syncReceived || this.destroyed) return
-    this.#syncReceived = true
-    this.emit('syncReceived')
-    this.#maybeSynced()
-  }
-
-  #maybeSynced (): void {
-    if (this.#synced || !this.#syncSent || !this.#syncReceived) return
-    this.#synced = true
-    this.emit('progress', this.progress)
-    this.emit('sync')
-  }
-
-  /** Begin (or restart, after falling behind) sending stored history the peer lacks. */
-  #startHistory (): void {
-    this.#phase = 'history'
-    this.#rescan = true
-    this.#overflow = false
-    this.#clearLive()
-    if (this.#wantsData) void this.#pumpHistory()
+    const settled = this.#progress.received - this.#historyPending - this.#livePending
+    if (!this.#progress.syncReceived && settled % PROGRESS_EVERY === 0) this.emit('progress', this.progress)
   }
 
   async #pumpHistory (): Promise<void> {
     if (this.#scanning) return
     this.#scanning = true
     try {
-      while (!this.destroyed && this.#wantsData && (this.#rescan || this.#cursor !== undefined)) {
+      while (this.#output === 'history' && this.#wantsData && (this.#rescan || this.#cursor !== undefined)) {
         if (this.#rescan) {
           this.#rescan = false
           await this.#cursor?.close()
           this.#cursor = undefined
-          if (this.destroyed) break
+          if (this.#output !== 'history') break
           this.#cursor = this.#sb._cursor(this.#known)
         }
         const cursor = this.#cursor as HistoryCursor
         const entries = await cursor.nextBatch(CHUNK_UPDATES, CHUNK_BYTES)
-        if (this.destroyed || this.#cursor !== cursor) break
+        if (this.#output !== 'history' || this.#cursor !== cursor) break
         const fresh: Array<[Update | undefined, Buffer]> = []
         for (const { source, ts, bytes } of entries) {
           if (!isNewer(ts, source, this.#known)) continue
           this.#known.set(source, ts)
           fresh.push([undefined, bytes])
         }
-        const before = this.#sent
-        this.#sent += fresh.length
-        if (!this.#syncSent && Math.floor(before / PROGRESS_EVERY) !== Math.floor(this.#sent / PROGRESS_EVERY)) {
+        const before = this.#progress.sent
+        this.#progress.sent += fresh.length
+        if (!this.#progress.syncSent && Math.floor(before / PROGRESS_EVERY) !== Math.floor(this.#progress.sent / PROGRESS_EVERY)) {
           this.emit('progress', this.progress)
         }
         if (fresh.length > 0) this.#wantsData = this.push(this.#codec.encodeUpdates(fresh, this.#onUnsendable))
         if (entries.length === 0 && !this.#rescan) {
           this.#cursor = undefined
           await cursor.close()
+          if (this.#output !== 'history') break
           if (this.#overflow) {
             this.#rescan = true
             this.#overflow = false
             this.#clearLive()
             continue
           }
-          this.#endHistory()
+          this.#toOutput('live')
         }
       }
     } catch (err) {
@@ -334,20 +450,6 @@ export class ReplicationStream extends Duplex {
     }
   }
 
-  #endHistory (): void {
-    if (this.destroyed) return
-    this.#phase = 'live'
-    this.#flushLive()
-    if (!this.#syncSent) {
-      this.#syncSent = true
-      this.push(this.#codec.encode(SYNC))
-      this.emit('syncSent')
-      this.#maybeSynced()
-    }
-    // Also after a re-read of history: an end asked for meanwhile must still happen.
-    if (!this.#tail || this.#endAfterHistory) this.#finishOutput()
-  }
-
   #clearLive (): void {
     this.#live = []
     this.#liveBytes = 0
@@ -355,7 +457,7 @@ export class ReplicationStream extends Duplex {
 
   /** @internal A committed update for the peer (unless it has it or it came from the peer). */
   _offer (update: Update, bytes: Buffer): void {
-    if (this.#phase === 'waiting' || this.#phase === 'done') return
+    if (!this.#sends || (this.#output !== 'history' && this.#output !== 'live')) return
     if (!isNewer(update[1], update[2], this.#known)) return
     if (this.#overflow) return
     if (this.#live.length >= LIVE_QUEUE_LIMIT || this.#liveBytes >= LIVE_QUEUE_BYTES) {
@@ -366,13 +468,13 @@ export class ReplicationStream extends Duplex {
     }
     this.#live.push([update, bytes])
     this.#liveBytes += bytes.length
-    if (this.#phase === 'live' && this.#live.length === 1) queueMicrotask(() => { this.#flushLive() })
+    if (this.#output === 'live' && this.#live.length === 1) queueMicrotask(() => { this.#flushLive() })
   }
 
   #flushLive (): void {
-    if (this.#phase !== 'live' || this.destroyed) return
+    if (this.#output !== 'live' || this.destroyed) return
     if (this.#overflow) {
-      if (this.#wantsData) this.#startHistory()
+      if (this.#wantsData) this.#toOutput('history')
       return
     }
     if (this.#live.length === 0 || !this.#wantsData) return
@@ -385,24 +487,31 @@ export class ReplicationStream extends Duplex {
       this.#known.set(source, ts)
       fresh.push(entry)
     }
-    this.#sent += fresh.length
+    this.#progress.sent += fresh.length
     if (fresh.length > 0) this.#wantsData = this.push(this.#codec.encodeUpdates(fresh, this.#onUnsendable))
   }
 
-  #endWhenSynced (): void {
-    if (this.#phase === 'history') this.#endAfterHistory = true
-    else this.#finishOutput()
+  /**
+   * Watch a stream piped into this one (`sources`) or one this one pipes into
+   * (`targets`): one that closes before it ended, or before it took this side's
+   * end, is a broken transport, and this stream can no longer be used.
+   */
+  #watch (links: Map<NodeJS.EventEmitter, () => void>, other: NodeJS.EventEmitter, done: () => boolean): void {
+    if (links.has(other) || this.destroyed) return
+    const onClose = (): void => {
+      links.delete(other)
+      if (done()) this.#closeIfDone()
+      else this.destroy()
+    }
+    links.set(other, onClose)
+    other.once('close', onClose)
   }
 
-  /** End this side's output, once. */
-  #finishOutput (): void {
-    if (this.#phase === 'done') return
-    this.#phase = 'done'
-    const cursor = this.#cursor
-    this.#cursor = undefined
-    void cursor?.close()
-    this.#clearLive()
-    this.push(null)
+  #unwatch (links: Map<NodeJS.EventEmitter, () => void>, other: NodeJS.EventEmitter): void {
+    const onClose = links.get(other)
+    if (onClose === undefined) return
+    links.delete(other)
+    other.off('close', onClose)
   }
 
   /** Destroy with an error, emitting it only to listeners (an unhandled 'error' would crash the process). */
@@ -419,17 +528,20 @@ export class ReplicationStream extends Duplex {
   }
 
   #cleanup (): void {
-    this.#phase = 'done'
     this.#clearLive()
+    for (const links of [this.#sources, this.#targets]) {
+      for (const [other, onClose] of links) other.off('close', onClose)
+      links.clear()
+    }
     this.#sb._unstream(this)
   }
 
   /**
-   * @internal End this side's output (after the history in progress, so a peer
-   * is never sent a truncated history) and ignore further input.
+   * @internal `dispose()`: end this side's output (after the history in progress,
+   * so a peer is never sent a truncated history) and take no more input.
    */
   _endOutput (): void {
-    this.#ignoreInput = true
-    this.#endWhenSynced()
+    this.#endOutput()
+    this.#toInput('ended')
   }
 }
