@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import type { SyncProgress } from '../stream.js'
 import { Connection, type ConnectionOptions, type PeerAddress } from './connection.js'
+import { sinkErrors } from './dial.js'
 import { codeOf, netCodes, netError } from './errors.js'
 import { checkTarget, type Target } from './target.js'
 
@@ -123,6 +124,8 @@ export class ReplicationClient extends EventEmitter<ReplicationClientEvents> {
       try {
         const { socket, peer } = await this.#dial(signal)
         if (signal.aborted) {
+          // Closed as the dial finished: nothing listens to this socket any more.
+          sinkErrors(socket)
           socket.destroy()
           break
         }

@@ -1,6 +1,6 @@
 import net from 'node:net'
 import tls from 'node:tls'
-import { once } from 'node:events'
+import { opening, sinkErrors } from './dial.js'
 import { netCodes, netError } from './errors.js'
 import { checkConnectionOptions, type ConnectionOptions } from './connection.js'
 import { ReplicationClient, type ReconnectOptions } from './reconnect.js'
@@ -61,12 +61,21 @@ export function bindError (err: NodeJS.ErrnoException, host: string, port: numbe
   return err
 }
 
-/** Bind a net or tls server; rejects with a coded error. */
+/** Bind a net or tls server; rejects with a coded error. Leaves no listener behind. */
 export async function bind (server: net.Server, host: string, port: number): Promise<net.AddressInfo> {
-  const failed = once(server, 'error') as Promise<[NodeJS.ErrnoException]>
-  server.listen(port, host)
-  const result = await Promise.race([once(server, 'listening').then(() => undefined), failed.then(([err]) => err)])
-  if (result !== undefined) throw bindError(result, host, port)
+  await new Promise<void>((resolve, reject) => {
+    const onListening = (): void => {
+      server.off('error', onError)
+      resolve()
+    }
+    const onError = (err: NodeJS.ErrnoException): void => {
+      server.off('listening', onListening)
+      reject(bindError(err, host, port))
+    }
+    server.once('listening', onListening)
+    server.once('error', onError)
+    server.listen(port, host)
+  })
   return server.address() as net.AddressInfo
 }
 
@@ -131,20 +140,14 @@ export function connect (target: Target, options: ConnectOptions): ReplicationCl
     const socket = tlsOptions === undefined
       ? net.connect({ port, host, allowHalfOpen: true, noDelay: true })
       : tls.connect({ port, host, servername: net.isIP(host) === 0 ? host : undefined, ...tlsOptions })
-    const ready = tlsOptions === undefined ? 'connect' : 'secureConnect'
-    let timer: NodeJS.Timeout | undefined
-    const onAbort = (): void => { socket.destroy(netError(netCodes.CLOSED, 'The client was closed')) }
-    try {
-      signal.addEventListener('abort', onAbort, { once: true })
-      timer = setTimeout(() => { socket.destroy(netError(netCodes.CONNECT_TIMEOUT, `No connection to ${hostPort(host, port)} within ${connectTimeout} ms`)) }, connectTimeout)
-      await once(socket, ready, { signal })
-    } catch (err) {
-      socket.destroy()
-      throw err
-    } finally {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', onAbort)
-    }
+    sinkErrors(socket)
+    await opening(socket, {
+      signal,
+      ready: tlsOptions === undefined ? 'connect' : 'secureConnect',
+      onReady: () => undefined,
+      timeout: { ms: connectTimeout, error: () => netError(netCodes.CONNECT_TIMEOUT, `No connection to ${hostPort(host, port)} within ${connectTimeout} ms`) },
+      abandon: () => { socket.destroy() }
+    })
     if (keepAlive !== false) socket.setKeepAlive(true, keepAlive)
     return { socket, peer: { remote: hostPort(host, port), transport } }
   }

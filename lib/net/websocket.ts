@@ -2,6 +2,7 @@ import http from 'node:http'
 import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer, createWebSocketStream } from 'ws'
+import { opening, sinkErrors } from './dial.js'
 import { netCodes, netError } from './errors.js'
 import { checkConnectionOptions, type ConnectionOptions } from './connection.js'
 import { httpTimeouts } from './keepalive.js'
@@ -131,34 +132,23 @@ export function connectWebSocket (target: Target, options: WebSocketConnectOptio
   const transport = url.protocol === 'wss:' ? 'wss' : 'ws'
   const remote = url.host
   const dial = async (signal: AbortSignal): Promise<{ socket: Duplex, peer: { remote: string, transport: string, transportKeepAlive: boolean } }> => {
-    const ws = new WebSocket(url, { handshakeTimeout: connectTimeout, maxPayload, ...tlsOptions })
-    const onAbort = (): void => { ws.terminate() }
-    signal.addEventListener('abort', onAbort, { once: true })
-    let fail: (err: Error) => void = () => {}
-    const onError = (err: Error): void => { fail(err) }
-    const onClose = (): void => { fail(netError(netCodes.CLOSED, 'The WebSocket closed before it opened')) }
-    let stream: Duplex
-    try {
-      stream = await new Promise<Duplex>((resolve, reject) => {
-        fail = reject
-        // Wrap at once: the peer's first message may be in the same packet as the upgrade
-        // and is emitted before a promise continuation would run.
-        ws.once('open', () => { resolve(createWebSocketStream(ws)) })
-        ws.on('error', onError)
-        ws.once('close', onClose)
-        ws.once('unexpected-response', (_req, res) => {
-          reject(netError(netCodes.BAD_ADDRESS, `${url.href} answered HTTP ${res.statusCode ?? '?'}, not a WebSocket upgrade`))
-          ws.terminate()
-        })
-      })
-    } catch (err) {
-      ws.terminate()
-      throw err
-    } finally {
-      signal.removeEventListener('abort', onAbort)
-      ws.off('close', onClose)
-      ws.off('error', onError)
-    }
+    const ws = new WebSocket(url, { maxPayload, ...tlsOptions })
+    // terminate() before the upgrade completes emits 'error' a tick later, after the attempt stopped listening.
+    sinkErrors(ws)
+    const stream = await opening(ws, {
+      signal,
+      ready: 'open',
+      // Wrap at once: the peer's first message may be in the same packet as the upgrade
+      // and is emitted before a promise continuation would run.
+      onReady: () => createWebSocketStream(ws),
+      failures: {
+        'unexpected-response': (_req: http.ClientRequest, res: http.IncomingMessage) =>
+          netError(netCodes.BAD_ADDRESS, `${url.href} answered HTTP ${res.statusCode ?? '?'}, not a WebSocket upgrade`)
+      },
+      timeout: { ms: connectTimeout, error: () => netError(netCodes.CONNECT_TIMEOUT, `No WebSocket connection to ${url.href} within ${connectTimeout} ms`) },
+      abandon: () => { ws.terminate() }
+    })
+    sinkErrors(stream)
     keepWebSocketAlive(ws, stream, options)
     return { socket: stream, peer: { remote, transport, transportKeepAlive: true } }
   }
