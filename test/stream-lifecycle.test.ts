@@ -96,7 +96,11 @@ function cycleTest (name: string, cycle: Cycle, cycles = CYCLES): void {
       }
       t.equal(a.streams + b.streams, 0, 'streams is back to 0 on both instances')
       t.equal(unstreams, created, `unstream fired once per stream (${created})`)
-      t.deepEqual({ a: listeners(a), b: listeners(b), timers: timers() }, before, 'no listener or timer is left')
+      t.deepEqual({ a: listeners(a), b: listeners(b) }, { a: before.a, b: before.b }, 'no listener is left')
+      // Timers are counted process-wide (other tests in this process may hold one): a
+      // timer left per stream would show as thousands, not as one.
+      const leftTimers = timers() - before.timers
+      t.ok(leftTimers < Math.min(10, cycles), `no timer per stream is left (${leftTimers} more than before ${cycles} cycles)`)
     } finally {
       await Promise.all([a.close(), b.close()])
     }
