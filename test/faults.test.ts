@@ -76,6 +76,19 @@ async function subject (t: Test, backend: Backend): Promise<Subject> {
 
 const stamp = (source: string, ts: number): string => source + '\x00' + String(ts)
 
+/**
+ * The winning update of each key. A history may also keep superseded updates
+ * (a source's latest, so clocks converge): only the newest per key decides the data.
+ */
+function winners (history: Stored[]): Map<string, Stored> {
+  const out = new Map<string, Stored>()
+  for (const u of history) {
+    const known = out.get(u[0][0])
+    if (known === undefined || compareStamps(u[1], u[2], known[1], known[2]) > 0) out.set(u[0][0], u)
+  }
+  return out
+}
+
 /** What a run saw: acknowledged local writes and every genuine update stamp. */
 interface Run {
   acked: Stored[]
@@ -169,14 +182,13 @@ async function carryOn (a: Model, p: Model, wire: Wire, run: Run, problems: stri
 async function checkStored (model: Model, plan: FaultPlan, run: Run, problems: string[]): Promise<void> {
   const history = await allHistory(model) as Stored[]
   const clock = model.clock
-  const byKey = new Map<string, Stored>()
-  for (const u of history) {
-    const [[key, value], ts, source] = u
-    if (byKey.has(key)) problems.push(`two updates in the history for ${key}`)
-    byKey.set(key, u)
+  const byKey = winners(history)
+  for (const [, ts, source] of history) {
     if (!(ts <= (clock[source] ?? -Infinity))) problems.push(`history ${source}@${ts} is above the stored clock ${clock[source]}`)
+  }
+  for (const [key, [[, value]]] of byKey) {
     const got = await model.get(key)
-    if (!isDeepStrictEqual(got, value === null ? undefined : value)) problems.push(`get(${key}) is ${String(got)}, its update holds ${String(value)}`)
+    if (!isDeepStrictEqual(got, value === null ? undefined : value)) problems.push(`get(${key}) is ${String(got)}, its winning update holds ${String(value)}`)
   }
   for await (const [key] of model.entries()) if (!byKey.has(key)) problems.push(`${key} holds a value without an update in the history`)
   for (const u of run.acked) {
@@ -215,12 +227,14 @@ async function checkStored (model: Model, plan: FaultPlan, run: Run, problems: s
 
 /** Both sides hold the same history and the same data. */
 async function checkConverged (a: Model, p: Model, problems: string[]): Promise<void> {
-  const key = (u: Stored): string => stamp(u[2], u[1])
-  const ours = new Map((await allHistory(a) as Stored[]).map((u) => [key(u), u]))
-  const theirs = new Map((await allHistory(p) as Stored[]).map((u) => [key(u), u]))
+  const ours = winners(await allHistory(a) as Stored[])
+  const theirs = winners(await allHistory(p) as Stored[])
   const who = (u: Stored): string => `${u[0][0]}@${u[1]} (written by the ${u[2] === a.id ? 'subject' : 'peer'})`
-  for (const [k, u] of ours) if (!theirs.has(k)) problems.push(`the subject holds ${who(u)}, the peer does not`)
-  for (const [k, u] of theirs) if (!ours.has(k)) problems.push(`the peer holds ${who(u)}, the subject does not`)
+  for (const [key, u] of ours) {
+    const other = theirs.get(key)
+    if (other === undefined || other[1] !== u[1] || other[2] !== u[2]) problems.push(`the subject holds ${who(u)}, the peer ${other === undefined ? 'nothing' : who(other)}`)
+  }
+  for (const [key, u] of theirs) if (!ours.has(key)) problems.push(`the peer holds ${who(u)}, the subject nothing`)
   if (!isDeepStrictEqual(await a.toJSON(), await p.toJSON())) problems.push('the data differs')
 }
 
