@@ -85,6 +85,31 @@ export function hostPort (host: string, port: number): string {
 }
 
 /**
+ * Track a TLS server's raw sockets until their handshake completes, so that
+ * closing the server can drop the ones still handshaking (Node waits for them,
+ * up to two minutes) with `destroy()`. Only those: destroying the raw socket of
+ * a TLS socket that is destroyed as well (its Connection closing) crashes Node
+ * 20 (a segfault in TLSWrap); once secure, the TLS socket is the owner's to
+ * destroy. Raw and TLS socket are matched by remote address, which they share.
+ */
+export function trackHandshakes (server: tls.Server): { destroy: () => void } {
+  const handshaking = new Map<string, net.Socket>()
+  const keyOf = (socket: net.Socket): string => `${socket.remoteAddress ?? '?'}|${socket.remotePort ?? 0}`
+  server.on('connection', (socket: net.Socket) => {
+    const key = keyOf(socket)
+    handshaking.set(key, socket)
+    socket.once('close', () => { if (handshaking.get(key) === socket) handshaking.delete(key) })
+  })
+  server.on('secureConnection', (socket: tls.TLSSocket) => { handshaking.delete(keyOf(socket)) })
+  return {
+    destroy: () => {
+      for (const socket of handshaking.values()) socket.destroy()
+      handshaking.clear()
+    }
+  }
+}
+
+/**
  * Listen for replication peers over TCP (or TLS with `tls`): one replication
  * stream per connection (or, for `{ docs }`, one multiplexed set), wired with
  * `pipeline`; errors on either side destroy both.
@@ -101,15 +126,10 @@ export async function listen (target: Target, options: ListenOptions = {}): Prom
   if (maxConnections !== undefined) server.maxConnections = maxConnections
   const address = await bind(server, host, port)
   const transport = tlsOptions === undefined ? 'tcp' : 'tls'
-  // Sockets that never became Connections (a TLS handshake in progress or failing) must go too.
-  const sockets = new Set<net.Socket>()
-  server.on('connection', (socket: net.Socket) => {
-    sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
-  })
+  const handshaking = tlsOptions === undefined ? undefined : trackHandshakes(server as tls.Server)
   const stop = async (): Promise<void> => {
     const closed = new Promise((resolve) => server.close(resolve))
-    for (const socket of sockets) socket.destroy()
+    handshaking?.destroy()
     await closed
   }
   const handle = new ReplicationServer(target, transport, { host, port: address.port, url: `${transport}://${hostPort(host, address.port)}` }, options, stop)

@@ -9,7 +9,7 @@ import { httpTimeouts } from './keepalive.js'
 import { ReplicationClient, type ReconnectOptions } from './reconnect.js'
 import { ReplicationServer } from './server.js'
 import { checkTarget, type Target } from './target.js'
-import { bind, checkPort, hostPort, type TlsOptions } from './tcp.js'
+import { bind, checkPort, hostPort, trackHandshakes, type TlsOptions } from './tcp.js'
 
 /** Options of `listenWebSocket()`. */
 export interface WebSocketListenOptions extends ConnectionOptions {
@@ -87,8 +87,10 @@ export async function listenWebSocket (target: Target, options: WebSocketListenO
   const address = await bind(server, host, port)
   const url = `${transport}://${hostPort(host, address.port)}${path ?? '/'}`
   const sockets = new Set<WebSocket>()
+  const handshaking = tlsOptions === undefined ? undefined : trackHandshakes(server as https.Server)
   const stop = async (): Promise<void> => {
     for (const ws of sockets) ws.terminate()
+    handshaking?.destroy()
     const closed = new Promise((resolve) => { wss.close(() => { server.close(resolve) }) })
     server.closeAllConnections()
     await closed
