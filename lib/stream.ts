@@ -1,8 +1,12 @@
 import { Duplex, type Readable } from 'node:stream'
 import { codes, error, ScuttledbError } from './errors.js'
-import { DEFAULT_MAX_FRAME_BYTES, codecs, type Codec, type Decoder, type WrapperName } from './codec.js'
+import { DEFAULT_MAX_FRAME_BYTES, codecs, type Codec, type Decoder } from './codec.js'
 import type { HistoryCursor } from './history.js'
-import { SYNC, isNewer, parseControl, parseUpdate, type Clock, type Header, type Update } from './protocol.js'
+import { Outbox, type Outgoing } from './outbox.js'
+import { SYNC, parseControl, parseUpdate, type Clock, type Header, type Update } from './protocol.js'
+import type { StreamOptions, SyncProgress } from './stream-options.js'
+
+export type { StreamOptions, SyncProgress } from './stream-options.js'
 
 /** @internal What a stream needs of its Scuttlebutt instance. */
 export interface Replicator {
@@ -18,48 +22,6 @@ export interface Replicator {
   _unstream: (stream: ReplicationStream) => void
 }
 
-/** Options of `createStream()`. */
-export interface StreamOptions {
-  /** Send updates to the peer. Default true. */
-  readable?: boolean
-  /** Accept updates from the peer; when false they are ignored. Default true. */
-  writable?: boolean
-  /**
-   * Send the header even when not readable, so the peer sends only what this side
-   * lacks; on a readable, non-writable stream, wait for the peer's header instead
-   * of sending everything. Default false.
-   */
-  sendClock?: boolean
-  /**
-   * Keep streaming live updates after SYNC. Default true; false ends the output
-   * after SYNC (a side that sends nothing: once it has the peer's whole history).
-   */
-  tail?: boolean
-  /** Any value, sent in the header; the peer sees it in its `header` event. */
-  meta?: unknown
-  /** The largest frame accepted from the peer, checked before it is buffered. Default 16 MiB. */
-  maxFrameBytes?: number
-  /** A name for logs and debugging. */
-  name?: string
-  /**
-   * The wire encoding: `'msgpack'` (default, length-prefixed msgpack frames) or
-   * `'json'` (the original scuttlebutt's newline JSON, to replicate with it).
-   */
-  wrapper?: WrapperName
-}
-
-/** Progress of the initial exchange, emitted as `progress` on the stream. */
-export interface SyncProgress {
-  /** Updates sent to the peer so far. */
-  sent: number
-  /** Updates received from the peer so far. */
-  received: number
-  /** True once this side has sent its whole history (and SYNC). */
-  syncSent: boolean
-  /** True once the peer's whole history has been received and settled. */
-  syncReceived: boolean
-}
-
 /** This side's output: waiting for the peer's header, sending stored history, then live updates, then ended. */
 type Output = 'waiting' | 'history' | 'live' | 'ended'
 /**
@@ -70,13 +32,6 @@ type Input = 'waiting' | 'receiving' | 'settling' | 'synced' | 'ended'
 
 /** Emit `progress` every this many updates during the initial exchange. */
 const PROGRESS_EVERY = 1000
-/** Live updates queued for a slow peer before falling back to a scan of storage. */
-const LIVE_QUEUE_LIMIT = 4096
-/** Updates (or bytes, whichever comes first) encoded into one pushed chunk while sending history. */
-const CHUNK_UPDATES = 256
-const CHUNK_BYTES = 64 * 1024
-/** Bytes of live updates queued for a slow peer before falling back to a scan of storage. */
-const LIVE_QUEUE_BYTES = 4 * 1024 * 1024
 
 type Callback = (err?: Error | null) => void
 
@@ -116,17 +71,10 @@ export class ReplicationStream extends Duplex {
   #input: Input
   /** What the output does once its history is sent: keep sending live updates, or end. */
   #afterHistory: 'tail' | 'end'
-  /** What the peer holds, as far as this side knows: its header, what it sent, what we sent. */
-  #known: Clock = new Map()
+  readonly #outbox: Outbox
   #peer: Header | undefined
   readonly #progress: SyncProgress = { sent: 0, received: 0, syncSent: false, syncReceived: false }
-  #cursor: HistoryCursor | undefined
   #scanning = false
-  #rescan = false
-  #live: Array<[Update, Buffer]> = []
-  #liveBytes = 0
-  /** The live queue overflowed: what it dropped is re-read from storage. */
-  #overflow = false
   #wantsData = false
   /** Updates received before the peer's SYNC, and after it, not yet settled. */
   #historyPending = 0
@@ -151,6 +99,7 @@ export class ReplicationStream extends Duplex {
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     if (!(Number.isInteger(maxFrameBytes) && maxFrameBytes > 0)) throw new TypeError('maxFrameBytes must be a positive integer')
     this.#decoder = this.#codec.decoder(maxFrameBytes)
+    this.#outbox = new Outbox((known) => sb._cursor(known))
     this.#sends = options.readable !== false
     this.#accepts = options.writable !== false
     this.#afterHistory = options.tail === false ? 'end' : 'tail'
@@ -245,13 +194,9 @@ export class ReplicationStream extends Duplex {
     this.#output = 'ended'
     this.#input = 'ended'
     this.#finalCallback = undefined
-    const cursor = this.#cursor
-    this.#cursor = undefined
-    if (cursor === undefined) {
-      callback(err)
-      return
-    }
-    cursor.close().then(() => { callback(err) }, () => { callback(err) })
+    const closing = this.#outbox.close()
+    if (closing === undefined) callback(err)
+    else closing.then(() => { callback(err) }, () => { callback(err) })
   }
 
   /** Move the output, with what each state begins with. */
@@ -260,9 +205,7 @@ export class ReplicationStream extends Duplex {
     this.#output = next
     if (next === 'history') {
       // Begin (or restart, after the live queue overflowed) sending stored history the peer lacks.
-      this.#rescan = true
-      this.#overflow = false
-      this.#clearLive()
+      this.#outbox.restart()
       if (this.#wantsData) void this.#pumpHistory()
     } else if (next === 'live') {
       // What committed while the history was read goes first, then SYNC.
@@ -274,12 +217,9 @@ export class ReplicationStream extends Duplex {
         this.#syncedIfBoth()
       }
       // Also after a re-read of history: an end asked for meanwhile must still happen.
-      if (this.#afterHistory === 'end') this.#toOutput('ended')
+      if (this.#afterHistory === 'end' && this.#output === 'live') this.#toOutput('ended')
     } else if (next === 'ended') {
-      const cursor = this.#cursor
-      this.#cursor = undefined
-      void cursor?.close()
-      this.#clearLive()
+      this.#outbox.close()?.catch(() => {})
       this.push(null)
       // Nothing the peer sends can matter to a side that accepts nothing once its output is done.
       if (!this.#accepts) this.#toInput('ended')
@@ -351,7 +291,7 @@ export class ReplicationStream extends Duplex {
       this.#peer = message.header
       this.#sb._peerClaims(message.clock)
       // Never lower what is known: a re-read after an overflow must stay in per-source order.
-      for (const [source, ts] of message.clock) if (isNewer(ts, source, this.#known)) this.#known.set(source, ts)
+      for (const [source, ts] of message.clock) this.#outbox.held(ts, source)
       this.emit('header', message.header)
       if (this.#input === 'waiting') this.#toInput('receiving')
       if (this.#output === 'waiting') this.#toOutput('history')
@@ -370,7 +310,7 @@ export class ReplicationStream extends Duplex {
     }
     const [, ts, source] = update
     // The peer holds what it sends: never echo it back.
-    if (isNewer(ts, source, this.#known)) this.#known.set(source, ts)
+    this.#outbox.held(ts, source)
     this.#progress.received++
     if (this.#input === 'receiving') {
       this.#historyPending++
@@ -407,41 +347,11 @@ export class ReplicationStream extends Duplex {
     if (this.#scanning) return
     this.#scanning = true
     try {
-      while (this.#output === 'history' && this.#wantsData && (this.#rescan || this.#cursor !== undefined)) {
-        if (this.#rescan) {
-          this.#rescan = false
-          await this.#cursor?.close()
-          this.#cursor = undefined
-          if (this.#output !== 'history') break
-          this.#cursor = this.#sb._cursor(this.#known)
-        }
-        const cursor = this.#cursor as HistoryCursor
-        const entries = await cursor.nextBatch(CHUNK_UPDATES, CHUNK_BYTES)
-        if (this.#output !== 'history' || this.#cursor !== cursor) break
-        const fresh: Array<[Update | undefined, Buffer]> = []
-        for (const { source, ts, bytes } of entries) {
-          if (!isNewer(ts, source, this.#known)) continue
-          this.#known.set(source, ts)
-          fresh.push([undefined, bytes])
-        }
-        const before = this.#progress.sent
-        this.#progress.sent += fresh.length
-        if (!this.#progress.syncSent && Math.floor(before / PROGRESS_EVERY) !== Math.floor(this.#progress.sent / PROGRESS_EVERY)) {
-          this.emit('progress', this.progress)
-        }
-        if (fresh.length > 0) this.#wantsData = this.push(this.#codec.encodeUpdates(fresh, this.#onUnsendable))
-        if (entries.length === 0 && !this.#rescan) {
-          this.#cursor = undefined
-          await cursor.close()
-          if (this.#output !== 'history') break
-          if (this.#overflow) {
-            this.#rescan = true
-            this.#overflow = false
-            this.#clearLive()
-            continue
-          }
-          this.#toOutput('live')
-        }
+      while (this.#output === 'history' && this.#wantsData) {
+        const { updates, done } = await this.#outbox.readHistory()
+        if (this.#output !== 'history') break
+        this.#send(updates)
+        if (done) this.#toOutput('live')
       }
     } catch (err) {
       this.#abort(err as Error)
@@ -450,45 +360,29 @@ export class ReplicationStream extends Duplex {
     }
   }
 
-  #clearLive (): void {
-    this.#live = []
-    this.#liveBytes = 0
-  }
-
   /** @internal A committed update for the peer (unless it has it or it came from the peer). */
   _offer (update: Update, bytes: Buffer): void {
     if (!this.#sends || (this.#output !== 'history' && this.#output !== 'live')) return
-    if (!isNewer(update[1], update[2], this.#known)) return
-    if (this.#overflow) return
-    if (this.#live.length >= LIVE_QUEUE_LIMIT || this.#liveBytes >= LIVE_QUEUE_BYTES) {
-      // A slow peer: forget the queue and re-read what it lacks from storage later.
-      this.#clearLive()
-      this.#overflow = true
-      return
-    }
-    this.#live.push([update, bytes])
-    this.#liveBytes += bytes.length
-    if (this.#output === 'live' && this.#live.length === 1) queueMicrotask(() => { this.#flushLive() })
+    if (this.#outbox.offer(update, bytes) && this.#output === 'live') queueMicrotask(() => { this.#flushLive() })
   }
 
   #flushLive (): void {
     if (this.#output !== 'live' || this.destroyed) return
-    if (this.#overflow) {
+    if (this.#outbox.overflowed) {
       if (this.#wantsData) this.#toOutput('history')
       return
     }
-    if (this.#live.length === 0 || !this.#wantsData) return
-    const fresh: Array<[Update | undefined, Buffer]> = []
-    const queue = this.#live
-    this.#clearLive()
-    for (const entry of queue) {
-      const [, ts, source] = entry[0]
-      if (!isNewer(ts, source, this.#known)) continue
-      this.#known.set(source, ts)
-      fresh.push(entry)
+    if (this.#wantsData) this.#send(this.#outbox.takeLive())
+  }
+
+  #send (updates: Outgoing): void {
+    if (updates.length === 0) return
+    const before = this.#progress.sent
+    this.#progress.sent += updates.length
+    if (!this.#progress.syncSent && Math.floor(before / PROGRESS_EVERY) !== Math.floor(this.#progress.sent / PROGRESS_EVERY)) {
+      this.emit('progress', this.progress)
     }
-    this.#progress.sent += fresh.length
-    if (fresh.length > 0) this.#wantsData = this.push(this.#codec.encodeUpdates(fresh, this.#onUnsendable))
+    this.#wantsData = this.push(this.#codec.encodeUpdates(updates, this.#onUnsendable))
   }
 
   /**
@@ -528,7 +422,6 @@ export class ReplicationStream extends Duplex {
   }
 
   #cleanup (): void {
-    this.#clearLive()
     for (const links of [this.#sources, this.#targets]) {
       for (const [other, onClose] of links) other.off('close', onClose)
       links.clear()

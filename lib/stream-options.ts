@@ -1,0 +1,43 @@
+import type { WrapperName } from './codec.js'
+
+/** Options of `createStream()`. */
+export interface StreamOptions {
+  /** Send updates to the peer. Default true. */
+  readable?: boolean
+  /** Accept updates from the peer; when false they are ignored. Default true. */
+  writable?: boolean
+  /**
+   * Send the header even when not readable, so the peer sends only what this side
+   * lacks; on a readable, non-writable stream, wait for the peer's header instead
+   * of sending everything. Default false.
+   */
+  sendClock?: boolean
+  /**
+   * Keep streaming live updates after SYNC. Default true; false ends the output
+   * after SYNC (a side that sends nothing: once it has the peer's whole history).
+   */
+  tail?: boolean
+  /** Any value, sent in the header; the peer sees it in its `header` event. */
+  meta?: unknown
+  /** The largest frame accepted from the peer, checked before it is buffered. Default 16 MiB. */
+  maxFrameBytes?: number
+  /** A name for logs and debugging. */
+  name?: string
+  /**
+   * The wire encoding: `'msgpack'` (default, length-prefixed msgpack frames) or
+   * `'json'` (the original scuttlebutt's newline JSON, to replicate with it).
+   */
+  wrapper?: WrapperName
+}
+
+/** Progress of the initial exchange, emitted as `progress` on the stream. */
+export interface SyncProgress {
+  /** Updates sent to the peer so far. */
+  sent: number
+  /** Updates received from the peer so far. */
+  received: number
+  /** True once this side has sent its whole history (and SYNC). */
+  syncSent: boolean
+  /** True once the peer's whole history has been received and settled. */
+  syncReceived: boolean
+}
