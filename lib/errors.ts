@@ -26,6 +26,10 @@ export const codes = {
   INVALID_VALUE: 'SCUTTLEDB_INVALID_VALUE',
   /** A stored update this stream's wire format cannot carry (binary on a JSON stream); skipped on that stream. */
   UNSENDABLE: 'SCUTTLEDB_UNSENDABLE',
+  /** `destroy(path)` was given a directory that is not a LevelDB database. */
+  NOT_A_DATABASE: 'SCUTTLEDB_NOT_A_DATABASE',
+  /** `destroy(path)` was given a database that is open. */
+  DATABASE_LOCKED: 'SCUTTLEDB_DATABASE_LOCKED',
   /** A commit failed and it is not yet known whether it reached storage. */
   COMMIT_UNCERTAIN: 'SCUTTLEDB_COMMIT_UNCERTAIN'
 } as const

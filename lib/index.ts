@@ -27,3 +27,4 @@ export type { Replicable, Documents, DocumentResolver, Target } from './net/targ
 export type { KeepAliveOptions } from './net/keepalive.js'
 export { NetError, netCodes } from './net/errors.js'
 export type { NetErrorCode } from './net/errors.js'
+export { destroy } from './destroy.js'

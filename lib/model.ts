@@ -9,6 +9,11 @@ import { upgradePointers, type Pointer } from './pointer.js'
 /** A Model's change: `[key, value]`; a null value deletes the key (a tombstone). */
 export type ModelChange = [key: string, value: unknown]
 
+/** One operation of `Model#batch()`: a put (a null value deletes, as in `set()`) or a delete. */
+export type ModelOperation =
+  | { type: 'put', key: string, value: unknown }
+  | { type: 'del', key: string }
+
 /** A key range for iterating a Model; keys compare as strings (UTF-8 byte order). */
 export interface KeyRange {
   gt?: string
@@ -60,6 +65,37 @@ export class Model extends Scuttlebutt<ModelEvents> {
     assertKey(key)
     if (value === undefined) throw invalidValue('A value must not be undefined; use delete()')
     await this.localUpdate([key, value])
+  }
+
+  /**
+   * Apply several puts and deletes atomically: one commit, one acknowledgement.
+   * After a crash either every operation is stored or none is. Every operation
+   * is checked first (a bad one throws and nothing is written). The updates get
+   * consecutive timestamps, so a later operation on the same key wins. See the
+   * README for what a peer sees.
+   */
+  async batch (operations: ModelOperation[]): Promise<void> {
+    if (!Array.isArray(operations)) throw new TypeError('operations must be an array')
+    const changes = operations.map((op): ModelChange => {
+      if (op === null || typeof op !== 'object') throw new TypeError('Each operation must be an object')
+      assertKey(op.key)
+      if (op.type === 'del') return [op.key, null]
+      if (op.type !== 'put') throw new TypeError(`Unknown operation type ${String((op as { type: unknown }).type)}: use 'put' or 'del'`)
+      if (op.value === undefined) throw invalidValue('A value must not be undefined; use a del operation')
+      return [op.key, op.value]
+    })
+    await this._submitAll(changes)
+  }
+
+  /**
+   * Delete every key, in one atomic commit (tombstones that replicate, so peers
+   * clear too). Holds the key list in memory: for very large models, delete in
+   * ranges with `batch()`.
+   */
+  async clear (): Promise<void> {
+    const operations: ModelOperation[] = []
+    for await (const key of this.keys()) operations.push({ type: 'del', key })
+    await this.batch(operations)
   }
 
   /** Delete `key` (a tombstone that replicates); resolves once durable. */

@@ -16,6 +16,8 @@ export interface Pending {
   update: Update
   /** The update's msgpack bytes: as received from a peer, or packed once for a local update. */
   bytes: Buffer | undefined
+  /** Items sharing a group (one `Model#batch()`) always go into one commit together. */
+  group?: object
   origin: ReplicationStream | undefined
   done: Done | undefined
 }
@@ -98,6 +100,16 @@ export class UpdatePipeline {
     this.#pumping ??= this.#pump()
   }
 
+  /** Queue updates that must commit atomically: they are never split across commits. */
+  enqueueGroup (items: Pending[]): void {
+    const group = {}
+    for (const item of items) {
+      item.group = group
+      this.#queue.push(item)
+    }
+    this.#pumping ??= this.#pump()
+  }
+
   #take (): Pending[] {
     const max = this.#host.maxBatch
     let items: Pending[]
@@ -105,7 +117,11 @@ export class UpdatePipeline {
       items = this.#queue
       this.#queue = []
     } else {
-      items = this.#queue.splice(0, max)
+      // Never cut a group in two: its commit may run past maxBatch instead.
+      let end = max
+      const group = this.#queue[max - 1].group
+      while (group !== undefined && end < this.#queue.length && this.#queue[end].group === group) end++
+      items = this.#queue.splice(0, end)
     }
     if (this.#queue.length < QUEUE_HIGH_WATER && this.#roomWaiters.length > 0) {
       const waiters = this.#roomWaiters

@@ -8,7 +8,7 @@ import { upgradeStorage } from './upgrade.js'
 import { ReplicationStream, type StreamOptions } from './stream.js'
 import { HybridClock, type WallClock } from './timestamp.js'
 import type { Transaction } from './transaction.js'
-import { UpdatePipeline, type Done, type PipelineHost } from './pipeline.js'
+import { UpdatePipeline, type Done, type Pending, type PipelineHost } from './pipeline.js'
 import { DEFAULT_MAX_FRAME_BYTES } from './codec.js'
 import { valueProblem } from './value-domain.js'
 
@@ -246,24 +246,55 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    * that a peer cannot decode would stop replication at it.
    */
   protected _submit (change: unknown): Promise<Update> {
+    const item = this.#localItem(change)
+    return new Promise<Update>((resolve, reject) => {
+      item.done = (err, committed) => { err === null ? resolve(committed ?? item.update) : reject(err) }
+      ;(this.#pipeline as UpdatePipeline).enqueue(item)
+    })
+  }
+
+  /**
+   * Several local changes committed atomically, in one commit with consecutive
+   * timestamps: all are stored or none. Every change is checked before any is
+   * stamped (a bad one throws here, and nothing is queued). Resolves with the
+   * committed updates, in order.
+   */
+  protected _submitAll (changes: unknown[]): Promise<Update[]> {
     this.#assertOpen()
-    const problem = valueProblem(change)
-    if (problem !== undefined) throw invalidValue(`A change may not hold ${problem}`)
-    if (!this._validateChange(change)) throw invalidValue('Invalid change for this data type')
+    for (const change of changes) this.#checkChange(change)
+    const items = changes.map((change) => this.#localItem(change))
+    if (items.length === 0) return Promise.resolve([])
+    return new Promise<Update[]>((resolve, reject) => {
+      let left = items.length
+      let failure: Error | null = null
+      for (const item of items) {
+        item.done = (err) => {
+          failure ??= err
+          if (--left > 0) return
+          if (failure !== null) reject(failure)
+          else resolve(items.map((i) => i.update))
+        }
+      }
+      ;(this.#pipeline as UpdatePipeline).enqueueGroup(items)
+    })
+  }
+
+  /** A checked, stamped, encoded local update, ready to queue. */
+  #localItem (change: unknown): Pending {
+    this.#assertOpen()
+    this.#checkChange(change)
     const update = this.#stamp(change)
     const bytes = pack(update)
     if (bytes.length > DEFAULT_MAX_FRAME_BYTES) {
       throw invalidValue(`An update of ${bytes.length} bytes exceeds the ${DEFAULT_MAX_FRAME_BYTES}-byte frame limit`)
     }
-    return new Promise<Update>((resolve, reject) => {
-      (this.#pipeline as UpdatePipeline).enqueue({
-        local: true,
-        update,
-        bytes,
-        origin: undefined,
-        done: (err, committed) => { err === null ? resolve(committed ?? update) : reject(err) }
-      })
-    })
+    return { local: true, update, bytes, origin: undefined, done: undefined }
+  }
+
+  #checkChange (change: unknown): void {
+    const problem = valueProblem(change)
+    if (problem !== undefined) throw invalidValue(`A change may not hold ${problem}`)
+    if (!this._validateChange(change)) throw invalidValue('Invalid change for this data type')
   }
 
   /** A change with this node's next timestamp and id, signed when a security backend is set. */
