@@ -56,6 +56,8 @@ function closeTest (name: string, tr: Transport, body: (w: World) => Promise<voi
     const model = await memoryModel(t)
     const uncaught = captureUncaught(t)
     const before = resourceCounts()
+    const listeners = (): number => model.eventNames().reduce((n, e) => n + model.listenerCount(e), 0)
+    const listenersBefore = listeners()
     const w: World = { t, tr, model, cert, cleanups: [] }
     try {
       await body(w)
@@ -65,6 +67,7 @@ function closeTest (name: string, tr: Transport, body: (w: World) => Promise<voi
     // An unheard error is emitted a tick or more after the destroy that caused it.
     await sleep(20)
     t.ok(await until(() => extraResources(before).length === 0, 5000), `no socket, server or timer left behind (${extraResources(before).join(', ') || 'none'})`)
+    t.ok(await until(() => model.streams === 0 && listeners() === listenersBefore, 5000), `the instance has no stream (${model.streams}) and no listener (${listeners() - listenersBefore} more) left`)
     t.deepEqual(uncaught.map((e) => (e as { code?: string }).code ?? String(e)), [], 'no uncaught error')
   })
 }
