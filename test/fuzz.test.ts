@@ -249,6 +249,7 @@ test(`fuzzed sessions never crash, hang, store what was not sent or fall outside
     if (c.tcp) tcp++
     const t0 = Date.now()
     report(`case ${i} (FUZZ_SEED=${SEED} FUZZ_CASE=${i})`, i, c, await runCase(c, i, crashes))
+    if ((i + 1) % 2000 === 0) t.comment(`${i + 1 - first} cases in ${((Date.now() - started) / 1000).toFixed(0)} s, ${failed} failing so far`)
     if (process.env.FUZZ_SLOW !== undefined && Date.now() - t0 > Number(process.env.FUZZ_SLOW)) t.comment(`slow case ${i}: ${Date.now() - t0} ms ${c.steps.join(', ')} heap ${Math.round(process.memoryUsage().heapUsed / 1e6)} MB`)
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1)
