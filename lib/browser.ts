@@ -5,7 +5,7 @@
 export { Scuttlebutt, createId } from './scuttlebutt.js'
 export type { ScuttlebuttOptions, ScuttlebuttEvents, ScuttlebuttStats, Security } from './scuttlebutt.js'
 export { Model } from './model.js'
-export type { ModelChange, ModelEvents, ModelOperation, KeyRange } from './model.js'
+export type { ModelChange, ModelEvents, ModelOperation, ModelOptions, KeyRange } from './model.js'
 export { ReplicationStream } from './stream.js'
 export type { StreamOptions, SyncProgress } from './stream.js'
 export { Transaction } from './transaction.js'

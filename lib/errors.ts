@@ -30,6 +30,17 @@ export const codes = {
   NOT_A_DATABASE: 'SCUTTLEDB_NOT_A_DATABASE',
   /** `destroy(path)` was given a database that is open. */
   DATABASE_LOCKED: 'SCUTTLEDB_DATABASE_LOCKED',
+  /**
+   * A peer's clock is behind a delete this node has forgotten (`tombstoneTTL`):
+   * it may still hold a value that delete removed, so its stream is refused.
+   */
+  STALE_PEER: 'SCUTTLEDB_STALE_PEER',
+  /**
+   * This node's clock is behind a delete the peer has forgotten: it may hold
+   * values the peer deleted and cannot replicate with it; rebuild it from a peer
+   * (a new, empty database syncs from any node).
+   */
+  STALE: 'SCUTTLEDB_STALE',
   /** A commit failed and it is not yet known whether it reached storage. */
   COMMIT_UNCERTAIN: 'SCUTTLEDB_COMMIT_UNCERTAIN'
 } as const

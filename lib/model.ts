@@ -4,7 +4,8 @@ import { compareStamps, isWellFormed, type Source, type Update } from './protoco
 import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
 import type { DataSpace, Storage } from './storage.js'
 import { UNKNOWN, type Transaction } from './transaction.js'
-import { upgradePointers, type Pointer } from './pointer.js'
+import { upgradePointers } from './pointer.js'
+import { expiryKey, isTombstone, purgeTombstones, type KeyRecord } from './tombstones.js'
 
 /** A Model's change: `[key, value]`; a null value deletes the key (a tombstone). */
 export type ModelChange = [key: string, value: unknown]
@@ -24,11 +25,21 @@ export interface KeyRange {
   limit?: number
 }
 
-/**
- * What the Model keeps per key: the winning update's stamp, pointing at its
- * entry in the log. The value is stored once, as the exact bytes accepted.
- */
-type Entry = Pointer
+type Entry = KeyRecord
+
+/** Options of a Model. */
+export interface ModelOptions extends ScuttlebuttOptions {
+  /**
+   * Forget deletes older than this many milliseconds (like Cassandra's
+   * `gc_grace_seconds`): their records and log entries are removed, and a peer
+   * that has not seen them by then is refused (`SCUTTLEDB_STALE_PEER`) instead
+   * of bringing deleted values back. Default: keep every delete forever.
+   */
+  tombstoneTTL?: number
+}
+
+/** Purge expired deletes at most this often (ms), and at open. */
+const PURGE_EVERY = 60_000
 
 /** The Model's events (besides every Scuttlebutt's). */
 export interface ModelEvents extends ScuttlebuttEvents {
@@ -50,14 +61,77 @@ function assertKey (key: unknown): asserts key is string {
  */
 export class Model extends Scuttlebutt<ModelEvents> {
   #space: DataSpace | undefined
+  #expirySpace: DataSpace | undefined
+  readonly #ttl: number
+  #timer: ReturnType<typeof setInterval> | undefined
+  #purging: Promise<number> | undefined
 
-  constructor (options: ScuttlebuttOptions) {
+  constructor (options: ModelOptions) {
     super(options)
+    const { tombstoneTTL = Infinity } = options
+    if (!(tombstoneTTL > 0)) throw new TypeError('options.tombstoneTTL must be a positive number of milliseconds')
+    this.#ttl = tombstoneTTL
   }
 
   get #keys (): DataSpace {
     this.#space ??= this._space('keys')
     return this.#space
+  }
+
+  /** The index of deletes by timestamp (`expiryKey`), for purging them. */
+  get #expiry (): DataSpace {
+    this.#expirySpace ??= this._space('expiry')
+    return this.#expirySpace
+  }
+
+  override async open (): Promise<void> {
+    await super.open()
+    if (this.#ttl === Infinity || this.#timer !== undefined) return
+    await this.purge()
+    this.#timer = setInterval(() => { this.purge().catch(() => {}) }, Math.min(PURGE_EVERY, this.#ttl))
+    // A purge timer must never keep a process alive.
+    this.#timer.unref()
+  }
+
+  override async close (): Promise<void> {
+    clearInterval(this.#timer)
+    await this.#purging?.catch(() => {})
+    await super.close()
+  }
+
+  /**
+   * Forget deletes older than `tombstoneTTL` now (it also happens at open and
+   * every minute): each is removed from storage and history in atomic commits,
+   * and remembered per source so that peers who never saw it are refused.
+   * Resolves with how many were forgotten; 0 without a `tombstoneTTL`.
+   */
+  async purge (): Promise<number> {
+    if (this.#ttl === Infinity) return 0
+    this.#purging ??= this.#purge().finally(() => { this.#purging = undefined })
+    return await this.#purging
+  }
+
+  async #purge (): Promise<number> {
+    let total = 0
+    for (let more = true; more;) {
+      await this._forget(async (commit, forget) => {
+        const horizon = this._wall() - this.#ttl
+        const spaces = { keys: this.#keys, expiry: this.#expiry }
+        const result = await purgeTombstones(this._storage, spaces, horizon, this._clockCopy(), commit, forget, 4096)
+        total += result.purged
+        more = result.more
+      })
+    }
+    return total
+  }
+
+  /**
+   * Reclaim the disk space of deleted and superseded records (LevelDB
+   * compaction of this instance's key range); resolves false on stores that
+   * cannot compact (memory-level, browser-level).
+   */
+  async compact (): Promise<boolean> {
+    return await this._storage.compact()
   }
 
   /** Set `key` to `value`; resolves once the update is durably committed. A null value deletes. */
@@ -109,7 +183,7 @@ export class Model extends Scuttlebutt<ModelEvents> {
     assertKey(key)
     const storage = this._storage
     const entry = await storage.get(this.#keys, key) as Entry | undefined
-    if (entry === undefined) return undefined
+    if (entry === undefined || isTombstone(entry)) return undefined
     const bytes = await storage.readUpdate(entry[1], entry[0])
     return bytes === undefined ? undefined : valueOf(bytes) ?? undefined
   }
@@ -129,8 +203,10 @@ export class Model extends Scuttlebutt<ModelEvents> {
     const storage = this._storage
     let count = 0
     // Key records in pages; each page's values in one read of the log.
-    for await (const page of storage.iteratePages(this.#keys, bounds)) {
-      const values = await storage.readUpdates(page.map(([, entry]) => entry as Entry))
+    for await (const records of storage.iteratePages(this.#keys, bounds)) {
+      // Deleted keys are known from their records: only live keys' values are read.
+      const page = records.filter(([, entry]) => !isTombstone(entry as Entry)) as Array<[string, Entry]>
+      const values = await storage.readUpdates(page.map(([, entry]) => [entry[0], entry[1]]))
       for (let i = 0; i < page.length; i++) {
         const bytes = values[i]
         const value = bytes === undefined ? null : valueOf(bytes)
@@ -183,17 +259,23 @@ export class Model extends Scuttlebutt<ModelEvents> {
   }
 
   #apply (update: Update, current: Entry | undefined, tx: Transaction): boolean {
-    const [[key], ts, source] = update as Update<ModelChange>
+    const [[key, value], ts, source] = update as Update<ModelChange>
     if (current !== undefined) {
       if (compareStamps(ts, source, current[0], current[1]) <= 0) return false
       tx.dropUpdate(current[0], current[1])
+      if (isTombstone(current)) tx.del(this.#expiry, expiryKey(current[0], current[1], key))
     }
-    tx.put(this.#keys, key, [ts, source])
+    if (value === null) {
+      tx.put(this.#keys, key, [ts, source, 0])
+      tx.put(this.#expiry, expiryKey(ts, source, key), 0)
+    } else {
+      tx.put(this.#keys, key, [ts, source])
+    }
     return true
   }
 
   protected override async _upgrade (storage: Storage, from: number): Promise<void> {
-    if (from < 2) await upgradePointers(storage, storage.space('keys'))
+    if (from < 2) await upgradePointers(storage, storage.space('keys'), storage.space('expiry'))
   }
 
   protected override _committed (update: Update): void {

@@ -18,6 +18,8 @@ export interface Pending {
   bytes: Buffer | undefined
   /** Items sharing a group (one `Model#batch()`) always go into one commit together. */
   group?: object
+  /** Instead of an update: work that writes on its own, with no commit in flight (purges). */
+  task?: () => Promise<void>
   origin: ReplicationStream | undefined
   done: Done | undefined
 }
@@ -100,6 +102,16 @@ export class UpdatePipeline {
     this.#pumping ??= this.#pump()
   }
 
+  /**
+   * Run `task` when no commit is being written and none is prepared (it writes
+   * on its own: e.g. a purge of expired deletes); updates queued after it wait.
+   */
+  async exclusive (task: () => Promise<void>): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.enqueue({ local: true, update: [null, 0, ''], bytes: undefined, origin: undefined, task, done: (err) => { err === null ? resolve() : reject(err) } })
+    })
+  }
+
   /** Queue updates that must commit atomically: they are never split across commits. */
   enqueueGroup (items: Pending[]): void {
     const group = {}
@@ -113,7 +125,11 @@ export class UpdatePipeline {
   #take (): Pending[] {
     const max = this.#host.maxBatch
     let items: Pending[]
-    if (this.#queue.length <= max) {
+    const task = this.#queue.findIndex((item) => item.task !== undefined)
+    if (task !== -1 && task < max) {
+      // Updates before a task commit first; the task runs alone after them.
+      items = this.#queue.splice(0, task)
+    } else if (this.#queue.length <= max) {
       items = this.#queue
       this.#queue = []
     } else {
@@ -151,8 +167,25 @@ export class UpdatePipeline {
         if (writing === undefined && this.#uncertain !== undefined && !(await this.#settleUncertain())) {
           // Storage cannot even be read: nothing may be committed over an unknown state.
           const cause = this.#uncertain.failure
-          for (const item of this.#take()) {
+          const failed = this.#queue[0].task !== undefined ? this.#queue.splice(0, 1) : this.#take()
+          for (const item of failed) {
             item.done?.(error(codes.COMMIT_UNCERTAIN, 'An earlier commit failed and storage cannot be read back', { cause }))
+          }
+          continue
+        }
+        const head = this.#queue[0]
+        if (head.task !== undefined) {
+          if (writing !== undefined) {
+            await writing.committed
+            writing = undefined
+            continue
+          }
+          this.#queue.shift()
+          try {
+            await head.task()
+            head.done?.(null)
+          } catch (err) {
+            head.done?.(err as Error)
           }
           continue
         }

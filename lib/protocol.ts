@@ -26,6 +26,12 @@ export interface Header {
   id: Source
   clock: ClockObject
   meta?: unknown
+  /**
+   * Per source, the newest delete this node has forgotten (tombstones past
+   * `tombstoneTTL`): a peer whose clock is below an entry may still hold a value
+   * that delete removed, and is refused. Absent when nothing was forgotten.
+   */
+  forgot?: ClockObject
 }
 
 /** The message that ends the history part of a stream. */
@@ -33,7 +39,7 @@ export const SYNC = 'SYNC'
 
 /** A decoded, shape-checked message other than an update (updates are checked by `parseUpdate`). */
 export type ControlMessage =
-  | { type: 'header', header: Header, clock: Clock }
+  | { type: 'header', header: Header, clock: Clock, forgot: Clock }
   | { type: 'sync' }
 
 /** The longest source id accepted, in UTF-16 code units. */
@@ -72,33 +78,44 @@ export function parseUpdate (x: unknown): Update {
   return x as Update
 }
 
-/** Shape-check a decoded header; the clock comes back as a Map. Throws INVALID_MESSAGE. */
-export function parseHeader (x: Record<string, unknown>): { header: Header, clock: Clock } {
-  const { id, clock, meta } = x
-  if (!isSource(id)) throw error(codes.INVALID_MESSAGE, 'A header must carry a valid id')
-  if (clock === null || typeof clock !== 'object' || Array.isArray(clock)) {
-    throw error(codes.INVALID_MESSAGE, 'A header must carry a clock object')
+/** A clock object from a peer as a Map (null entries mean "nothing seen" and are left out). */
+function parseClock (clock: unknown, what: string): Clock {
+  if (clock === null || typeof clock !== 'object' || Array.isArray(clock) || ArrayBuffer.isView(clock)) {
+    throw error(codes.INVALID_MESSAGE, `A header must carry a ${what} object`)
   }
   const map: Clock = new Map()
   for (const [source, ts] of Object.entries(clock)) {
     // The original treats a null or absent entry as "nothing seen"; so do we.
     if (ts === null) continue
     if (!isSource(source) || !isTimestamp(ts)) {
-      throw error(codes.INVALID_MESSAGE, 'A header clock entry must map an id to a timestamp')
+      throw error(codes.INVALID_MESSAGE, `A header ${what} entry must map an id to a timestamp`)
     }
     map.set(source, ts)
   }
+  return map
+}
+
+/**
+ * Shape-check a decoded header; the clock (and `forgot`, when present) come
+ * back as Maps. Throws INVALID_MESSAGE.
+ */
+export function parseHeader (x: Record<string, unknown>): { header: Header, clock: Clock, forgot: Clock } {
+  const { id, clock, meta, forgot } = x
+  if (!isSource(id)) throw error(codes.INVALID_MESSAGE, 'A header must carry a valid id')
+  const map = parseClock(clock, 'clock')
+  const forgotten = forgot === undefined ? new Map<Source, number>() : parseClock(forgot, 'forgot')
   const header: Header = { id, clock: clockToObject(map) }
   if (meta !== undefined) header.meta = meta
-  return { header, clock: map }
+  if (forgotten.size > 0) header.forgot = clockToObject(forgotten)
+  return { header, clock: map, forgot: forgotten }
 }
 
 /** Shape-check a decoded value that is not an array: a header or the SYNC marker. */
 export function parseControl (x: unknown): ControlMessage {
   if (x === SYNC) return { type: 'sync' }
   if (x !== null && typeof x === 'object' && !Array.isArray(x) && !ArrayBuffer.isView(x)) {
-    const { header, clock } = parseHeader(x as Record<string, unknown>)
-    return { type: 'header', header, clock }
+    const { header, clock, forgot } = parseHeader(x as Record<string, unknown>)
+    return { type: 'header', header, clock, forgot }
   }
   throw error(codes.INVALID_MESSAGE, 'Expected a header, an update or "SYNC"')
 }

@@ -3,7 +3,7 @@ import { codes, error, invalidValue, type ScuttledbError } from './errors.js'
 import { HistoryCursor } from './history.js'
 import { pack, unpack } from './msgpack.js'
 import { clockToObject, isSource, type Clock, type ClockObject, type Source, type Update } from './protocol.js'
-import { FORMAT_VERSION, Storage, type DataSpace, type Database } from './storage.js'
+import { FORMAT_VERSION, Storage, type Commit, type DataSpace, type Database } from './storage.js'
 import { upgradeStorage } from './upgrade.js'
 import { ReplicationStream, type StreamOptions } from './stream.js'
 import { HybridClock, type WallClock } from './timestamp.js'
@@ -98,6 +98,8 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   #storage: Storage | undefined
   #clock: Clock = new Map()
   #pinned: Clock = new Map()
+  /** Per source, the newest delete forgotten past its TTL (see `_forget`). */
+  #forgotten: Clock = new Map()
   #hlc: HybridClock
   #pipeline: UpdatePipeline | undefined
   readonly #streams = new Set<ReplicationStream>()
@@ -163,7 +165,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     try {
       const storage = await Storage.open(this.#options.db)
       try {
-        const { format, id, clock, pinned } = await storage.load()
+        const { format, id, clock, pinned, forgotten } = await storage.load()
         if (id !== undefined && this.#options.id !== undefined && id !== this.#options.id) {
           throw error(codes.ID_MISMATCH, `The database belongs to id ${id}, not ${this.#options.id}`)
         }
@@ -178,6 +180,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
         }
         this.#clock = clock
         this.#pinned = pinned
+        this.#forgotten = forgotten
         // Never issue a timestamp at or below one already stored: survives restarts and clock steps.
         for (const ts of clock.values()) this.#hlc.observe(ts)
         this.#storage = storage
@@ -389,7 +392,9 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
 
   /** The data type's own named sublevel. */
   protected _space (name: string): DataSpace {
-    return this.#openStorage().space(name)
+    // Also while closing: queued commits still apply (and may reach a space first) as they drain.
+    if (this.#storage === undefined) throw error(codes.NOT_OPEN, 'The instance is not open')
+    return this.#storage.space(name)
   }
 
   /** The storage, for reads by data types. @internal */
@@ -453,6 +458,72 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   _peerClaims (clock: Clock): void {
     const own = this.#id === undefined ? undefined : clock.get(this.#id)
     if (own !== undefined && own <= this.#hlc.wall() + this.#options.maxClockSkew) this.#hlc.observe(own)
+  }
+
+  /** @internal Per source, the newest forgotten delete (sent in headers as `forgot`). */
+  _forgottenCopy (): Clock {
+    return new Map(this.#forgotten)
+  }
+
+  /**
+   * @internal Whether a peer may replicate with this node, from its header:
+   * refused when its clock is behind a delete this node forgot (it may hold a
+   * value the delete removed, which would come back), or when this node's clock
+   * is behind a delete the peer forgot. A node with an empty clock holds nothing
+   * and is always admitted.
+   */
+  _admit (peerClock: Clock, peerForgot: Clock): ScuttledbError | undefined {
+    const behind = (clock: Clock, forgot: Clock): [Source, number] | undefined => {
+      if (clock.size === 0) return undefined
+      for (const [source, ts] of forgot) if ((clock.get(source) ?? 0) < ts) return [source, ts]
+      return undefined
+    }
+    const peer = behind(peerClock, this.#forgotten)
+    if (peer !== undefined) {
+      return error(codes.STALE_PEER, `The peer has not seen a delete of ${peer[0]} at ${peer[1]} that this node has forgotten; it must be rebuilt`)
+    }
+    const self = behind(this.#clock, peerForgot)
+    if (self !== undefined) {
+      return error(codes.STALE, `This node has not seen a delete of ${self[0]} at ${self[1]} that the peer has forgotten; rebuild it from a peer`)
+    }
+    return undefined
+  }
+
+  /**
+   * Forget history a data type no longer needs (deletes past their TTL): `work`
+   * adds deletions to one atomic commit and calls `forget(source, ts)` for each
+   * delete it forgets. It runs with no other commit in flight. The forgotten
+   * deletes are stored in the same commit and sent in headers from then on, so
+   * a peer that never saw them is refused instead of bringing values back.
+   */
+  protected async _forget (work: (commit: Commit, forget: (source: Source, ts: number) => void) => Promise<void>): Promise<void> {
+    const pipeline = this.#pipeline as UpdatePipeline
+    this.#assertOpen()
+    await pipeline.exclusive(async () => {
+      const storage = this.#openStorage()
+      const commit = storage.batch()
+      const forgot: Clock = new Map()
+      try {
+        await work(commit, (source, ts) => {
+          if (ts > (forgot.get(source) ?? this.#forgotten.get(source) ?? 0)) forgot.set(source, ts)
+        })
+      } catch (err) {
+        await commit.abort().catch(() => {})
+        throw err
+      }
+      for (const [source, ts] of forgot) commit.putForgotten(source, ts)
+      if (commit.length === 0) {
+        await commit.abort()
+        return
+      }
+      try {
+        await commit.write(this.#options.sync)
+      } finally {
+        // Also when the write failed: it may have landed, and refusing a peer too
+        // many is safe where refusing one too few could bring a deleted value back.
+        for (const [source, ts] of forgot) this.#forgotten.set(source, ts)
+      }
+    })
   }
 
   /** @internal A stored update this stream's wire cannot carry was skipped. */

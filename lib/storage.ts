@@ -49,6 +49,13 @@ async function * pages (sublevel: Sublevel, options: KeyBounds, step: number): A
   }
 }
 
+/** A sublevel mapping sources to msgpack timestamps, as a Map. */
+async function readClock (sublevel: Sublevel): Promise<Clock> {
+  const clock: Clock = new Map()
+  for await (const [source, ts] of sublevel.iterator()) clock.set(source as string, unpack(ts as Buffer) as number)
+  return clock
+}
+
 /** One stored update as read from the log: its stamp and its msgpack bytes. */
 export interface LogEntry {
   source: Source
@@ -70,6 +77,7 @@ function parseLogKey (key: string): { source: Source, ts: number } {
  * The on-disk layout (see docs/storage.md): `meta` (format, id), `clock`
  * (source -> latest accepted timestamp), `log` (source\0ts -> update bytes),
  * `pinned` (source -> ts of its latest update, kept though superseded),
+ * `forgotten` (source -> ts of its newest delete purged past its TTL),
  * `quarantine` (updates an upgrade found undecodable) and one `data-NAME`
  * sublevel per data space of the data type.
  */
@@ -80,6 +88,7 @@ export class Storage {
   readonly #clock: Sublevel
   readonly #log: Sublevel
   readonly #pinned: Sublevel
+  readonly #forgotten: Sublevel
   readonly #quarantine: Sublevel
   readonly #spaces = new Map<string, DataSpace>()
   /**
@@ -98,6 +107,7 @@ export class Storage {
     this.#clock = db.sublevel('clock', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
     this.#log = db.sublevel('log', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
     this.#pinned = db.sublevel('pinned', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+    this.#forgotten = db.sublevel('forgotten', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
     this.#quarantine = db.sublevel('quarantine', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
     this.#direct = db.keyEncoding().commonName === 'utf8' && ['buffer', 'view'].includes(db.valueEncoding().commonName)
   }
@@ -118,16 +128,24 @@ export class Storage {
    * Read the stored format, id, vector clock and pins: O(sources), never
    * O(updates). `format` is undefined for a new database.
    */
-  async load (): Promise<{ format: number | undefined, id: Source | undefined, clock: Clock, pinned: Clock }> {
+  async load (): Promise<{ format: number | undefined, id: Source | undefined, clock: Clock, pinned: Clock, forgotten: Clock }> {
     const [format, id] = await this.#meta.getMany(['format', 'id'])
     if (format !== undefined && !(Number.isInteger(format) && format >= 1 && format <= FORMAT_VERSION)) {
       throw error(codes.UNSUPPORTED_FORMAT, `Storage format ${String(format)} is not supported (this version reads 1 to ${FORMAT_VERSION})`)
     }
-    const clock: Clock = new Map()
-    for await (const [source, ts] of this.#clock.iterator()) clock.set(source as string, unpack(ts as Buffer) as number)
-    const pinned: Clock = new Map()
-    for await (const [source, ts] of this.#pinned.iterator()) pinned.set(source as string, unpack(ts as Buffer) as number)
-    return { format: format as number | undefined, id: typeof id === 'string' ? id : undefined, clock, pinned }
+    const clock = await readClock(this.#clock)
+    return {
+      format: format as number | undefined,
+      id: typeof id === 'string' ? id : undefined,
+      clock,
+      pinned: await readClock(this.#pinned),
+      forgotten: await this.loadForgotten()
+    }
+  }
+
+  /** Per source, the newest forgotten (purged) delete. */
+  async loadForgotten (): Promise<Clock> {
+    return await readClock(this.#forgotten)
   }
 
   /** Record that the database now has the current format (after an upgrade). */
@@ -165,11 +183,13 @@ export class Storage {
     return out
   }
 
-  /** Write a data space's records in one atomic batch (for upgrades). */
-  async rewrite (space: DataSpace, puts: Array<[string, unknown]>, dels: string[]): Promise<void> {
+  /** Write a data space's records (and optionally another space's puts) in one atomic batch (for upgrades). */
+  async rewrite (space: DataSpace, puts: Array<[string, unknown]>, dels: string[], also?: [DataSpace, Array<[string, unknown]>]): Promise<void> {
+    const extra = also === undefined ? [] : also[1].map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel: also[0].sublevel }))
     await this.db.batch([
       ...puts.map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel: space.sublevel })),
-      ...dels.map((key) => ({ type: 'del' as const, key, sublevel: space.sublevel }))
+      ...dels.map((key) => ({ type: 'del' as const, key, sublevel: space.sublevel })),
+      ...extra
     ])
   }
 
@@ -229,8 +249,8 @@ export class Storage {
   batch (): Commit {
     const batch = this.db.batch()
     return this.#direct
-      ? new DirectCommit(batch, this.#prefixOf(this.#log), this.#prefixOf(this.#clock), this.#prefixOf(this.#pinned))
-      : new SublevelCommit(batch, this.#log, this.#clock, this.#pinned)
+      ? new DirectCommit(batch, this.#prefixOf(this.#log), this.#prefixOf(this.#clock), this.#prefixOf(this.#pinned), this.#prefixOf(this.#forgotten))
+      : new SublevelCommit(batch, this.#log, this.#clock, this.#pinned, this.#forgotten)
   }
 
   /**
@@ -255,6 +275,21 @@ export class Storage {
   /** Delete one source's stored updates with timestamps below `before`. */
   async clearUpdates (source: Source, before: number): Promise<void> {
     await this.#log.clear({ gte: source + '\x00', lt: logKey(source, before) })
+  }
+
+  /**
+   * Ask the store to reclaim the space of deleted records in this instance's
+   * key range (classic-level's compactRange); a no-op for stores without one.
+   * Returns whether the store compacted.
+   */
+  async compact (): Promise<boolean> {
+    const db = this.db as Database & { db?: Database, prefix?: string }
+    const root = (db.db ?? db) as Database & { compactRange?: (start: string, end: string) => Promise<void> }
+    if (typeof root.compactRange !== 'function') return false
+    // Every key of this instance starts with its prefix and then a sublevel's '!'.
+    const prefix = db.prefix ?? ''
+    await root.compactRange(prefix + '!', prefix + '"')
+    return true
   }
 
   /** Close the database if this storage opened it. */
@@ -313,6 +348,8 @@ export interface Commit {
   /** Record that `source`'s latest update (at `ts`) is kept in the log though superseded. */
   putPin: (source: Source, ts: number) => void
   delPin: (source: Source) => void
+  /** Record that a delete of `source` at `ts` was forgotten (purged past its TTL). */
+  putForgotten: (source: Source, ts: number) => void
   put: (space: DataSpace, key: string, value: unknown) => void
   del: (space: DataSpace, key: string) => void
   /** Write the batch; `sync` fsyncs it. */
@@ -352,12 +389,18 @@ class DirectCommit extends BatchCommit implements Commit {
   readonly #log: string
   readonly #clock: string
   readonly #pinned: string
+  readonly #forgotten: string
 
-  constructor (batch: ChainedBatch, log: string, clock: string, pinned: string) {
+  constructor (batch: ChainedBatch, log: string, clock: string, pinned: string, forgotten: string) {
     super(batch)
     this.#log = log
     this.#clock = clock
     this.#pinned = pinned
+    this.#forgotten = forgotten
+  }
+
+  putForgotten (source: Source, ts: number): void {
+    this.batch.put(this.#forgotten + source, pack(ts))
   }
 
   putPin (source: Source, ts: number): void {
@@ -394,12 +437,18 @@ class SublevelCommit extends BatchCommit implements Commit {
   readonly #log: Sublevel
   readonly #clock: Sublevel
   readonly #pinned: Sublevel
+  readonly #forgotten: Sublevel
 
-  constructor (batch: ChainedBatch, log: Sublevel, clock: Sublevel, pinned: Sublevel) {
+  constructor (batch: ChainedBatch, log: Sublevel, clock: Sublevel, pinned: Sublevel, forgotten: Sublevel) {
     super(batch)
     this.#log = log
     this.#clock = clock
     this.#pinned = pinned
+    this.#forgotten = forgotten
+  }
+
+  putForgotten (source: Source, ts: number): void {
+    this.batch.put(source, pack(ts), { sublevel: this.#forgotten })
   }
 
   putPin (source: Source, ts: number): void {

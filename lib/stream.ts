@@ -17,6 +17,8 @@ export interface Replicator {
   _receive: (update: Update, bytes: Buffer | undefined, origin: ReplicationStream, done: (err: Error | null, update?: Update, rejected?: boolean) => void) => void
   _room: () => Promise<void> | undefined
   _peerClaims: (clock: Clock) => void
+  _forgottenCopy: () => Clock
+  _admit: (peerClock: Clock, peerForgot: Clock) => ScuttledbError | undefined
   _unsendable: (err: ScuttledbError) => void
   _reject: (err: ScuttledbError) => void
   _unstream: (stream: ReplicationStream) => void
@@ -123,6 +125,8 @@ export class ReplicationStream extends Duplex {
     if (this.#sends || options.sendClock === true) {
       const header: Header = { id: sb.id, clock: Object.fromEntries(sb._clockCopy()) }
       if (options.meta !== undefined) header.meta = options.meta
+      const forgot = sb._forgottenCopy()
+      if (forgot.size > 0) header.forgot = Object.fromEntries(forgot)
       this.push(this.#codec.encode(header))
     }
     // A read-only stream with no clock to wait for sends everything (original behaviour).
@@ -289,6 +293,9 @@ export class ReplicationStream extends Duplex {
     if (message.type === 'header') {
       if (this.#peer !== undefined) throw error(codes.DUPLICATE_HEADER, 'The peer sent a second header')
       this.#peer = message.header
+      // A peer behind a forgotten delete (or ahead of this node's) must not replicate: see _admit.
+      const refusal = this.#sb._admit(message.clock, message.forgot)
+      if (refusal !== undefined) throw refusal
       this.#sb._peerClaims(message.clock)
       // Never lower what is known: a re-read after an overflow must stay in per-source order.
       for (const [source, ts] of message.clock) this.#outbox.held(ts, source)

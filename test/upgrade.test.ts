@@ -66,7 +66,10 @@ test('a Model written by 0.1.0 opens upgraded in place: values intact, unreplica
   const records = await raw(dir)
   t.equal(records.get('!meta!format')?.toString('hex'), '02', 'the format is now 2')
   const keyRecords = [...records].filter(([key]) => key.startsWith('!data-keys!'))
-  t.ok(keyRecords.length > 0 && keyRecords.every(([, bytes]) => bytes[0] === 0x92), 'every key record is a [ts, source] pointer')
+  const shapes = Object.fromEntries(keyRecords.map(([key, bytes]) => [key.slice('!data-keys!'.length), bytes[0]]))
+  t.ok(keyRecords.length > 0 && Object.entries(shapes).every(([key, first]) => first === (key === 'gone' ? 0x93 : 0x92)),
+    'every key record is a [ts, source] pointer, a delete\'s is [ts, source, 0]')
+  t.ok([...records.keys()].some((key) => key.startsWith('!data-expiry!') && key.endsWith('\x00gone')), 'the delete is in the expiry index')
   t.ok(!records.has('!data-keys!f'), 'the key record of the quarantined update is gone')
   t.ok([...records.keys()].some((key) => key.startsWith('!quarantine!FIXTURE-A')), 'the quarantined update is kept aside, not destroyed')
 })
