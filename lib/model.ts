@@ -40,6 +40,8 @@ export interface ModelOptions extends ScuttlebuttOptions {
 
 /** Purge expired deletes at most this often (ms), and at open. */
 const PURGE_EVERY = 60_000
+/** Index entries one purge commit reads at most. */
+const PURGE_PAGE = 4096
 
 /** The Model's events (besides every Scuttlebutt's). */
 export interface ModelEvents extends ScuttlebuttEvents {
@@ -86,11 +88,12 @@ export class Model extends Scuttlebutt<ModelEvents> {
 
   override async open (): Promise<void> {
     await super.open()
+    // Set before awaiting: a second open() call must not start a second timer.
     if (this.#ttl === Infinity || this.#timer !== undefined) return
-    await this.purge()
     this.#timer = setInterval(() => { this.purge().catch(() => {}) }, Math.min(PURGE_EVERY, this.#ttl))
     // A purge timer must never keep a process alive.
     this.#timer.unref()
+    await this.purge()
   }
 
   override async close (): Promise<void> {
@@ -113,13 +116,17 @@ export class Model extends Scuttlebutt<ModelEvents> {
 
   async #purge (): Promise<number> {
     let total = 0
-    for (let more = true; more;) {
+    const horizon = this._wall() - this.#ttl
+    // One commit per page of the index; `next` goes on after what a page kept (latest updates).
+    let next: string | undefined
+    let first = true
+    while (first || next !== undefined) {
+      first = false
       await this._forget(async (commit, forget) => {
-        const horizon = this._wall() - this.#ttl
         const spaces = { keys: this.#keys, expiry: this.#expiry }
-        const result = await purgeTombstones(this._storage, spaces, horizon, this._clockCopy(), commit, forget, 4096)
+        const result = await purgeTombstones(this._storage, spaces, horizon, this._clockCopy(), commit, forget, PURGE_PAGE, next)
         total += result.purged
-        more = result.more
+        next = result.next
       })
     }
     return total

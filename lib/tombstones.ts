@@ -36,8 +36,9 @@ const PAGE = 512
  * record, its log entry and its index entry, and `forget` it. Deletes that are
  * still their source's latest update stay (they back the clock entry; they go
  * once the source writes again); index entries whose delete was superseded are
- * dropped. Returns how many deletes were forgotten; `more` when the scan stopped
- * at `limit` entries.
+ * dropped. Scans index entries after `after` (a key from an earlier pass; kept
+ * entries are not seen again). Returns how many deletes were forgotten, and the
+ * last entry seen when the scan stopped at `limit` entries (`next`), to go on from.
  */
 export async function purgeTombstones (
   storage: Storage,
@@ -46,12 +47,14 @@ export async function purgeTombstones (
   clock: Clock,
   commit: Commit,
   forget: (source: Source, ts: number) => void,
-  limit: number
-): Promise<{ purged: number, more: boolean }> {
+  limit: number,
+  after?: string
+): Promise<{ purged: number, next: string | undefined }> {
   let purged = 0
   let seen = 0
   const end = encodeTimestamp(horizon)
-  for await (const page of storage.iteratePages(spaces.expiry, { lt: end }, PAGE)) {
+  const range = after === undefined ? { lt: end } : { gt: after, lt: end }
+  for await (const page of storage.iteratePages(spaces.expiry, range, PAGE)) {
     const entries = page.map(([entry]) => ({ entry, ...parseExpiryKey(entry) }))
     const records = await storage.getMany(spaces.keys, entries.map((e) => e.key)) as Array<KeyRecord | undefined>
     entries.forEach(({ entry, ts, source, key }, i) => {
@@ -65,7 +68,7 @@ export async function purgeTombstones (
       purged++
     })
     seen += page.length
-    if (seen >= limit) return { purged, more: true }
+    if (seen >= limit) return { purged, next: page[page.length - 1][0] }
   }
-  return { purged, more: false }
+  return { purged, next: undefined }
 }

@@ -1,7 +1,8 @@
 import test, { type Test } from 'tape'
 import { MemoryLevel } from 'memory-level'
 import { Model, codes, type ModelOptions, type ScuttledbError } from '../lib/index.js'
-import { allHistory, link, tempDir } from './helpers.js'
+import { once } from 'node:events'
+import { allHistory, frame, link, tempDir } from './helpers.js'
 
 /** A wall clock the test moves by hand. */
 function clock (start = 1_800_000_000_000): { now: () => number, advance: (ms: number) => void } {
@@ -144,4 +145,21 @@ test('forgetting 900 of 1,000 deleted keys on disk, then compact(), leaves a dat
   t.equal(keys, 101, 'and so does the model')
   const memory = await open(t, {})
   t.equal(await memory.compact(), false, 'memory-level cannot compact: compact() says so')
+})
+
+test('a purge over more kept deletes than one page (each its source\'s latest) terminates and keeps them', async (t) => {
+  const wall = clock()
+  const a = await open(t, { id: 'A', now: wall.now, tombstoneTTL: 1000 })
+  const s = a.createStream()
+  s.resume()
+  const frames = [frame({ id: 'MANY', clock: {} })]
+  for (let i = 0; i < 5000; i++) frames.push(frame([['k' + i, null], wall.now() - 500 + i / 16, 'S' + i]))
+  frames.push(frame('SYNC'))
+  s.write(Buffer.concat(frames))
+  await once(s, 'sync')
+  t.equal(Object.keys(a.clock).length, 5000, '5000 sources, each with one delete')
+  wall.advance(5000)
+  t.equal(await a.purge(), 0, 'purge() ends and forgets none: each is its source\'s latest')
+  t.equal((await allHistory(a)).length, 5000, 'all are kept')
+  s.destroy()
 })
