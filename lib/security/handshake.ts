@@ -165,7 +165,8 @@ export async function authenticateSocket (socket: Duplex, side: Side, options: A
     // End after the verdict is flushed, so the peer learns why it was refused;
     // destroy anyway if the peer does not let it drain.
     socket.end(frame({ ok: false, code }), () => { socket.destroy() })
-    setTimeout(() => { socket.destroy() }, 1000).unref()
+    const timer = setTimeout(() => { socket.destroy() }, 1000).unref()
+    socket.once('close', () => { clearTimeout(timer) })
   }
   /** The next message; a refusal from the peer may come in place of any of them. */
   const next = async (): Promise<Record<string, unknown>> => {
