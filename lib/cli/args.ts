@@ -10,9 +10,17 @@ export const DEFAULT_HOST = '127.0.0.1'
 /** The default node URL of client commands. */
 export const DEFAULT_NODE = `http://${DEFAULT_HOST}:${DEFAULT_HTTP_PORT}`
 
-/** A mistake on the command line (exit status 2). */
-export function usageError (message: string): NetError {
-  return netError(netCodes.USAGE, message)
+/** A mistake on the command line (exit status 2); `usage`, when given, is printed after the one-line error. */
+export function usageError (message: string, usage?: string): NetError {
+  const err = netError(netCodes.USAGE, message)
+  if (usage !== undefined) Object.defineProperty(err, 'usage', { value: usage, enumerable: false })
+  return err
+}
+
+/** The usage text a usage error carries, if any. */
+export function usageOf (err: unknown): string | undefined {
+  const usage = (err as { usage?: unknown } | null)?.usage
+  return typeof usage === 'string' ? usage : undefined
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>
@@ -26,9 +34,20 @@ export function parse (args: string[], options: Options): { values: Values, posi
     const { values, positionals } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
     return { values: values as Values, positionals }
   } catch (err) {
-    // parseArgs' messages name the option; keep them, with our code.
-    throw usageError((err as Error).message)
+    throw usageError(parseArgsMessage(err as NodeJS.ErrnoException))
   }
+}
+
+/**
+ * parseArgs' message in one short sentence: its unknown-option message goes on
+ * with advice about `--` whose quotes do not balance (`as in '-- "--bogus"`).
+ */
+function parseArgsMessage (err: NodeJS.ErrnoException): string {
+  const option = /^Unknown option '([^']*)'/.exec(err.message)
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== null) return `unknown option ${option[1]} (see --help)`
+  const missing = /^Option '([^' ]+)(?: <value>)?' argument missing/.exec(err.message)
+  if (missing !== null) return `${missing[1]} needs a value`
+  return err.message
 }
 
 /** A string option's value, or undefined. */
@@ -134,7 +153,8 @@ Commands:
 Client commands talk to a running node (--node URL, default ${DEFAULT_NODE})
 or open a database directory directly (--db DIR, when no node runs on it;
 writes to the database of a node that signs also need its --key FILE).
-Run "scuttledb <command> --help" for a command's options.
+Run "scuttledb <command> --help" for a command's options,
+"scuttledb --version" for the version.
 `,
   serve: `Usage: scuttledb serve [options]
 

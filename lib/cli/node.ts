@@ -1,3 +1,4 @@
+import { rm, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { codes, ScuttledbError } from '../errors.js'
 import { Model } from '../model.js'
@@ -132,6 +133,8 @@ export class ScuttledbNode {
     if (allow !== undefined && keys === undefined) throw new TypeError('allow needs keys')
     // The node's own id is always a writer: its history may come back from peers (a rebuilt database).
     const writers = keys === undefined || allow === undefined ? undefined : [keys.id, ...allow]
+    // A directory this start creates is removed again if it fails (a port in use must not leave an empty database).
+    const existed = await stat(db).then(() => true, () => false)
     const node = new ScuttledbNode(await openModel(db, { sync: options.sync, keys, writers }), db, options)
     try {
       if (keys === undefined && isKeyId(node.model.id)) {
@@ -141,6 +144,7 @@ export class ScuttledbNode {
       await node.#listen()
     } catch (err) {
       await node.stop()
+      if (!existed) await rm(db, { recursive: true, force: true })
       throw err
     }
     for (const peer of options.peers) node.#dial(peer)
