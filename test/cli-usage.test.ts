@@ -102,3 +102,13 @@ test('a serve that fails to start (port in use) leaves no database directory beh
   t.equal((await runCli(['get', 'k', '--db', db])).stdout, '1\n', 'and leaves it, and its data, alone')
   t.equal(await a.stop(), 0, 'the running node was not disturbed')
 })
+
+test('an option value that starts with a dash is taken as the value (a node id can: --allow -abc...)', async (t) => {
+  // 43 base64url characters, as `scuttledb id` prints; one id in 64 starts with "-".
+  const id = '-' + 'A'.repeat(42)
+  const res = await runCli(['serve', '--allow', id, '--port', '0', '--http', 'off'])
+  t.equal(res.code, 2, 'still a usage error here (no --key)')
+  t.ok(res.stderr.includes('--allow needs --key'), `but for the right reason, not an ambiguous option (${res.stderr.trim()})`)
+  const option = await runCli(['ls', '--after', '--limit', '1'])
+  t.ok(option.code === 2 && option.stderr.includes('--after=VALUE') && option.stderr.endsWith('[SCUTTLEDB_USAGE]\n'), `an option of the command after a string option is not taken as its value (${option.stderr.trim()})`)
+})

@@ -30,12 +30,40 @@ export type Values = Record<string, string | boolean | string[] | undefined>
 
 /** Parse one command's arguments strictly; unknown options are usage errors. */
 export function parse (args: string[], options: Options): { values: Values, positionals: string[] } {
+  const all: Options = { ...options, help: { type: 'boolean', short: 'h' } }
   try {
-    const { values, positionals } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
+    const { values, positionals } = parseArgs({ args: joinDashValues(args, all), options: all, allowPositionals: true, strict: true })
     return { values: values as Values, positionals }
   } catch (err) {
     throw usageError(parseArgsMessage(err as NodeJS.ErrnoException))
   }
+}
+
+/**
+ * `--opt VALUE` as `--opt=VALUE` when VALUE starts with a dash but is no option
+ * of the command: parseArgs refuses it as ambiguous, and a node id (base64url)
+ * starts with `-` one time in 64, e.g. `--allow "$(scuttledb id b.key.pub)"`.
+ */
+function joinDashValues (args: string[], options: Options): string[] {
+  const names = new Set<string>()
+  for (const [name, option] of Object.entries(options)) {
+    names.add(`--${name}`)
+    if (option.short !== undefined) names.add(`-${option.short}`)
+  }
+  const out: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]
+    if (arg === '--') return [...out, ...args.slice(i)]
+    const next = args[i + 1]
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && next.startsWith('-') && next !== '--' && !names.has(next.split('=')[0])) {
+      out.push(`${arg}=${next}`)
+      i++
+    } else {
+      out.push(arg)
+    }
+  }
+  return out
 }
 
 /**
@@ -47,6 +75,8 @@ function parseArgsMessage (err: NodeJS.ErrnoException): string {
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== null) return `unknown option ${option[1]} (see --help)`
   const missing = /^Option '([^' ]+)(?: <value>)?' argument missing/.exec(err.message)
   if (missing !== null) return `${missing[1]} needs a value`
+  const ambiguous = /^Option '([^' ]+)' argument is ambiguous/.exec(err.message)
+  if (ambiguous !== null) return `${ambiguous[1]} needs a value, not another option (for a value starting with "-", write ${ambiguous[1]}=VALUE)`
   return err.message
 }
 
