@@ -10,8 +10,8 @@ const root = resolve(import.meta.dirname, '..', '..')
 
 test('the packed package imports from plain Node: import { Model, Scuttlebutt } from "scuttledb"', async (t) => {
   const dir = await tempDir(t)
-  // npm pack uses the built dist/ (npm test builds it first) and the "files" list.
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root })
+  // npm pack uses the built dist/ (npm test builds it first; --ignore-scripts skips "prepare" building it again) and the "files" list.
+  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: root })
   const [{ filename }] = JSON.parse(stdout) as Array<{ filename: string }>
   const app = join(dir, 'app')
   await mkdir(join(app, 'node_modules', 'scuttledb'), { recursive: true })

@@ -10,9 +10,17 @@ export const DEFAULT_HOST = '127.0.0.1'
 /** The default node URL of client commands. */
 export const DEFAULT_NODE = `http://${DEFAULT_HOST}:${DEFAULT_HTTP_PORT}`
 
-/** A mistake on the command line (exit status 2). */
-export function usageError (message: string): NetError {
-  return netError(netCodes.USAGE, message)
+/** A mistake on the command line (exit status 2); `usage`, when given, is printed after the one-line error. */
+export function usageError (message: string, usage?: string): NetError {
+  const err = netError(netCodes.USAGE, message)
+  if (usage !== undefined) Object.defineProperty(err, 'usage', { value: usage, enumerable: false })
+  return err
+}
+
+/** The usage text a usage error carries, if any. */
+export function usageOf (err: unknown): string | undefined {
+  const usage = (err as { usage?: unknown } | null)?.usage
+  return typeof usage === 'string' ? usage : undefined
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>
@@ -22,13 +30,54 @@ export type Values = Record<string, string | boolean | string[] | undefined>
 
 /** Parse one command's arguments strictly; unknown options are usage errors. */
 export function parse (args: string[], options: Options): { values: Values, positionals: string[] } {
+  const all: Options = { ...options, help: { type: 'boolean', short: 'h' } }
   try {
-    const { values, positionals } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
+    const { values, positionals } = parseArgs({ args: joinDashValues(args, all), options: all, allowPositionals: true, strict: true })
     return { values: values as Values, positionals }
   } catch (err) {
-    // parseArgs' messages name the option; keep them, with our code.
-    throw usageError((err as Error).message)
+    throw usageError(parseArgsMessage(err as NodeJS.ErrnoException))
   }
+}
+
+/**
+ * `--opt VALUE` as `--opt=VALUE` when VALUE starts with a dash but is no option
+ * of the command: parseArgs refuses it as ambiguous, and a node id (base64url)
+ * starts with `-` one time in 64, e.g. `--allow "$(scuttledb id b.key.pub)"`.
+ */
+function joinDashValues (args: string[], options: Options): string[] {
+  const names = new Set<string>()
+  for (const [name, option] of Object.entries(options)) {
+    names.add(`--${name}`)
+    if (option.short !== undefined) names.add(`-${option.short}`)
+  }
+  const out: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]
+    if (arg === '--') return [...out, ...args.slice(i)]
+    const next = args[i + 1]
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && next.startsWith('-') && next !== '--' && !names.has(next.split('=')[0])) {
+      out.push(`${arg}=${next}`)
+      i++
+    } else {
+      out.push(arg)
+    }
+  }
+  return out
+}
+
+/**
+ * parseArgs' message in one short sentence: its unknown-option message goes on
+ * with advice about `--` whose quotes do not balance (`as in '-- "--bogus"`).
+ */
+function parseArgsMessage (err: NodeJS.ErrnoException): string {
+  const option = /^Unknown option '([^']*)'/.exec(err.message)
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== null) return `unknown option ${option[1]} (see --help)`
+  const missing = /^Option '([^' ]+)(?: <value>)?' argument missing/.exec(err.message)
+  if (missing !== null) return `${missing[1]} needs a value`
+  const ambiguous = /^Option '([^' ]+)' argument is ambiguous/.exec(err.message)
+  if (ambiguous !== null) return `${ambiguous[1]} needs a value, not another option (for a value starting with "-", write ${ambiguous[1]}=VALUE)`
+  return err.message
 }
 
 /** A string option's value, or undefined. */
@@ -134,7 +183,8 @@ Commands:
 Client commands talk to a running node (--node URL, default ${DEFAULT_NODE})
 or open a database directory directly (--db DIR, when no node runs on it;
 writes to the database of a node that signs also need its --key FILE).
-Run "scuttledb <command> --help" for a command's options.
+Run "scuttledb <command> --help" for a command's options,
+"scuttledb --version" for the version.
 `,
   serve: `Usage: scuttledb serve [options]
 

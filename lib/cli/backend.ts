@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises'
 import http from 'node:http'
 import type { Model } from '../model.js'
 import { netCodes, netError, NetError } from '../net/errors.js'
@@ -162,8 +163,15 @@ export class DbBackend implements Backend {
     this.#signed = signed
   }
 
-  /** Open the Model at `dir`; with `keys`, writes are signed (the database must belong to the key's id). */
-  static async open (dir: string, keys?: KeyPair): Promise<DbBackend> {
+  /**
+   * Open the Model at `dir`; with `keys`, writes are signed (the database must
+   * belong to the key's id). Unless `create`, a missing directory is
+   * SCUTTLEDB_NOT_FOUND: reading a mistyped path must not make a database there.
+   */
+  static async open (dir: string, keys?: KeyPair, create = true): Promise<DbBackend> {
+    if (!create && !(await stat(dir).then((s) => s.isDirectory(), () => false))) {
+      throw netError(netCodes.NOT_FOUND, `No database at ${dir}: give the directory of a database (or --node URL for a running node)`)
+    }
     return new DbBackend(await openModel(dir, { keys }), keys !== undefined)
   }
 

@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { netCodes, netError } from '../net/errors.js'
+import { hasCode, netCodes, netError } from '../net/errors.js'
+import { isWellFormed, valueProblem } from '../value-domain.js'
 import { DEFAULT_NODE, clientOptions, help, parse, parseNodeUrl, parseValue, str, usageError, type Values } from './args.js'
-import { DbBackend, HttpBackend, type Backend } from './backend.js'
+import { DbBackend, HttpBackend, type Backend, type Entry } from './backend.js'
 import { loadNodeKeys } from './security.js'
 import type { Terminal } from './serve.js'
 
@@ -23,18 +24,26 @@ const extraOptions: Record<ClientCommand, NonNullable<Parameters<typeof parse>[1
   status: {}
 }
 
+/** What the positionals are, for the arity error. */
+const argNames: Record<ClientCommand, string> = {
+  get: ' (KEY)', set: ' (KEY VALUE)', del: ' (KEY)', ls: '', watch: '', dump: '', load: ' (FILE, or none for stdin)', status: ''
+}
+
 /** How many positionals each command takes: [least, most]. */
 const arity: Record<ClientCommand, [number, number]> = {
   get: [1, 1], set: [2, 2], del: [1, 1], ls: [0, 0], watch: [0, 0], dump: [0, 0], load: [0, 1], status: [0, 0]
 }
 
-async function backendOf (values: Values): Promise<Backend> {
+/** The commands that write: only they may create a database directory. */
+const writes: ReadonlySet<ClientCommand> = new Set(['set', 'del', 'load'])
+
+async function backendOf (command: ClientCommand, values: Values): Promise<Backend> {
   const db = str(values, 'db')
   const node = str(values, 'node')
   const key = str(values, 'key')
   if (db !== undefined && node !== undefined) throw usageError('Give --node or --db, not both')
   if (key !== undefined && db === undefined) throw usageError('--key goes with --db (a running node signs with its own key)')
-  if (db !== undefined) return await DbBackend.open(db, key === undefined ? undefined : await loadNodeKeys(key))
+  if (db !== undefined) return await DbBackend.open(db, key === undefined ? undefined : await loadNodeKeys(key), writes.has(command))
   return new HttpBackend(parseNodeUrl(node ?? DEFAULT_NODE))
 }
 
@@ -51,12 +60,19 @@ export async function runClient (command: ClientCommand, args: string[], term: T
   }
   const [least, most] = arity[command]
   if (positionals.length < least || positionals.length > most) {
-    throw usageError(`${command}: expected ${least === most ? least : `${least} to ${most}`} argument(s), got ${positionals.length}\n\n${help[command]}`)
+    const expected = least === most ? `${least} argument${least === 1 ? '' : 's'}` : `${least} to ${most} arguments`
+    throw usageError(`expected ${expected}${argNames[command]}, got ${positionals.length}`, help[command])
+  }
+  if (command === 'watch' && str(values, 'db') !== undefined) {
+    // Checked before opening it: on a node's directory, opening would fail with a lock error instead.
+    throw usageError(`watch needs a running node: use --node URL (the HTTP API of the node serving that directory; default ${DEFAULT_NODE}), not --db`)
   }
   const limit = command === 'ls' ? lsLimit(str(values, 'limit')) : Infinity
-  const backend = await backendOf(values)
+  // A load is read and checked before the database is even opened (or made).
+  const entries = command === 'load' ? await readEntries(positionals[0]) : new Map<string, unknown>()
+  const backend = await backendOf(command, values)
   try {
-    return await run(command, backend, positionals, values, limit, term)
+    return await run(command, backend, positionals, values, limit, term, entries)
   } finally {
     await backend.close()
   }
@@ -68,7 +84,7 @@ function lsLimit (text: string | undefined): number {
   return Number(text)
 }
 
-async function run (command: ClientCommand, backend: Backend, args: string[], values: Values, limit: number, term: Terminal): Promise<number> {
+async function run (command: ClientCommand, backend: Backend, args: string[], values: Values, limit: number, term: Terminal, entries: Map<string, unknown>): Promise<number> {
   const out = term.stdout
   switch (command) {
     case 'get': {
@@ -102,7 +118,7 @@ async function run (command: ClientCommand, backend: Backend, args: string[], va
     case 'watch':
       return await watch(backend, term)
     case 'load':
-      return await load(backend, args[0], term)
+      return await load(backend, entries, term)
     case 'status':
       out.write(JSON.stringify(await backend.status(), null, 2) + '\n')
       return 0
@@ -127,8 +143,8 @@ async function watch (backend: Backend, term: Terminal): Promise<number> {
   return 0
 }
 
-/** Parse one line of a dump: `{"key": string, "value": any}`. */
-function parseLine (line: string, n: number): { key: string, value: unknown } {
+/** Parse and check one line of a dump: `{"key": string, "value": any}`, the value in the value domain. */
+function parseLine (line: string, n: number): Entry {
   let entry: unknown
   try {
     entry = JSON.parse(line)
@@ -139,36 +155,59 @@ function parseLine (line: string, n: number): { key: string, value: unknown } {
   if (typeof key !== 'string' || key.length === 0 || value === undefined) {
     throw netError(netCodes.BAD_REQUEST, `Line ${n} must be {"key": "...", "value": ...}`)
   }
+  // JSON can spell values a Model refuses (-0, lone surrogates): refuse them here, before anything is written.
+  const problem = isWellFormed(key) ? valueProblem(value) : 'the key has a lone surrogate'
+  if (problem !== undefined) throw netError(netCodes.BAD_REQUEST, `Line ${n}: ${problem}`)
   return { key, value }
 }
 
-async function load (backend: Backend, file: string | undefined, term: Terminal): Promise<number> {
+/** Read and check every line of a load; the first bad one fails it (SCUTTLEDB_BAD_REQUEST, with its number). */
+async function readEntries (file: string | undefined): Promise<Map<string, unknown>> {
   const input = file === undefined || file === '-' ? process.stdin : createReadStream(file)
   const lines = createInterface({ input, crlfDelay: Infinity })
+  // Later lines for a key win, as the writes would in order (and two writes of one key never race).
+  const entries = new Map<string, unknown>()
+  let n = 0
+  try {
+    for await (const line of lines) {
+      n++
+      if (line.trim().length === 0) continue
+      const { key, value } = parseLine(line, n)
+      entries.delete(key)
+      entries.set(key, value)
+    }
+  } catch (err) {
+    if (hasCode(err, 'ENOENT') || hasCode(err, 'EACCES') || hasCode(err, 'EISDIR')) throw usageError(`Cannot read ${file ?? 'stdin'}: ${(err as Error).message}`)
+    if (hasCode(err, netCodes.BAD_REQUEST)) throw netError(netCodes.BAD_REQUEST, `${(err as Error).message}; nothing was loaded`)
+    throw err
+  } finally {
+    lines.close()
+  }
+  return entries
+}
+
+/**
+ * `load`: the lines were all read and checked first (nothing is written if one
+ * is bad); then the writes go, a bounded number in flight (they commit in groups).
+ * Once Model.batch() (an atomic multi-key commit) exists, they should be one batch.
+ */
+async function load (backend: Backend, entries: Map<string, unknown>, term: Terminal): Promise<number> {
   const inflight = new Set<Promise<void>>()
   let failure: unknown
-  let n = 0
   let loaded = 0
-  for await (const line of lines) {
-    n++
-    if (line.trim().length === 0) continue
-    let entry: { key: string, value: unknown }
-    try {
-      entry = parseLine(line, n)
-    } catch (err) {
-      failure = err
-      break
-    }
-    const { key, value } = entry
+  for (const [key, value] of entries) {
     const write = backend.set(key, value).then(() => { loaded++ }, (err: unknown) => { failure ??= err })
     inflight.add(write)
     void write.finally(() => inflight.delete(write))
-    // Keep a bounded number of writes in flight: they commit in groups.
     if (inflight.size >= backend.parallel) await Promise.race(inflight)
     if (failure !== undefined) break
   }
   await Promise.all(inflight)
-  if (failure !== undefined) throw failure
-  term.stderr.write(`loaded ${loaded} keys\n`)
+  if (failure !== undefined) {
+    // Not atomic yet (see above): say how far it got; the code is the cause's.
+    if (loaded === 0) throw failure
+    throw new Error(`${(failure as Error).message} (after ${loaded} of ${entries.size} keys were written)`, { cause: failure })
+  }
+  term.stdout.write(`loaded ${loaded} keys\n`)
   return 0
 }

@@ -5,11 +5,30 @@
  * and read signing keys. Exit status: 0 success,
  * 1 failure (not found, unreachable, locked, ...), 2 a mistake on the command line.
  */
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { codeOf } from '../net/errors.js'
-import { help, isUsage } from './args.js'
+import { help, isUsage, usageOf } from './args.js'
 import { clientCommands, runClient, type ClientCommand } from './client.js'
 import { keygen, printId } from './security.js'
 import { serve, type Terminal } from './serve.js'
+
+/**
+ * The version in scuttledb's package.json: the nearest one up from this file
+ * (dist/cli/ in the package, dist-test/lib/cli/ in the tests' build).
+ */
+function version (): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)), up = dirname(dir); dir !== up; dir = up, up = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown, version?: unknown }
+      if (pkg.name === 'scuttledb' && typeof pkg.version === 'string') return pkg.version
+    } catch {
+      // No package.json here (or not ours): look further up.
+    }
+  }
+  return 'unknown'
+}
 
 /** Run the command with `argv` (without node and the script); resolves with the exit status. */
 async function main (argv: string[], term: Terminal): Promise<number> {
@@ -19,6 +38,10 @@ async function main (argv: string[], term: Terminal): Promise<number> {
       term.stdout.write(help.main)
       return command === undefined ? 2 : 0
     }
+    if (command === '--version' || command === '-V' || command === 'version') {
+      term.stdout.write(`scuttledb ${version()}\n`)
+      return 0
+    }
     if (command === 'serve') return await serve(args, term)
     if (command === 'keygen') return await keygen(args, term)
     if (command === 'id') return await printId(args, term)
@@ -27,7 +50,10 @@ async function main (argv: string[], term: Terminal): Promise<number> {
     return 2
   } catch (err) {
     const e = err as Error
+    // One line for the error (a script can grep it); the usage, if any, after it.
     term.stderr.write(`scuttledb ${command}: ${e.message} [${codeOf(e)}]\n`)
+    const usage = usageOf(err)
+    if (usage !== undefined) term.stderr.write(`\n${usage}`)
     return isUsage(err) ? 2 : 1
   }
 }

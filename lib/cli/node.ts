@@ -1,3 +1,4 @@
+import { rm, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { codes, ScuttledbError } from '../errors.js'
 import { Model } from '../model.js'
@@ -13,6 +14,7 @@ import { authenticate } from '../security/handshake.js'
 import type { KeyPair } from '../security/keys.js'
 import { securityOptions } from '../security/signer.js'
 import { usageError, type PeerTarget } from './args.js'
+import { probeAuthRequired } from './auth-probe.js'
 import { createHttpApi, type HttpApi } from './http-api.js'
 import type { ProgressView } from './progress.js'
 import { isKeyId } from './security.js'
@@ -132,6 +134,8 @@ export class ScuttledbNode {
     if (allow !== undefined && keys === undefined) throw new TypeError('allow needs keys')
     // The node's own id is always a writer: its history may come back from peers (a rebuilt database).
     const writers = keys === undefined || allow === undefined ? undefined : [keys.id, ...allow]
+    // A directory this start creates is removed again if it fails (a port in use must not leave an empty database).
+    const existed = await stat(db).then(() => true, () => false)
     const node = new ScuttledbNode(await openModel(db, { sync: options.sync, keys, writers }), db, options)
     try {
       if (keys === undefined && isKeyId(node.model.id)) {
@@ -141,6 +145,7 @@ export class ScuttledbNode {
       await node.#listen()
     } catch (err) {
       await node.stop()
+      if (!existed) await rm(db, { recursive: true, force: true })
       throw err
     }
     for (const peer of options.peers) node.#dial(peer)
@@ -189,31 +194,39 @@ export class ScuttledbNode {
     server.on('disconnect', (c, err) => {
       log(err === undefined ? `peer ${c.remote} disconnected` : `peer ${c.remote} dropped: ${describe(err)}`)
     })
-    server.on('connectionError', (err, remote) => { log(`peer ${remote} refused: ${describe(err)}`) })
+    server.on('connectionError', (err, remote) => {
+      // A TLS client that does not trust the certificate gives up without a word: say what it likely means.
+      const hint = hasCode(err, 'ERR_TLS_HANDSHAKE_TIMEOUT') ? ' (the client did not finish the TLS handshake: does it trust this certificate?)' : ''
+      log(`peer ${remote} refused: ${describe(err)}${hint}`)
+    })
     server.on('serverError', (err) => { log(`${server.transport} server: ${describe(err)}`) })
   }
 
   #dial (peer: PeerTarget): void {
     const { log, ca } = this.#options
     const address = hostPort(peer.host, peer.port)
+    const connection = this.#connectionOptions()
     const client = connect(this.model, {
       host: peer.host,
       port: peer.port,
       ...(peer.tls ? { tls: ca === undefined ? true : { ca } } : {}),
-      ...this.#connectionOptions(),
+      ...connection,
+      // Without a key, a peer that demands authentication is named as such (not as a malformed header).
+      handshake: connection.handshake ?? probeAuthRequired,
       maxDelay: 5000
     })
     this.#clients.set(address, { client, transport: peer.tls ? 'tls' : 'tcp' })
+    // A peer that keeps failing the same way (down, or refusing this node) is reported once, not on every
+    // retry; the streak ends when a connection syncs.
     let reported = ''
     client.on('connected', (c) => {
-      reported = ''
-      log(`connected to ${address}`)
+      if (reported === '') log(`connected to ${address}`)
       this.#showProgress(address, c)
     })
+    client.on('synced', () => { reported = '' })
     client.on('disconnected', (err, retryIn) => {
-      // A peer that stays down is reported once, not on every retry.
       const why = err === undefined ? 'closed' : describe(err)
-      if (why !== reported) log(`peer ${address} unreachable: ${why}; retrying (next in ${retryIn ?? 0} ms)`)
+      if (why !== reported) log(`peer ${address} unreachable: ${why}; retrying (next in ${retryIn ?? 0} ms, backing off to 5 s)`)
       reported = why
     })
   }

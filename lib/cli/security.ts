@@ -113,7 +113,7 @@ export async function keygen (args: string[], term: Terminal): Promise<number> {
     term.stdout.write(help.keygen)
     return 0
   }
-  if (positionals.length !== 1) throw usageError(`keygen: expected 1 argument (the key file to write), got ${positionals.length}\n\n${help.keygen}`)
+  if (positionals.length !== 1) throw usageError(`expected 1 argument (the key file to write), got ${positionals.length}`, help.keygen)
   const type = str(values, 'type') ?? 'ed25519'
   if (type !== 'ed25519' && type !== 'rsa') throw usageError(`--type must be ed25519 or rsa, not "${type}"`)
   const bits = str(values, 'bits')
@@ -151,7 +151,7 @@ export async function printId (args: string[], term: Terminal): Promise<number> 
     term.stdout.write(help.id)
     return 0
   }
-  if (positionals.length !== 1) throw usageError(`id: expected 1 argument (a public key file), got ${positionals.length}\n\n${help.id}`)
+  if (positionals.length !== 1) throw usageError(`expected 1 argument (a public key file), got ${positionals.length}`, help.id)
   const file = positionals[0]
   const pem = await readArg(file, file)
   let id: string

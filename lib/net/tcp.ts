@@ -118,11 +118,13 @@ export async function listen (target: Target, options: ListenOptions = {}): Prom
   checkTarget(target)
   const { host = '127.0.0.1', tls: tlsOptions, maxConnections } = options
   const port = checkPort(options.port ?? 0)
-  const { keepAlive } = checkConnectionOptions(options)
+  const { keepAlive, handshake } = checkConnectionOptions(options)
   // Half-open: a peer's end must not cut our history short; the stream ends our side.
+  // A TLS client that gives up mid-handshake (it does not trust the certificate) is not noticed
+  // half-open: Node's handshake timeout (default 2 min) reports it, so it gets ours.
   const server: net.Server = tlsOptions === undefined
     ? net.createServer({ allowHalfOpen: true, noDelay: true, keepAlive: keepAlive !== false, keepAliveInitialDelay: keepAlive === false ? 0 : keepAlive })
-    : tls.createServer({ ...tlsOptions, allowHalfOpen: true })
+    : tls.createServer({ ...tlsOptions, allowHalfOpen: true, ...(handshake === false ? {} : { handshakeTimeout: handshake }) })
   if (maxConnections !== undefined) server.maxConnections = maxConnections
   const address = await bind(server, host, port)
   const transport = tlsOptions === undefined ? 'tcp' : 'tls'
