@@ -32,6 +32,8 @@ export interface Change {
 export interface Backend {
   get: (key: string) => Promise<unknown>
   set: (key: string, value: unknown) => Promise<void>
+  /** Write every entry atomically, when the backend can (all or none). */
+  setAll?: (entries: Map<string, unknown>) => Promise<void>
   list: (after: string | null, limit: number) => Promise<Page>
   watch: (onChange: (change: Change) => void, onReady: () => void, signal: AbortSignal) => Promise<void>
   status: () => Promise<unknown>
@@ -180,11 +182,20 @@ export class DbBackend implements Backend {
   }
 
   async set (key: string, value: unknown): Promise<void> {
+    this.#assertWritable()
+    await this.#model.set(key, value)
+  }
+
+  async setAll (entries: Map<string, unknown>): Promise<void> {
+    this.#assertWritable()
+    await this.#model.batch([...entries].map(([key, value]) => ({ type: 'put' as const, key, value })))
+  }
+
+  #assertWritable (): void {
     if (!this.#signed && isKeyId(this.#model.id)) {
       // An unsigned write under a key's id would be refused by every verifying peer.
       throw usageError(`This database belongs to a node that signs (id ${this.#model.id}): pass --key with its key file to write`)
     }
-    await this.#model.set(key, value)
   }
 
   async list (after: string | null, limit: number): Promise<Page> {

@@ -188,10 +188,17 @@ async function readEntries (file: string | undefined): Promise<Map<string, unkno
 
 /**
  * `load`: the lines were all read and checked first (nothing is written if one
- * is bad); then the writes go, a bounded number in flight (they commit in groups).
- * Once Model.batch() (an atomic multi-key commit) exists, they should be one batch.
+ * is bad). On a database opened here they are one atomic `Model#batch()`; to a
+ * running node over HTTP the writes go a bounded number in flight (they commit in
+ * groups there, and a failure says how far it got).
  */
 async function load (backend: Backend, entries: Map<string, unknown>, term: Terminal): Promise<number> {
+  if (backend.setAll !== undefined) {
+    // A database opened here: one atomic batch, all keys or none.
+    await backend.setAll(entries)
+    term.stdout.write(`loaded ${entries.size} keys\n`)
+    return 0
+  }
   const inflight = new Set<Promise<void>>()
   let failure: unknown
   let loaded = 0
