@@ -115,19 +115,20 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
     const path = url.pathname
     const allowedCors = corsHeaders(req, cors)
     for (const [name, value] of Object.entries(allowedCors)) res.setHeader(name, value)
+    const preflight = 'access-control-allow-origin' in allowedCors
     const r = path === '/metrics' && metrics === undefined ? undefined : route(path)
     if (r === undefined) throw new HttpError(404, netCodes.NOT_FOUND, `No route ${path}: see GET /kv, /kv/:key, /events, /changes, /status, /metrics`)
     const allow = [...r.methods, 'OPTIONS'].join(', ')
     const m = req.method ?? 'GET'
     if (m === 'OPTIONS') {
       // A preflight carries no credentials: it is answered without a token.
-      res.writeHead(204, { allow, ...(Object.keys(allowedCors).length > 0 ? preflightHeaders(allow) : {}) })
+      res.writeHead(204, { allow, ...(preflight ? preflightHeaders(allow) : {}) })
       res.end()
       return
     }
     if (!r.methods.includes(m)) throw new HttpError(405, httpCodes.METHOD_NOT_ALLOWED, `${m} is not allowed here; use ${allow}`, { allow })
-    authorize(req, tokens, m === 'PUT' || m === 'DELETE')
-    const q = query(url, r.params)
+    authorize(req, tokens, m === 'PUT' || m === 'DELETE', url.searchParams.get('access_token') ?? undefined)
+    const q = query(url, [...r.params, 'access_token'])
     if (path === '/kv') {
       send(res, 200, await listPage(model, q))
     } else if (path.startsWith('/kv/')) {

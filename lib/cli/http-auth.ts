@@ -49,20 +49,22 @@ export async function loadTokens (file: string): Promise<HttpTokens> {
 }
 
 /** The scope of the request's bearer token, or undefined when it has none that is valid. */
-function scopeOf (req: http.IncomingMessage, tokens: HttpTokens): TokenScope | undefined {
+function scopeOf (req: http.IncomingMessage, tokens: HttpTokens, queryToken: string | undefined): TokenScope | undefined {
   const match = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')
-  if (match === null) return undefined
+  // A browser's EventSource cannot set headers: the token may come as ?access_token= (RFC 6750 2.3).
+  const token = match?.[1] ?? queryToken
+  if (token === undefined) return undefined
   // Equal-length digests compared in constant time: neither a token's bytes nor its length leak.
-  const given = digest(match[1])
+  const given = digest(token)
   let scope: TokenScope | undefined
   for (const t of tokens.digests) if (timingSafeEqual(t.digest, given) && scope !== 'read-write') scope = t.scope
   return scope
 }
 
 /** Throw 401 or 403 unless the request's token allows it (`write`: it changes data). */
-export function authorize (req: http.IncomingMessage, tokens: HttpTokens | undefined, write: boolean): void {
+export function authorize (req: http.IncomingMessage, tokens: HttpTokens | undefined, write: boolean, queryToken?: string): void {
   if (tokens === undefined) return
-  const scope = scopeOf(req, tokens)
+  const scope = scopeOf(req, tokens, queryToken)
   if (scope === undefined) {
     throw new HttpError(401, httpCodes.UNAUTHORIZED, 'This node needs a bearer token (Authorization: Bearer TOKEN)', { 'www-authenticate': 'Bearer realm="scuttledb"' })
   }
@@ -72,7 +74,9 @@ export function authorize (req: http.IncomingMessage, tokens: HttpTokens | undef
 /** CORS headers for a request from an allowed origin (none for others). */
 export function corsHeaders (req: http.IncomingMessage, origins: string[]): Record<string, string> {
   const origin = req.headers.origin
-  if (origin === undefined || !(origins.includes(origin) || origins.includes('*'))) return {}
+  if (origins.length === 0) return {}
+  // Answers differ by Origin: caches must keep them apart.
+  if (origin === undefined || !(origins.includes(origin) || origins.includes('*'))) return { vary: 'Origin' }
   return {
     'access-control-allow-origin': origin,
     vary: 'Origin',

@@ -1,5 +1,4 @@
 import type http from 'node:http'
-import { once } from 'node:events'
 import type { Model, ModelChange } from '../model.js'
 import { pack, unpack } from '../msgpack.js'
 import type { Clock, Source, Update } from '../protocol.js'
@@ -141,6 +140,8 @@ export function serveEvents (model: Model, req: http.IncomingMessage, res: http.
     return
   }
   let closed = false
+  let gone: () => void = () => {}
+  const closedPromise = new Promise<void>((resolve) => { gone = resolve })
   let replaying = since !== null
   let buffer: Array<[FeedChange, number, Source]> = []
   let overflow = false
@@ -170,6 +171,7 @@ export function serveEvents (model: Model, req: http.IncomingMessage, res: http.
   open.add(res)
   res.once('close', () => {
     closed = true
+    gone()
     clearInterval(beat)
     model.off('update', onUpdate)
     open.delete(res)
@@ -186,7 +188,7 @@ export function serveEvents (model: Model, req: http.IncomingMessage, res: http.
           if (advance(pos, item.ts, item.source) && item.change !== null) text += message(item.change, pos)
         }
         // Storage is read no faster than the client takes it.
-        if (text.length > 0 && !res.write(text) && !closed) await Promise.race([once(res, 'drain'), once(res, 'close')])
+        if (text.length > 0 && !res.write(text) && !closed) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), closedPromise])
       }
     } while (overflow && !closed)
     if (closed) return
