@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises'
+import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'tape'
 import { tempDir } from './helpers.js'
@@ -65,6 +65,11 @@ test('a node without --key is open unless given tokens; --http-open opens a sign
   const signingOpen = await startNode(t, ['--key', key, '--http-open'])
   t.deepEqual(await call(signingOpen.http, 'PUT', '/kv/x', undefined, 1), [200, null], '--http-open leaves a signing node open, on request')
   const badFile = join(dir, 'bad-tokens')
+  await writeFile(badFile, `read ${READ}\n`, { mode: 0o644 })
+  await chmod(badFile, 0o644)
+  const readable = await runCli(['serve', '--db', join(dir, 'db1'), '--port', '0', '--http', '0', '--http-token-file', badFile])
+  t.ok(readable.code === 1 && readable.stderr.includes('SCUTTLEDB_KEY_PERMISSIONS'), 'a token file others can read is refused (SCUTTLEDB_KEY_PERMISSIONS)')
+  await chmod(badFile, 0o600)
   await writeFile(badFile, 'admin something-long-enough-123\n')
   const bad = await runCli(['serve', '--db', join(dir, 'db2'), '--port', '0', '--http', '0', '--http-token-file', badFile])
   t.ok(bad.code === 2 && bad.stderr.includes('SCUTTLEDB_USAGE'), 'a malformed token file is a usage error')

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import type http from 'node:http'
 import { netCodes, netError } from '../net/errors.js'
+import { securityCodes, securityError } from '../security/errors.js'
 import { HttpError, httpCodes } from './http-errors.js'
 
 /** What a bearer token may do. */
@@ -37,13 +38,17 @@ export function parseTokens (text: string, file = 'the token file'): HttpTokens 
   return { digests }
 }
 
-/** Read `--http-token-file`. */
+/** Read `--http-token-file`; like a private key, it must not be readable by group or others. */
 export async function loadTokens (file: string): Promise<HttpTokens> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
   } catch (err) {
     throw netError(netCodes.USAGE, `Cannot read --http-token-file ${file}: ${(err as Error).message}`, err)
+  }
+  const { mode } = await stat(file)
+  if ((mode & 0o077) !== 0) {
+    throw securityError(securityCodes.KEY_PERMISSIONS, `${file} is accessible by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`)
   }
   return parseTokens(text, file)
 }
