@@ -143,6 +143,32 @@ test('a resume does not send a replicated update that lost to one the client alr
   l.b.destroy()
 })
 
+test('GET /events: writes that outgrow the resume buffer while storage is read are read again from storage', async (t) => {
+  const model = await memoryModel(t)
+  for (let i = 0; i < 5; i++) await model.set(`old${i}`, i)
+  const history = model.history.bind(model)
+  let reads = 0
+  // The first read of storage lets 20 writes commit mid-way: deterministic, whatever the socket buffers hold.
+  model.history = async function * (clock) {
+    const first = reads++ === 0
+    let yielded = 0
+    for await (const u of history(clock)) {
+      yield u
+      if (first && ++yielded === 2) await Promise.all(Array.from({ length: 20 }, async (_, i) => { await model.set(`new${i}`, i) }))
+    }
+  }
+  const base = await serveApi(t, model, { resumeBuffer: 3 })
+  const client = new SseClient(`${base}/events?since=0`)
+  t.teardown(() => { client.disconnect() })
+  await client.connect()
+  await model.set('sentinel', true)
+  t.ok(await client.until(() => client.messages.some((m) => (JSON.parse(m.data) as Change).key === 'sentinel')), 'the stream reached live')
+  t.ok(reads >= 2, 'storage was read again after the buffer overflowed')
+  const changes = client.messages.map((m) => JSON.parse(m.data) as Change)
+  t.deepEqual(mirror(changes), await snapshot(model), 'nothing was lost')
+  t.equal(new Set(changes.map((c) => `${c.ts}/${c.source}`)).size, changes.length, 'nothing was sent twice')
+})
+
 test('positions encode a clock compactly and decode only what was encoded', async (t) => {
   const model = await memoryModel(t)
   const clock = new Map([['B', 2.5], ['A', 1]])

@@ -23,6 +23,8 @@ export interface HttpApiOptions {
   tokens?: HttpTokens
   /** Origins answered with CORS headers (`*`: any). Default none. */
   cors?: string[]
+  /** @internal Live updates an event stream holds while it resumes from storage (tests make it small). */
+  resumeBuffer?: number
 }
 
 /** Largest page of `GET /changes`. */
@@ -108,7 +110,7 @@ export interface HttpApi {
  * `GET /metrics`. JSON in and out; every error is `{ error: { code, message } }`.
  */
 export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
-  const { status, metrics, log, headersTimeout = 10_000, maxBody = 1024 * 1024, tokens, cors = [] } = options
+  const { status, metrics, log, headersTimeout = 10_000, maxBody = 1024 * 1024, tokens, cors = [], resumeBuffer } = options
   const open = new Set<http.ServerResponse>()
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -146,7 +148,7 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
       // A reconnecting EventSource sends the id it last saw; that is newer than the URL's since.
       const last = req.headers['last-event-id']
       const since = typeof last === 'string' && last !== '' ? last : q.get('since')
-      serveEvents(model, req, res, since === undefined ? null : decodePosition(since, model), log, open)
+      serveEvents(model, req, res, since === undefined ? null : decodePosition(since, model), log, open, resumeBuffer)
     } else if (path === '/changes') {
       const since = decodePosition(q.get('since') ?? '', model)
       send(res, 200, await changesPage(model, since, intParam(q, 'limit', 100, MAX_CHANGES)))

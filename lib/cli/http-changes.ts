@@ -130,7 +130,7 @@ function message (change: FeedChange, pos: Clock): string {
  * Serve `GET /events`: from `since` (null: now) what storage holds, then every
  * committed update live; each message's `id` is the position after it.
  */
-export function serveEvents (model: Model, req: http.IncomingMessage, res: http.ServerResponse, since: Clock | null, log: (line: string) => void, open: Set<http.ServerResponse>): void {
+export function serveEvents (model: Model, req: http.IncomingMessage, res: http.ServerResponse, since: Clock | null, log: (line: string) => void, open: Set<http.ServerResponse>, maxBuffer = MAX_RESUME_BUFFER): void {
   const pos: Clock = since ?? new Map(Object.entries(model.clock))
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' })
   // The first comment tells the client its subscription is live; the id, where it starts.
@@ -158,7 +158,7 @@ export function serveEvents (model: Model, req: http.IncomingMessage, res: http.
     if (closed) return
     if (replaying) {
       // Held until storage has been read; past the cap, storage is read again from where it got.
-      if (buffer.length >= MAX_RESUME_BUFFER) overflow = true
+      if (buffer.length >= maxBuffer) overflow = true
       else buffer.push([feedChange(change as ModelChange, ts, source), ts, source])
       return
     }
