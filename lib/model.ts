@@ -23,6 +23,8 @@ export interface KeyRange {
   lte?: string
   /** At most this many entries. */
   limit?: number
+  /** Descending key order. */
+  reverse?: boolean
 }
 
 type Entry = KeyRecord
@@ -222,6 +224,11 @@ export class Model extends Scuttlebutt<ModelEvents> {
         if (++count >= limit) return
       }
     }
+  }
+
+  /** @internal The stamps `[ts, source]` of the updates that currently win `keys` (undefined where none): the HTTP changes feed skips superseded ones. */
+  async _winners (keys: string[]): Promise<Array<[ts: number, source: Source] | undefined>> {
+    return await this._storage.getMany(this.#keys, keys) as Array<Entry | undefined>
   }
 
   /** Every key holding a value, in key order (same `range` as `entries()`). */

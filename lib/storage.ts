@@ -35,6 +35,8 @@ export interface KeyBounds {
   gte?: string
   lt?: string
   lte?: string
+  /** Iterate in descending key order. */
+  reverse?: boolean
 }
 
 /** A sublevel's raw entries in key order, `step` at a time; the iterator is closed however the loop ends. */

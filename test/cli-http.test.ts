@@ -42,10 +42,11 @@ test('HTTP API: PUT, GET, DELETE, paged GET /kv, and coded errors', async (t) =>
   t.equal((await http(node.http, 'DELETE', `/kv/${key}`)).status, 200, 'DELETE answers 200')
   const gone = await http(node.http, 'GET', `/kv/${key}`)
   t.deepEqual([gone.status, (gone.body as { error: { code: string } }).error.code], [404, 'SCUTTLEDB_NOT_FOUND'], 'a deleted key is 404 SCUTTLEDB_NOT_FOUND')
-  const badJson = await fetch(`${node.http}/kv/x`, { method: 'PUT', body: '{nope' })
+  const json = { 'content-type': 'application/json' }
+  const badJson = await fetch(`${node.http}/kv/x`, { method: 'PUT', headers: json, body: '{nope' })
   t.equal(badJson.status, 400, 'a body that is not JSON is 400')
   t.equal(((await badJson.json()) as { error: { code: string } }).error.code, 'SCUTTLEDB_BAD_REQUEST', 'coded SCUTTLEDB_BAD_REQUEST')
-  t.equal((await fetch(`${node.http}/kv/x`, { method: 'PUT', body: `"${'x'.repeat(1024 * 1024)}"` })).status, 413, 'a body over 1 MiB is 413')
+  t.equal((await fetch(`${node.http}/kv/x`, { method: 'PUT', headers: json, body: `"${'x'.repeat(1024 * 1024)}"` })).status, 413, 'a body over 1 MiB is 413')
   t.equal((await http(node.http, 'POST', '/kv/x')).status, 405, 'a wrong method is 405')
   t.equal((await http(node.http, 'GET', '/nowhere')).status, 404, 'an unknown route is 404')
   t.equal((await http(node.http, 'GET', '/kv?limit=0')).status, 400, 'a bad limit is 400')

@@ -196,6 +196,12 @@ Options:
   --port PORT            replication port, TCP (default ${DEFAULT_PORT}; 0: any free port)
   --ws PORT              also accept replication over WebSocket on PORT
   --http PORT            HTTP API port (default ${DEFAULT_HTTP_PORT}; off: none)
+  --http-host HOST       address the HTTP API binds (default: --host)
+  --http-token-file FILE bearer tokens of the HTTP API, one "read TOKEN" or
+                         "read-write TOKEN" a line; required with --key
+  --http-open            with --key: leave the HTTP API open (no tokens)
+  --cors ORIGIN          answer browsers from ORIGIN with CORS headers
+                         (repeatable or comma-separated; * for any)
   --peer HOST:PORT       connect to another node (repeatable); reconnects by itself
   --sync                 fsync every commit (survives power loss, slower)
   --keepalive MS         heartbeat interval (default 15000)

@@ -1,68 +1,88 @@
 import http from 'node:http'
 import type { Model } from '../model.js'
-import type { Source } from '../protocol.js'
 import { codeOf, netCodes } from '../net/errors.js'
 import { httpTimeouts } from '../net/keepalive.js'
+import { authorize, corsHeaders, preflightHeaders, type HttpTokens } from './http-auth.js'
+import { changesPage, decodePosition, serveEvents } from './http-changes.js'
+import { HttpError, badRequest, fail, httpCodes, onClientError, send } from './http-errors.js'
+import { listPage } from './http-list.js'
 
 /** Options of the HTTP API. */
 export interface HttpApiOptions {
   /** What `GET /status` answers. */
   status: () => unknown
+  /** What `GET /metrics` answers (Prometheus text); without it the route is 404. */
+  metrics?: () => Promise<string>
   /** Where problems are reported (one line each). */
   log: (line: string) => void
   /** Ms a client has to send its request headers (slow-loris guard). Default 10000. */
   headersTimeout?: number
   /** Largest request body, bytes. Default 1 MiB. */
   maxBody?: number
+  /** Bearer tokens every request but a CORS preflight must carry; undefined: open. */
+  tokens?: HttpTokens
+  /** Origins answered with CORS headers (`*`: any). Default none. */
+  cors?: string[]
+  /** @internal Live updates an event stream holds while it resumes from storage (tests make it small). */
+  resumeBuffer?: number
 }
 
-/** Largest page of `GET /kv`. */
-const MAX_LIMIT = 1000
-/** An SSE client this far behind is dropped rather than buffered without bound. */
-const MAX_SSE_BACKLOG = 4 * 1024 * 1024
-/** Comment lines keep idle SSE connections open through proxies. */
-const SSE_HEARTBEAT = 15_000
+/** Largest page of `GET /changes`. */
+const MAX_CHANGES = 1000
 
-class HttpError extends Error {
-  constructor (readonly status: number, readonly code: string, message: string) {
-    super(message)
-  }
+/** The methods of each route (HEAD wherever GET) and the query parameters it takes. */
+function route (path: string): { methods: string[], params: string[] } | undefined {
+  if (path === '/kv') return { methods: ['GET', 'HEAD'], params: ['prefix', 'gt', 'gte', 'lt', 'lte', 'limit', 'reverse', 'after'] }
+  if (path.startsWith('/kv/')) return { methods: ['GET', 'HEAD', 'PUT', 'DELETE'], params: [] }
+  if (path === '/events') return { methods: ['GET', 'HEAD'], params: ['since'] }
+  if (path === '/changes') return { methods: ['GET', 'HEAD'], params: ['since', 'limit'] }
+  if (path === '/status' || path === '/metrics') return { methods: ['GET', 'HEAD'], params: [] }
+  return undefined
 }
 
-function send (res: http.ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
+/** The query as a map, refusing unknown and repeated parameters (a typo must not silently widen a read). */
+function query (url: URL, allowed: string[]): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const [name, value] of url.searchParams) {
+    if (!allowed.includes(name)) throw badRequest(`Unknown query parameter "${name}"${allowed.length > 0 ? `: this path takes ${allowed.join(', ')}` : ''}`)
+    if (out.has(name)) throw badRequest(`The query parameter "${name}" is given twice`)
+    out.set(name, value)
   }
-  const text = JSON.stringify(body) + '\n'
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
-  res.end(text)
+  return out
 }
 
-function fail (res: http.ServerResponse, err: unknown): void {
-  if (err instanceof HttpError) {
-    send(res, err.status, { error: { code: err.code, message: err.message } })
-  } else {
-    const code = codeOf(err)
-    // The database closing under a request (shutdown) is not the client's fault.
-    const status = code === 'SCUTTLEDB_NOT_OPEN' ? 503 : 500
-    send(res, status, { error: { code, message: (err as Error).message } })
-  }
+/** An integer query parameter from 1 to `max`. */
+export function intParam (q: Map<string, string>, name: string, fallback: number, max: number): number {
+  const text = q.get(name)
+  if (text === undefined) return fallback
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) throw badRequest(`${name} must be an integer from 1 to ${max}`)
+  return Number(text)
 }
 
 async function readJson (req: http.IncomingMessage, max: number): Promise<unknown> {
+  // Only JSON is stored as JSON: text/plain taken as JSON would store what the client did not mean.
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
+  if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
+    req.resume()
+    throw new HttpError(415, httpCodes.UNSUPPORTED_MEDIA_TYPE, `The body must be application/json, not ${type === '' ? 'untyped' : type}`)
+  }
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > max) {
+    req.resume()
+    throw new HttpError(413, httpCodes.BODY_TOO_LARGE, `The body is larger than ${max} bytes`, { connection: 'close' })
+  }
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size > max) throw new HttpError(413, netCodes.BAD_REQUEST, `The body is larger than ${max} bytes`)
+    if (size > max) throw new HttpError(413, httpCodes.BODY_TOO_LARGE, `The body is larger than ${max} bytes`, { connection: 'close' })
     chunks.push(chunk)
   }
   const text = Buffer.concat(chunks).toString('utf8')
   try {
     return JSON.parse(text)
   } catch {
-    throw new HttpError(400, netCodes.BAD_REQUEST, 'The body must be JSON')
+    throw badRequest('The body must be JSON')
   }
 }
 
@@ -71,67 +91,10 @@ function keyOf (path: string): string {
   try {
     key = decodeURIComponent(path.slice('/kv/'.length))
   } catch {
-    throw new HttpError(400, netCodes.BAD_REQUEST, 'The key is not valid percent-encoding')
+    throw badRequest('The key is not valid percent-encoding')
   }
-  if (key.length === 0) throw new HttpError(400, netCodes.BAD_REQUEST, 'The key must not be empty')
+  if (key.length === 0) throw badRequest('The key must not be empty')
   return key
-}
-
-function method (req: http.IncomingMessage, allowed: string[]): string {
-  const m = req.method ?? 'GET'
-  if (!allowed.includes(m)) throw new HttpError(405, netCodes.BAD_REQUEST, `${m} is not allowed here; use ${allowed.join(', ')}`)
-  return m
-}
-
-async function list (model: Model, url: URL): Promise<unknown> {
-  const limitText = url.searchParams.get('limit') ?? '100'
-  const limit = Number(limitText)
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw new HttpError(400, netCodes.BAD_REQUEST, `limit must be an integer from 1 to ${MAX_LIMIT}`)
-  }
-  const after = url.searchParams.get('after')
-  const items: Array<{ key: string, value: unknown }> = []
-  let more = false
-  // One extra entry tells whether there is a next page.
-  for await (const [key, value] of model.entries({ ...(after === null ? {} : { gt: after }), limit: limit + 1 })) {
-    if (items.length === limit) {
-      more = true
-      break
-    }
-    items.push({ key, value })
-  }
-  return { items, next: more ? items[items.length - 1].key : null }
-}
-
-/** Serve `GET /events`: one SSE message per committed update, until the client goes. */
-function events (model: Model, req: http.IncomingMessage, res: http.ServerResponse, log: (line: string) => void, open: Set<http.ServerResponse>): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' })
-  // The first comment tells the client its subscription is live.
-  res.write(': connected\n\n')
-  const onUpdate = (change: unknown, ts: number, source: Source): void => {
-    const [key, value] = change as [string, unknown]
-    let data: string
-    try {
-      data = JSON.stringify({ key, value, ts, source })
-    } catch {
-      data = JSON.stringify({ key, value: null, ts, source, unrepresentable: true })
-    }
-    if (res.writableLength > MAX_SSE_BACKLOG) {
-      log(`events: dropping ${req.socket.remoteAddress ?? '?'}: it is not reading`)
-      res.destroy()
-      return
-    }
-    res.write(`data: ${data}\n\n`)
-  }
-  const beat = setInterval(() => { res.write(': keep-alive\n\n') }, SSE_HEARTBEAT)
-  beat.unref()
-  model.on('update', onUpdate)
-  open.add(res)
-  res.once('close', () => {
-    clearInterval(beat)
-    model.off('update', onUpdate)
-    open.delete(res)
-  })
 }
 
 /** An HTTP API server for a Model (not yet listening) and a way to end its event streams. */
@@ -142,23 +105,37 @@ export interface HttpApi {
 }
 
 /**
- * The HTTP API: `GET/PUT/DELETE /kv/:key`, `GET /kv?limit=&after=`,
- * `GET /events` (Server-Sent Events), `GET /status`. JSON in and out; errors are
- * `{ error: { code, message } }`.
+ * The HTTP API: `GET/HEAD/PUT/DELETE /kv/:key`, `GET /kv` (ranges, pages),
+ * `GET /events` (Server-Sent Events, resumable), `GET /changes`, `GET /status`,
+ * `GET /metrics`. JSON in and out; every error is `{ error: { code, message } }`.
  */
 export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
-  const { status, log, headersTimeout = 10_000, maxBody = 1024 * 1024 } = options
+  const { status, metrics, log, headersTimeout = 10_000, maxBody = 1024 * 1024, tokens, cors = [], resumeBuffer } = options
   const open = new Set<http.ServerResponse>()
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost')
     const path = url.pathname
+    const allowedCors = corsHeaders(req, cors)
+    for (const [name, value] of Object.entries(allowedCors)) res.setHeader(name, value)
+    const preflight = 'access-control-allow-origin' in allowedCors
+    const r = path === '/metrics' && metrics === undefined ? undefined : route(path)
+    if (r === undefined) throw new HttpError(404, netCodes.NOT_FOUND, `No route ${path}: see GET /kv, /kv/:key, /events, /changes, /status, /metrics`)
+    const allow = [...r.methods, 'OPTIONS'].join(', ')
+    const m = req.method ?? 'GET'
+    if (m === 'OPTIONS') {
+      // A preflight carries no credentials: it is answered without a token.
+      res.writeHead(204, { allow, ...(preflight ? preflightHeaders(allow) : {}) })
+      res.end()
+      return
+    }
+    if (!r.methods.includes(m)) throw new HttpError(405, httpCodes.METHOD_NOT_ALLOWED, `${m} is not allowed here; use ${allow}`, { allow })
+    authorize(req, tokens, m === 'PUT' || m === 'DELETE', url.searchParams.get('access_token') ?? undefined)
+    const q = query(url, [...r.params, 'access_token'])
     if (path === '/kv') {
-      method(req, ['GET'])
-      send(res, 200, await list(model, url))
+      send(res, 200, await listPage(model, q))
     } else if (path.startsWith('/kv/')) {
       const key = keyOf(path)
-      const m = method(req, ['GET', 'PUT', 'DELETE'])
-      if (m === 'GET') {
+      if (m === 'GET' || m === 'HEAD') {
         const value = await model.get(key)
         if (value === undefined) throw new HttpError(404, netCodes.NOT_FOUND, `No key ${JSON.stringify(key)}`)
         send(res, 200, value)
@@ -168,13 +145,19 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
         send(res, 200, { key, ts, source })
       }
     } else if (path === '/events') {
-      method(req, ['GET'])
-      events(model, req, res, log, open)
+      // A reconnecting EventSource sends the id it last saw; that is newer than the URL's since.
+      const last = req.headers['last-event-id']
+      const since = typeof last === 'string' && last !== '' ? last : q.get('since')
+      serveEvents(model, req, res, since === undefined ? null : decodePosition(since, model), log, open, resumeBuffer)
+    } else if (path === '/changes') {
+      const since = decodePosition(q.get('since') ?? '', model)
+      send(res, 200, await changesPage(model, since, intParam(q, 'limit', 100, MAX_CHANGES)))
     } else if (path === '/status') {
-      method(req, ['GET'])
       send(res, 200, status())
-    } else {
-      throw new HttpError(404, netCodes.NOT_FOUND, `No route ${path}: see GET /kv, /kv/:key, /events, /status`)
+    } else if (metrics !== undefined) {
+      const text = await metrics()
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': String(Buffer.byteLength(text)) })
+      res.end(text)
     }
   }
   const server = http.createServer(httpTimeouts(headersTimeout), (req, res) => {
@@ -183,12 +166,7 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
       fail(res, err)
     })
   })
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    log(`http: dropped ${(socket as { remoteAddress?: string }).remoteAddress ?? '?'}: ${err.code ?? 'ERROR'} ${err.message}`)
-    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
-    if (socket.writable && err.code !== 'ECONNRESET') socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`)
-    else socket.destroy()
-  })
+  server.on('clientError', onClientError(log))
   return {
     server,
     endEvents: () => { for (const res of open) res.end() }

@@ -16,6 +16,8 @@ import { securityOptions } from '../security/signer.js'
 import { usageError, type PeerTarget } from './args.js'
 import { probeAuthRequired } from './auth-probe.js'
 import { createHttpApi, type HttpApi } from './http-api.js'
+import type { HttpTokens } from './http-auth.js'
+import { renderMetrics } from './http-metrics.js'
 import type { ProgressView } from './progress.js'
 import { isKeyId } from './security.js'
 
@@ -29,6 +31,12 @@ export interface NodeOptions {
   ws: number | false
   /** HTTP API port; false: none. */
   http: number | false
+  /** Where the HTTP API binds (default: `host`). */
+  httpHost?: string
+  /** Bearer tokens the HTTP API requires; undefined: open. */
+  httpTokens?: HttpTokens
+  /** Origins the HTTP API answers with CORS headers. */
+  cors?: string[]
   peers: PeerTarget[]
   sync?: boolean
   /**
@@ -177,10 +185,12 @@ export class ScuttledbNode {
     if (port !== false) this.#watch(await listen(this.model, { port, host, tls, ...connection }))
     if (ws !== false) this.#watch(await listenWebSocket(this.model, { port: ws, host, tls, ...connection }))
     if (http !== false) {
-      const api = createHttpApi(this.model, { status: () => this.status(), log, headersTimeout: this.#options.handshakeTimeout })
+      const { httpHost = host, httpTokens, cors } = this.#options
+      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[] })
+      const api = createHttpApi(this.model, { status: () => this.status(), metrics, log, headersTimeout: this.#options.handshakeTimeout, tokens: httpTokens, cors })
       this.#http = api
-      const address = await bind(api.server, host, http)
-      this.#httpUrl = `http://${hostPort(host, address.port)}`
+      const address = await bind(api.server, httpHost, http)
+      this.#httpUrl = `http://${hostPort(httpHost, address.port)}`
     }
   }
 

@@ -4,6 +4,7 @@ import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_PORT, help, msArg, parse, pars
 import { ScuttledbNode } from './node.js'
 import { ProgressView } from './progress.js'
 import { loadNodeKeys, loadTls, parseAllow } from './security.js'
+import { loadTokens } from './http-auth.js'
 
 /** Where the command writes: stdout for addresses, stderr for logs and progress. */
 export interface Terminal {
@@ -19,6 +20,10 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
     port: { type: 'string' },
     ws: { type: 'string' },
     http: { type: 'string' },
+    'http-host': { type: 'string' },
+    'http-token-file': { type: 'string' },
+    'http-open': { type: 'boolean' },
+    cors: { type: 'string', multiple: true },
     peer: { type: 'string', multiple: true },
     sync: { type: 'boolean' },
     keepalive: { type: 'string' },
@@ -52,8 +57,18 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
   const keepAlive = msArg(str(values, 'keepalive'), 15_000, 'keepalive')
   const idleTimeout = msArg(str(values, 'idle-timeout'), 45_000, 'idle-timeout')
   const handshakeTimeout = msArg(str(values, 'handshake-timeout'), 10_000, 'handshake-timeout')
+  const httpHost = str(values, 'http-host') ?? host
+  if (httpHost.length === 0) throw usageError('--http-host must not be empty')
+  const tokenFile = str(values, 'http-token-file')
+  if (tokenFile !== undefined && values['http-open'] === true) throw usageError('--http-token-file and --http-open contradict each other')
+  const cors = ((values.cors ?? []) as string[]).flatMap((o) => o.split(',')).map((o) => o.trim()).filter((o) => o !== '')
+  const httpTokens = tokenFile === undefined ? undefined : await loadTokens(tokenFile)
   const tlsFiles = await loadTls(tlsCert, tlsKey, tlsCa)
   const keys = keyFile === undefined ? undefined : await loadNodeKeys(keyFile)
+  // A node that signs writes with its key, or restricts writers, must not let anyone who reaches its HTTP port write as it.
+  if (httpPort !== false && tokenFile === undefined && values['http-open'] !== true && keys !== undefined) {
+    throw usageError('A node with --key needs --http-token-file FILE (or --http-open to leave its HTTP API open, or --http off)')
+  }
   const progress = new ProgressView(term.stderr)
   const log = (line: string): void => {
     progress.clear()
@@ -65,6 +80,9 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
     port,
     ws,
     http: httpPort,
+    httpHost,
+    httpTokens,
+    cors,
     peers,
     sync: values.sync === true,
     keepAlive,
@@ -82,6 +100,7 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
   if (replication !== undefined) lines.push(`  replication  ${replication}`)
   if (websocket !== undefined) lines.push(`  websocket    ${websocket}`)
   if (http !== undefined) lines.push(`  http         ${http}`)
+  if (http !== undefined && tokenFile !== undefined) lines.push(`  http tokens  ${resolve(tokenFile)} (every request needs one)`)
   if (peers.length > 0) lines.push(`  peers        ${peers.map((p) => `${p.tls ? 'tls' : 'tcp'}://${hostPort(p.host, p.port)}`).join(', ')}`)
   if (keys !== undefined && keyFile !== undefined) {
     lines.push(`  key          ${resolve(keyFile)} (${keys.type}: signs writes; verifies updates; peers prove their ids)`)

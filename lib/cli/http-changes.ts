@@ -1,0 +1,205 @@
+import type http from 'node:http'
+import type { Model, ModelChange } from '../model.js'
+import { pack, unpack } from '../msgpack.js'
+import type { Clock, Source, Update } from '../protocol.js'
+import { HttpError, httpCodes } from './http-errors.js'
+
+/**
+ * The changes feed (`GET /events`, `GET /changes`). A position is a vector clock:
+ * for each source, the newest timestamp the client has been given. Resuming from
+ * it reads `history(position)` from storage, then goes live; every source's updates
+ * arrive in timestamp order, so "newer than the position" is exact, and a
+ * position is valid on any node of the same data.
+ */
+
+/** One change as the feed sends it. */
+export interface FeedChange {
+  key: string
+  value: unknown
+  ts: number
+  source: Source
+  /** The value could not be written as JSON (binary): it is sent as null. */
+  unrepresentable?: true
+}
+
+/** An SSE client this far behind is dropped rather than buffered without bound. */
+const MAX_SSE_BACKLOG = 4 * 1024 * 1024
+/** Comment lines keep idle SSE connections open through proxies. */
+const SSE_HEARTBEAT = 15_000
+/** Live updates held while a resume reads storage; past this the read starts over from the position reached. */
+const MAX_RESUME_BUFFER = 10_000
+/** Updates read from storage per step of a replay. */
+const REPLAY_STEP = 256
+
+/** Encode a position: base64url of msgpack `[source, ts, source, ts, ...]` (an array: no prototype keys). */
+export function encodePosition (clock: Clock): string {
+  const flat: Array<string | number> = []
+  for (const [source, ts] of [...clock].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) flat.push(source, ts)
+  return pack(flat).toString('base64url')
+}
+
+/** Decode a position; `''` or `0` is the beginning, `now` the node's current clock. */
+export function decodePosition (text: string, model: Model): Clock {
+  if (text === '' || text === '0') return new Map()
+  if (text === 'now') return new Map(Object.entries(model.clock))
+  const bad = (): HttpError => new HttpError(400, httpCodes.BAD_POSITION, 'The position (since, Last-Event-ID) is not one this API gave out')
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) throw bad()
+  let flat: unknown
+  try {
+    flat = unpack(Buffer.from(text, 'base64url'))
+  } catch {
+    throw bad()
+  }
+  if (!Array.isArray(flat) || flat.length % 2 !== 0) throw bad()
+  const clock: Clock = new Map()
+  for (let i = 0; i < flat.length; i += 2) {
+    const [source, ts] = [flat[i] as unknown, flat[i + 1] as unknown]
+    if (typeof source !== 'string' || typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) throw bad()
+    clock.set(source, ts)
+  }
+  return clock
+}
+
+/** Move `pos` past an update (each source's updates come in timestamp order). */
+function advance (pos: Clock, ts: number, source: Source): boolean {
+  if (ts <= (pos.get(source) ?? 0)) return false
+  pos.set(source, ts)
+  return true
+}
+
+function feedChange ([key, value]: ModelChange, ts: number, source: Source): FeedChange {
+  try {
+    JSON.stringify(value)
+    return { key, value, ts, source }
+  } catch {
+    return { key, value: null, ts, source, unrepresentable: true }
+  }
+}
+
+/**
+ * The changes after `pos` held in storage, in `(ts, source)` order, a page at a
+ * time: null where an update is no longer its key's winner (a source's latest
+ * update stays stored after it is superseded; the winner is sent instead).
+ */
+async function * replay (model: Model, pos: Clock): AsyncGenerator<Array<{ ts: number, source: Source, change: FeedChange | null }>> {
+  let page: Update[] = []
+  const flush = async (): Promise<Array<{ ts: number, source: Source, change: FeedChange | null }>> => {
+    const winners = await model._winners(page.map((u) => (u[0] as ModelChange)[0]))
+    const out = page.map((u, i) => {
+      const w = winners[i]
+      const won = w !== undefined && w[0] === u[1] && w[1] === u[2]
+      return { ts: u[1], source: u[2], change: won ? feedChange(u[0] as ModelChange, u[1], u[2]) : null }
+    })
+    page = []
+    return out
+  }
+  for await (const update of model.history(Object.fromEntries(pos))) {
+    page.push(update)
+    if (page.length >= REPLAY_STEP) yield await flush()
+  }
+  if (page.length > 0) yield await flush()
+}
+
+/** `GET /changes?since=&limit=`: at most `limit` changes after `since`, the position after them, and whether more wait. */
+export async function changesPage (model: Model, since: Clock, limit: number): Promise<{ changes: FeedChange[], last: string, more: boolean }> {
+  const pos = new Map(since)
+  const changes: FeedChange[] = []
+  let more = false
+  outer: for await (const page of replay(model, pos)) {
+    for (const item of page) {
+      if (changes.length === limit) {
+        // Only a change still to send makes "more" true; superseded leftovers do not.
+        if (item.change !== null) {
+          more = true
+          break outer
+        }
+        continue
+      }
+      advance(pos, item.ts, item.source)
+      if (item.change !== null) changes.push(item.change)
+    }
+  }
+  return { changes, last: encodePosition(pos), more }
+}
+
+function message (change: FeedChange, pos: Clock): string {
+  return `id: ${encodePosition(pos)}\ndata: ${JSON.stringify(change)}\n\n`
+}
+
+/**
+ * Serve `GET /events`: from `since` (null: now) what storage holds, then every
+ * committed update live; each message's `id` is the position after it.
+ */
+export function serveEvents (model: Model, req: http.IncomingMessage, res: http.ServerResponse, since: Clock | null, log: (line: string) => void, open: Set<http.ServerResponse>, maxBuffer = MAX_RESUME_BUFFER): void {
+  const pos: Clock = since ?? new Map(Object.entries(model.clock))
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' })
+  // The first comment tells the client its subscription is live; the id, where it starts.
+  res.write(`: connected\nid: ${encodePosition(pos)}\n\n`)
+  if (req.method === 'HEAD') {
+    res.end()
+    return
+  }
+  let closed = false
+  let gone: () => void = () => {}
+  const closedPromise = new Promise<void>((resolve) => { gone = resolve })
+  let replaying = since !== null
+  let buffer: Array<[FeedChange, number, Source]> = []
+  let overflow = false
+  const who = req.socket.remoteAddress ?? '?'
+  const write = (text: string): boolean => {
+    if (res.writableLength > MAX_SSE_BACKLOG) {
+      log(`events: dropping ${who}: it is not reading`)
+      res.destroy()
+      return false
+    }
+    return res.write(text)
+  }
+  const onUpdate = (change: unknown, ts: number, source: Source): void => {
+    if (closed) return
+    if (replaying) {
+      // Held until storage has been read; past the cap, storage is read again from where it got.
+      if (buffer.length >= maxBuffer) overflow = true
+      else buffer.push([feedChange(change as ModelChange, ts, source), ts, source])
+      return
+    }
+    if (advance(pos, ts, source)) write(message(feedChange(change as ModelChange, ts, source), pos))
+  }
+  const beat = setInterval(() => { write(': keep-alive\n\n') }, SSE_HEARTBEAT)
+  beat.unref()
+  // Subscribe before reading storage: nothing committed in between is missed (duplicates are skipped by `pos`).
+  model.on('update', onUpdate)
+  open.add(res)
+  res.once('close', () => {
+    closed = true
+    gone()
+    clearInterval(beat)
+    model.off('update', onUpdate)
+    open.delete(res)
+  })
+  if (!replaying) return
+  const resume = async (): Promise<void> => {
+    do {
+      overflow = false
+      buffer = []
+      for await (const page of replay(model, new Map(pos))) {
+        if (closed) return
+        let text = ''
+        for (const item of page) {
+          if (advance(pos, item.ts, item.source) && item.change !== null) text += message(item.change, pos)
+        }
+        // Storage is read no faster than the client takes it.
+        if (text.length > 0 && !res.write(text) && !closed) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), closedPromise])
+      }
+    } while (overflow && !closed)
+    if (closed) return
+    let text = ''
+    for (const [change, ts, source] of buffer) if (advance(pos, ts, source)) text += message(change, pos)
+    buffer = []
+    replaying = false
+    write(text + ': live\n\n')
+  }
+  resume().catch((err: unknown) => {
+    log(`events: resuming for ${who} failed: ${(err as Error).message}`)
+    res.destroy()
+  })
+}

@@ -1,0 +1,37 @@
+import test from 'tape'
+import { until } from './helpers.js'
+import { http, startNode } from './fixtures/net-helpers.js'
+
+/** Parse Prometheus text: `name{labels}` to value. */
+function samples (text: string): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const space = line.lastIndexOf(' ')
+    out.set(line.slice(0, space), Number(line.slice(space + 1)))
+  }
+  return out
+}
+
+test('GET /metrics reports commits, updates by outcome, streams, peers by state and the database size', async (t) => {
+  const a = await startNode(t)
+  const b = await startNode(t, ['--peer', `127.0.0.1:${a.port}`])
+  await http(a.http, 'PUT', '/kv/one', 1)
+  await http(a.http, 'PUT', '/kv/two', 2)
+  t.ok(await until(async () => (await http(b.http, 'GET', '/kv/two')).status === 200), 'b has the writes')
+  const metricsOf = async (base: string): Promise<Map<string, number>> => {
+    const res = await fetch(`${base}/metrics`)
+    t.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8', 'the Prometheus text format')
+    return samples(await res.text())
+  }
+  t.ok(await until(async () => (await metricsOf(b.http)).get('scuttledb_peers{state="synced"}') === 1), 'b counts its peer as synced')
+  const m = await metricsOf(b.http)
+  t.ok((m.get('scuttledb_updates_total{outcome="committed"}') ?? 0) >= 2, 'committed updates')
+  t.equal(m.get('scuttledb_updates_total{outcome="rejected"}'), 0, 'no rejected ones')
+  t.ok((m.get('scuttledb_commits_total') ?? 0) >= 1, 'commits')
+  t.equal(m.get('scuttledb_streams'), 1, 'one replication stream')
+  t.equal(m.get('scuttledb_peers{state="disconnected"}'), 0, 'states without peers are 0, not missing')
+  t.ok([...m.keys()].some((k) => k.startsWith('scuttledb_peer_updates_received_total{peer="127.0.0.1:')), 'updates received per peer')
+  t.ok((m.get('scuttledb_database_bytes') ?? 0) > 0, 'the database size')
+  t.equal(m.get('scuttledb_sources'), 1, 'one writer in the clock')
+})
