@@ -228,7 +228,8 @@ export class Model extends Scuttlebutt<ModelEvents> {
 
   /** @internal The stamps `[ts, source]` of the updates that currently win `keys` (undefined where none): the HTTP changes feed skips superseded ones. */
   async _winners (keys: string[]): Promise<Array<[ts: number, source: Source] | undefined>> {
-    return await this._storage.getMany(this.#keys, keys) as Array<Entry | undefined>
+    const records = await this._storage.getMany(this.#keys, keys) as Array<Entry | undefined>
+    return records.map((record) => record === undefined ? undefined : [record[0], record[1]])
   }
 
   /** Every key holding a value, in key order (same `range` as `entries()`). */
