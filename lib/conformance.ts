@@ -17,8 +17,8 @@ export interface SuiteAssert {
 /** A test function such as tape's `test`. */
 export type SuiteTest = (name: string, fn: (t: SuiteAssert) => Promise<void>) => void
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyScuttlebutt = Scuttlebutt<any>
+/** Any data type: `never` events, since the suite listens to none of a type's own events. */
+type AnyScuttlebutt = Scuttlebutt<never>
 
 /** What the suite needs to know about a data type and a store. */
 export interface SuiteOptions<T extends AnyScuttlebutt> {

@@ -5,6 +5,7 @@ import type { KeyPair } from '../security/keys.js'
 import { usageError } from './args.js'
 import { openModel } from './node.js'
 import { isKeyId } from './security.js'
+import type { Json } from '../value-domain.js'
 
 /** One key and its value, as listed and dumped. */
 export interface Entry {
@@ -176,7 +177,7 @@ export class DbBackend implements Backend {
       // An unsigned write under a key's id would be refused by every verifying peer.
       throw usageError(`This database belongs to a node that signs (id ${this.#model.id}): pass --key with its key file to write`)
     }
-    await this.#model.set(key, value)
+    await this.#model.set(key, value as Json)
   }
 
   async list (after: string | null, limit: number): Promise<Page> {
