@@ -22,7 +22,7 @@ export interface EventsOptions extends ScuttlebuttOptions {
  * on an untyped Events, `(msg: string) => ...` may say what it expects of a
  * `Json` argument; a listener whose parameters cannot match is still refused.
  */
-export type EventListener<A extends unknown[] = Json[]> = { bivarianceHack (...args: A): void }['bivarianceHack']
+export type EventListener<A extends unknown[] = Json[]> = { listener (...args: A): void }['listener']
 
 /**
  * The events an Events instance carries: each event name to the types of its
