@@ -194,9 +194,8 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
   protected override _committed (update: Update): void {
     const [key, value] = update[0] as ModelChange
     // Through the untyped base: `T` is the caller's claim about what peers send.
-    const self = this as unknown as Model
-    self.emit('change', key, value)
-    self.emit(`change:${key}`, value)
+    ;(this as unknown as Model).emit('change', key, value)
+    ;(this as unknown as Model).emit(`change:${key}`, value)
   }
 }
 
