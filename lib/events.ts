@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { isWellFormed, type Update } from './protocol.js'
-import { Scuttlebutt, type ScuttlebuttOptions } from './scuttlebutt.js'
+import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
+import type { Json } from './value-domain.js'
 
 /** How long and how many events an Events instance keeps. */
 export interface Retention {
@@ -16,8 +17,30 @@ export interface EventsOptions extends ScuttlebuttOptions {
   retention?: Retention
 }
 
-/** A listener of a replicated event. */
-export type EventListener = (...args: unknown[]) => void
+/**
+ * A listener of a replicated event. Checked bivariantly (a method's parameter):
+ * on an untyped Events, `(msg: string) => ...` may say what it expects of a
+ * `Json` argument; a listener whose parameters cannot match is still refused.
+ */
+export type EventListener<A extends unknown[] = Json[]> = { listener (...args: A): void }['listener']
+
+/**
+ * The events an Events instance carries: each event name to the types of its
+ * arguments, e.g. `{ chat: [msg: string], join: [user: string, at: number] }`.
+ */
+export type EventMap<M> = { [K in keyof M]: unknown[] }
+
+/** The default event map: any name, with arguments in the value domain. */
+export type AnyEventMap = Record<string, Json[]>
+
+/** The names of an event map's events. */
+export type EventName<M> = keyof M & string
+
+/** The events of `Events#lifecycle`: every Scuttlebutt's, and `error` for a failed `emit()`. */
+export interface EventsLifecycle extends ScuttlebuttEvents {
+  /** A commit of `emit()` failed (nobody awaits it); without a listener it is thrown. */
+  error: [err: Error]
+}
 
 /**
  * A reliable, persisted event emitter. `emit(event, data)` records the event
@@ -27,10 +50,12 @@ export type EventListener = (...args: unknown[]) => void
  * special meaning here. The instance's own events (update, rejected, old,
  * unstream, dispose) are on `lifecycle`.
  */
-export class Events extends Scuttlebutt<Record<string, unknown[]>> {
+// Scuttlebutt<never>: the inherited emitter never carries replicated events (its
+// listener methods are overridden below), so its other methods take no event name.
+export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<never> {
   /** The instance's own events, kept apart from replicated event names. */
-  readonly lifecycle = new EventEmitter()
-  readonly #listeners = new Map<string, EventListener[]>()
+  readonly lifecycle = new EventEmitter<EventsLifecycle>()
+  readonly #listeners = new Map<string, Array<EventListener<unknown[]>>>()
   readonly #retention: Retention
   #count = 0
   #pruning: Promise<void> | undefined
@@ -61,39 +86,39 @@ export class Events extends Scuttlebutt<Record<string, unknown[]>> {
    * Record and replicate an event (the seed's calling style). Returns true.
    * Use `record()` to wait until the event is durable.
    */
-  override emit (event: string, ...args: unknown[]): boolean {
+  override emit<K extends EventName<M>> (event: K, ...args: M[K]): boolean {
     // A caller's mistake throws here, at the call; only storage failures arrive later.
     if (typeof event !== 'string') throw new TypeError('An event name must be a string')
     this._submit([event, ...args]).catch((err: unknown) => {
-      if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', err)
+      if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', err as Error)
       else throw err
     })
     return true
   }
 
   /** Record and replicate an event; resolves with the update once it is durable. */
-  async record (event: string, ...args: unknown[]): Promise<Update> {
+  async record<K extends EventName<M>> (event: K, ...args: M[K]): Promise<Update<[event: K, ...args: M[K]]>> {
     if (typeof event !== 'string') throw new TypeError('An event name must be a string')
-    return await this.localUpdate([event, ...args])
+    return await this.localUpdate([event, ...args]) as Update<[event: K, ...args: M[K]]>
   }
 
   /** Listen to a replicated event. */
-  override on (event: string, listener: EventListener): this {
+  override on<K extends EventName<M>> (event: K, listener: EventListener<M[K]>): this {
     if (typeof listener !== 'function') throw new TypeError('A listener must be a function')
     const list = this.#listeners.get(event)
-    if (list === undefined) this.#listeners.set(event, [listener])
-    else list.push(listener)
+    if (list === undefined) this.#listeners.set(event, [listener as EventListener<unknown[]>])
+    else list.push(listener as EventListener<unknown[]>)
     return this
   }
 
   /** Same as `on()`. */
-  override addListener (event: string, listener: EventListener): this {
+  override addListener<K extends EventName<M>> (event: K, listener: EventListener<M[K]>): this {
     return this.on(event, listener)
   }
 
   /** Listen to the next occurrence of a replicated event only. */
-  override once (event: string, listener: EventListener): this {
-    const wrapper: EventListener = (...args) => {
+  override once<K extends EventName<M>> (event: K, listener: EventListener<M[K]>): this {
+    const wrapper: EventListener<M[K]> = (...args) => {
       this.off(event, wrapper)
       listener(...args)
     }
@@ -101,8 +126,8 @@ export class Events extends Scuttlebutt<Record<string, unknown[]>> {
   }
 
   /** Stop listening. */
-  override off (event: string, listener: EventListener): this {
-    const list = this.#listeners.get(event)
+  override off<K extends EventName<M>> (event: K, listener: EventListener<M[K]>): this {
+    const list = this.#listeners.get(event) as Array<EventListener<M[K]>> | undefined
     if (list === undefined) return this
     const i = list.indexOf(listener)
     if (i !== -1) list.splice(i, 1)
@@ -111,19 +136,19 @@ export class Events extends Scuttlebutt<Record<string, unknown[]>> {
   }
 
   /** Same as `off()`. */
-  override removeListener (event: string, listener: EventListener): this {
+  override removeListener<K extends EventName<M>> (event: K, listener: EventListener<M[K]>): this {
     return this.off(event, listener)
   }
 
   /** Remove every listener of one event, or of all events. */
-  override removeAllListeners (event?: string): this {
+  override removeAllListeners (event?: EventName<M>): this {
     if (event === undefined) this.#listeners.clear()
     else this.#listeners.delete(event)
     return this
   }
 
   /** How many listeners an event has. */
-  override listenerCount (event: string): number {
+  override listenerCount (event: EventName<M>): number {
     return this.#listeners.get(event)?.length ?? 0
   }
 
@@ -164,8 +189,8 @@ export class Events extends Scuttlebutt<Record<string, unknown[]>> {
     }
   }
 
-  protected override get _lifecycle (): EventEmitter {
-    return this.lifecycle
+  protected override get _lifecycle (): EventEmitter<ScuttlebuttEvents> {
+    return this.lifecycle as unknown as EventEmitter<ScuttlebuttEvents>
   }
 
   protected override _horizon (): number {

@@ -6,14 +6,39 @@ import type { DataSpace, Storage } from './storage.js'
 import { UNKNOWN, type Transaction } from './transaction.js'
 import { upgradePointers } from './pointer.js'
 import { expiryKey, isTombstone, purgeTombstones, type KeyRecord } from './tombstones.js'
+import type { Json } from './value-domain.js'
+
+/**
+ * What a Model's type argument describes, as a record of key -> value type: a
+ * record type (`{ title: string, done: boolean }`) is that schema; any other
+ * type (`number`, `Json`, an array type) is the type of every key's value.
+ */
+export type ModelSchema<T> = [T] extends [Uint8Array | readonly unknown[]]
+  ? Record<string, T>
+  : [T] extends [object] ? T : Record<string, T>
+
+/** The keys of a `Model<T>`. */
+export type ModelKey<T> = keyof ModelSchema<T> & string
+
+/** The type of the value under `K` in a `Model<T>` (a null value is a delete). */
+export type ModelValue<T, K extends ModelKey<T> = ModelKey<T>> = ModelSchema<T>[K]
+
+/** A value as read back: a deleted key reads as absent, so never null. */
+export type ModelStored<T, K extends ModelKey<T> = ModelKey<T>> = Exclude<ModelValue<T, K>, null>
 
 /** A Model's change: `[key, value]`; a null value deletes the key (a tombstone). */
-export type ModelChange = [key: string, value: unknown]
+export type ModelChange<T = Json> = { [K in ModelKey<T>]: [key: K, value: ModelValue<T, K> | null] }[ModelKey<T>]
+
+/** One `[key, value]` of a `Model<T>`, as `entries()` yields it. */
+export type ModelEntry<T = Json> = { [K in ModelKey<T>]: [key: K, value: ModelStored<T, K>] }[ModelKey<T>]
+
+/** A plain-object snapshot of a `Model<T>` (`toJSON()`): absent keys are left out. */
+export type ModelSnapshot<T = Json> = { [K in ModelKey<T>]?: ModelStored<T, K> }
 
 /** One operation of `Model#batch()`: a put (a null value deletes, as in `set()`) or a delete. */
-export type ModelOperation =
-  | { type: 'put', key: string, value: unknown }
-  | { type: 'del', key: string }
+export type ModelOperation<T = Json> = {
+  [K in ModelKey<T>]: { type: 'put', key: K, value: ModelValue<T, K> } | { type: 'del', key: K }
+}[ModelKey<T>]
 
 /** A key range for iterating a Model; keys compare as strings (UTF-8 byte order). */
 export interface KeyRange {
@@ -45,12 +70,18 @@ const PURGE_EVERY = 60_000
 /** Index entries one purge commit reads at most. */
 const PURGE_PAGE = 4096
 
-/** The Model's events (besides every Scuttlebutt's). */
-export interface ModelEvents extends ScuttlebuttEvents {
-  /** A key changed (value null: deleted), by a local or a remote write. */
-  change: [key: string, value: unknown]
-  [key: `change:${string}`]: [value: unknown]
-}
+/**
+ * The events of a `Model<T>` (besides every Scuttlebutt's): `update`, `change`
+ * (a key changed, value null: deleted, by a local or a remote write) and
+ * `change:KEY` (that key changed).
+ */
+export type ModelEvents<T = Json> = Omit<ScuttlebuttEvents, 'update'> & {
+  update: [change: ModelChange<T>, ts: number, source: Source]
+  change: ModelChange<T>
+} & { [K in ModelKey<T> as `change:${K}`]: [value: ModelValue<T, K> | null] }
+
+/** `E` with each event's arguments shown to be a tuple (which TypeScript cannot see through a generic `T`). */
+type Tuples<E> = { [K in keyof E]: E[K] extends unknown[] ? E[K] : never }
 
 function assertKey (key: unknown): asserts key is string {
   if (typeof key !== 'string') throw new TypeError('A key must be a string')
@@ -63,7 +94,7 @@ function assertKey (key: unknown): asserts key is string {
  * order. Storage stays O(keys): a superseded update leaves the history in the
  * same commit that stores its successor.
  */
-export class Model extends Scuttlebutt<ModelEvents> {
+export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
   #space: DataSpace | undefined
   #expirySpace: DataSpace | undefined
   readonly #ttl: number
@@ -144,7 +175,7 @@ export class Model extends Scuttlebutt<ModelEvents> {
   }
 
   /** Set `key` to `value`; resolves once the update is durably committed. A null value deletes. */
-  async set (key: string, value: unknown): Promise<void> {
+  async set<K extends ModelKey<T>> (key: K, value: ModelValue<T, K>): Promise<void> {
     assertKey(key)
     if (value === undefined) throw invalidValue('A value must not be undefined; use delete()')
     await this.localUpdate([key, value])
@@ -157,9 +188,9 @@ export class Model extends Scuttlebutt<ModelEvents> {
    * consecutive timestamps, so a later operation on the same key wins. See the
    * README for what a peer sees.
    */
-  async batch (operations: ModelOperation[]): Promise<void> {
+  async batch (operations: Array<ModelOperation<T>>): Promise<void> {
     if (!Array.isArray(operations)) throw new TypeError('operations must be an array')
-    const changes = operations.map((op): ModelChange => {
+    const changes = operations.map((op): unknown => {
       if (op === null || typeof op !== 'object') throw new TypeError('Each operation must be an object')
       assertKey(op.key)
       if (op.type === 'del') return [op.key, null]
@@ -176,29 +207,29 @@ export class Model extends Scuttlebutt<ModelEvents> {
    * ranges with `batch()`.
    */
   async clear (): Promise<void> {
-    const operations: ModelOperation[] = []
-    for await (const key of this.keys()) operations.push({ type: 'del', key })
+    const operations: Array<ModelOperation<T>> = []
+    for await (const key of this.keys()) operations.push({ type: 'del', key } as ModelOperation<T>)
     await this.batch(operations)
   }
 
   /** Delete `key` (a tombstone that replicates); resolves once durable. */
-  async delete (key: string): Promise<void> {
+  async delete (key: ModelKey<T>): Promise<void> {
     assertKey(key)
     await this.localUpdate([key, null])
   }
 
   /** The value of `key`, or undefined when it is absent or deleted. */
-  async get (key: string): Promise<unknown> {
+  async get<K extends ModelKey<T>> (key: K): Promise<ModelStored<T, K> | undefined> {
     assertKey(key)
     const storage = this._storage
     const entry = await storage.get(this.#keys, key) as Entry | undefined
     if (entry === undefined || isTombstone(entry)) return undefined
     const bytes = await storage.readUpdate(entry[1], entry[0])
-    return bytes === undefined ? undefined : valueOf(bytes) ?? undefined
+    return (bytes === undefined ? undefined : valueOf(bytes) ?? undefined) as ModelStored<T, K> | undefined
   }
 
   /** True when `key` holds a value. */
-  async has (key: string): Promise<boolean> {
+  async has (key: ModelKey<T>): Promise<boolean> {
     return (await this.get(key)) !== undefined
   }
 
@@ -206,7 +237,7 @@ export class Model extends Scuttlebutt<ModelEvents> {
    * Every `[key, value]` in key order (deleted keys skipped), read lazily from
    * storage; `range` narrows it (`gt`, `gte`, `lt`, `lte`) and `limit` caps how many.
    */
-  async * entries (range: KeyRange = {}): AsyncGenerator<[string, unknown]> {
+  async * entries (range: KeyRange = {}): AsyncGenerator<ModelEntry<T>> {
     const { limit = Infinity, ...bounds } = range
     if (limit <= 0) return
     const storage = this._storage
@@ -220,7 +251,7 @@ export class Model extends Scuttlebutt<ModelEvents> {
         const bytes = values[i]
         const value = bytes === undefined ? null : valueOf(bytes)
         if (value === null) continue
-        yield [page[i][0], value]
+        yield [page[i][0], value] as ModelEntry<T>
         if (++count >= limit) return
       }
     }
@@ -233,28 +264,28 @@ export class Model extends Scuttlebutt<ModelEvents> {
   }
 
   /** Every key holding a value, in key order (same `range` as `entries()`). */
-  async * keys (range: KeyRange = {}): AsyncGenerator<string> {
-    for await (const [key] of this.entries(range)) yield key
+  async * keys (range: KeyRange = {}): AsyncGenerator<ModelKey<T>> {
+    for await (const [key] of this.entries(range)) yield key as ModelKey<T>
   }
 
   /** Every value, in key order (same `range` as `entries()`). */
-  async * values (range: KeyRange = {}): AsyncGenerator<unknown> {
-    for await (const [, value] of this.entries(range)) yield value
+  async * values (range: KeyRange = {}): AsyncGenerator<ModelStored<T>> {
+    for await (const [, value] of this.entries(range)) yield value as ModelStored<T>
   }
 
   /** Iterate `[key, value]` pairs: `for await (const [k, v] of model)`. */
-  [Symbol.asyncIterator] (): AsyncGenerator<[string, unknown]> {
+  [Symbol.asyncIterator] (): AsyncGenerator<ModelEntry<T>> {
     return this.entries()
   }
 
   /** A plain-object snapshot of a small model (every key read into memory). */
-  async toJSON (): Promise<Record<string, unknown>> {
+  async toJSON (): Promise<ModelSnapshot<T>> {
     const out: Record<string, unknown> = {}
     // defineProperty: a key such as "__proto__" stays an ordinary own property.
     for await (const [key, value] of this.entries()) {
       Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
     }
-    return out
+    return out as ModelSnapshot<T>
   }
 
   protected override _validateChange (change: unknown): boolean {
@@ -295,8 +326,9 @@ export class Model extends Scuttlebutt<ModelEvents> {
 
   protected override _committed (update: Update): void {
     const [key, value] = update[0] as ModelChange
-    this.emit('change', key, value)
-    this.emit(`change:${key}`, value)
+    // Through the untyped base: `T` is the caller's claim about what peers send.
+    ;(this as unknown as Model).emit('change', key, value)
+    ;(this as unknown as Model).emit(`change:${key}`, value)
   }
 }
 

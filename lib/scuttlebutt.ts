@@ -64,6 +64,9 @@ export interface ScuttlebuttStats {
   commits: number
 }
 
+/** Where an instance is in its life: `open()` and `close()` move it forward, never back. */
+export type ScuttlebuttStatus = 'new' | 'opening' | 'open' | 'closing' | 'closed'
+
 /** The events of every Scuttlebutt; data types add their own. */
 export interface ScuttlebuttEvents {
   /** A committed update: `(change, ts, source)`. */
@@ -91,7 +94,7 @@ export interface ScuttlebuttEvents {
  * `_applyUpdate` (how an update changes its records, in the commit's batch);
  * everything else (storage, clocks, ordering, streams) lives here.
  */
-export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = ScuttlebuttEvents> extends EventEmitter<E & ScuttlebuttEvents> {
+export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = ScuttlebuttEvents> extends EventEmitter<E & Omit<ScuttlebuttEvents, keyof E>> {
   #id: Source | undefined
   readonly #options: Required<Omit<ScuttlebuttOptions, 'id' | 'db' | 'security' | 'writers'>> & Pick<ScuttlebuttOptions, 'id' | 'db' | 'security'>
   readonly #writers: ((source: Source, update: Update) => boolean) | undefined
@@ -105,7 +108,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   readonly #streams = new Set<ReplicationStream>()
   #opening: Promise<void> | undefined
   #closing: Promise<void> | undefined
-  #status: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new'
+  #status: ScuttlebuttStatus = 'new'
   /** Counters of what the update pipeline did. */
   readonly stats: ScuttlebuttStats = { committed: 0, old: 0, rejected: 0, commits: 0 }
 
@@ -141,7 +144,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   }
 
   /** `'new'`, `'opening'`, `'open'`, `'closing'` or `'closed'`. */
-  get status (): string {
+  get status (): ScuttlebuttStatus {
     return this.#status
   }
 
@@ -381,12 +384,12 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   }
 
   /** Where the instance's own events are emitted; `this` unless a data type says otherwise. */
-  protected get _lifecycle (): EventEmitter {
-    return this as EventEmitter
+  protected get _lifecycle (): EventEmitter<ScuttlebuttEvents> {
+    return this as unknown as EventEmitter<ScuttlebuttEvents>
   }
 
   /** @internal The emitter of the instance's own events (for the conformance suite). */
-  get _lifecycleEmitter (): EventEmitter {
+  get _lifecycleEmitter (): EventEmitter<ScuttlebuttEvents> {
     return this._lifecycle
   }
 
@@ -397,7 +400,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     return this.#storage.space(name)
   }
 
-  /** The storage, for reads by data types. @internal */
+  /** The storage, for reads by data types (see docs/subclassing.md). */
   protected get _storage (): Storage {
     return this.#openStorage()
   }

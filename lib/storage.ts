@@ -5,10 +5,24 @@ import { msgpackEncoding, pack, unpack } from './msgpack.js'
 import type { Clock, Source } from './protocol.js'
 import { encodeTimestamp, decodeTimestamp } from './timestamp.js'
 
-/** Any abstract-level database or sublevel (classic-level, memory-level, browser-level ...). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Database = AbstractLevel<any, any, any>
+/**
+ * Any abstract-level database or sublevel (classic-level, memory-level,
+ * browser-level ...), described by what it has: abstract-level's own type is
+ * invariant in its key and value types, so no one instantiation accepts them all.
+ */
+export interface Database {
+  readonly status: 'opening' | 'open' | 'closing' | 'closed'
+  open: () => Promise<void>
+  close: () => Promise<void>
+  sublevel: (name: string) => Database
+  batch: () => object
+}
 
+/** @internal What storage calls on a database (whatever its encodings). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyLevel = AbstractLevel<any, any, any>
+
+/** @internal */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Sublevel = AbstractSublevel<any, any, any, any>
 
@@ -84,7 +98,8 @@ function parseLogKey (key: string): { source: Source, ts: number } {
  * sublevel per data space of the data type.
  */
 export class Storage {
-  readonly db: Database
+  /** @internal */
+  readonly db: AnyLevel
   readonly #owned: boolean
   readonly #meta: Sublevel
   readonly #clock: Sublevel
@@ -100,7 +115,7 @@ export class Storage {
    */
   readonly #direct: boolean
 
-  private constructor (db: Database, owned: boolean) {
+  private constructor (db: AnyLevel, owned: boolean) {
     this.db = db
     this.#owned = owned
     this.#meta = db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: msgpackEncoding })
@@ -121,7 +136,7 @@ export class Storage {
   /** Open a database given as a directory path (classic-level) or as an abstract-level instance. */
   static async open (location: string | Database): Promise<Storage> {
     const owned = typeof location === 'string'
-    const db: Database = owned ? new Level(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : location
+    const db: AnyLevel = owned ? new Level(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : location as AnyLevel
     await db.open()
     return new Storage(db, owned)
   }
@@ -300,17 +315,21 @@ export class Storage {
   }
 }
 
+/** What a source scan reads the log with: an abstract-level iterator of raw entries. */
+export interface LogIterator {
+  nextv: (size: number) => Promise<Array<[string, Buffer]>>
+  close: () => Promise<void>
+}
+
 /** One source's part of a history scan. */
 export class SourceScan {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly #iterator: any
+  readonly #iterator: LogIterator
   readonly #step: number
   #buffer: Array<[string, Buffer]> = []
   #index = 0
   #done = false
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  constructor (iterator: any, step: number) {
+  constructor (iterator: LogIterator, step: number) {
     this.#iterator = iterator
     this.#step = step
   }

@@ -2,6 +2,7 @@ import { Duplex, type Readable } from 'node:stream'
 import { codes, error, ScuttledbError } from './errors.js'
 import { DEFAULT_MAX_FRAME_BYTES, codecs, type Codec, type Decoder } from './codec.js'
 import type { HistoryCursor } from './history.js'
+import type { Scuttlebutt } from './scuttlebutt.js'
 import { Outbox, type Outgoing } from './outbox.js'
 import { SYNC, parseControl, parseUpdate, type Clock, type Header, type Update } from './protocol.js'
 import type { StreamOptions, SyncProgress } from './stream-options.js'
@@ -22,6 +23,47 @@ export interface Replicator {
   _unsendable: (err: ScuttledbError) => void
   _reject: (err: ScuttledbError) => void
   _unstream: (stream: ReplicationStream) => void
+}
+
+/** The events of a replication stream: its own, then the Duplex ones it is most often heard for. */
+export interface ReplicationStreamEvents {
+  /** The peer's header arrived (its id, clock and `meta`). */
+  header: [header: Header]
+  /** This side has sent its whole history and SYNC. */
+  syncSent: []
+  /** The peer's whole history has arrived and is committed. */
+  syncReceived: []
+  /** Both sides are synced (once per stream). */
+  sync: []
+  /** Progress of the initial exchange. */
+  progress: [progress: SyncProgress]
+  data: [chunk: Buffer]
+  end: []
+  finish: []
+  close: []
+  error: [err: Error]
+  pipe: [source: Readable]
+  unpipe: [source: Readable]
+}
+
+/** A listener of one of a replication stream's events. */
+type StreamListener<K extends keyof ReplicationStreamEvents> = (...args: ReplicationStreamEvents[K]) => void
+
+/** Any other event, as on every stream (`(...args: never[])`: any listener). */
+type OtherListener = (...args: never[]) => void
+
+/** A replication stream's listener methods, typed by its events (declaration merging, no runtime code). */
+export interface ReplicationStream {
+  on<K extends keyof ReplicationStreamEvents> (event: K, listener: StreamListener<K>): this
+  on (event: string | symbol, listener: OtherListener): this
+  once<K extends keyof ReplicationStreamEvents> (event: K, listener: StreamListener<K>): this
+  once (event: string | symbol, listener: OtherListener): this
+  addListener<K extends keyof ReplicationStreamEvents> (event: K, listener: StreamListener<K>): this
+  addListener (event: string | symbol, listener: OtherListener): this
+  off<K extends keyof ReplicationStreamEvents> (event: K, listener: StreamListener<K>): this
+  off (event: string | symbol, listener: OtherListener): this
+  removeListener<K extends keyof ReplicationStreamEvents> (event: K, listener: StreamListener<K>): this
+  removeListener (event: string | symbol, listener: OtherListener): this
 }
 
 /** This side's output: waiting for the peer's header, sending stored history, then live updates, then ended. */
@@ -88,7 +130,10 @@ export class ReplicationStream extends Duplex {
   readonly #targets = new Map<NodeJS.EventEmitter, () => void>()
   #closed: Promise<void>
 
-  /** @internal Use `Scuttlebutt#createStream()`. */
+  /** Use `Scuttlebutt#createStream()`. */
+  constructor (sb: Scuttlebutt, options?: StreamOptions)
+  /** @internal */
+  constructor (sb: Replicator, options?: StreamOptions)
   constructor (sb: Replicator, options: StreamOptions = {}) {
     super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 })
     this.options = options

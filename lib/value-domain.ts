@@ -6,6 +6,14 @@ export function isWellFormed (s: string): boolean {
   return (s as string & { isWellFormed: () => boolean }).isWellFormed()
 }
 
+/**
+ * The type of the value domain (see `valueProblem`): JSON's values plus binary.
+ * The default value type of Model and Value and of Events' arguments. The type
+ * cannot say "finite", "no lone surrogates" or "at most MAX_DEPTH deep": those
+ * are checked at the call.
+ */
+export type Json = null | boolean | number | string | Uint8Array | Json[] | { [key: string]: Json }
+
 /** How deeply a value may nest arrays and objects: far beyond real data, far below the stack's limit. */
 export const MAX_DEPTH = 256
 

@@ -1,18 +1,21 @@
 import { invalidValue } from './errors.js'
 import { unpack } from './msgpack.js'
-import { compareStamps, type Update } from './protocol.js'
+import { compareStamps, type Source, type Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
 import type { DataSpace, Storage } from './storage.js'
 import type { Transaction } from './transaction.js'
 import { upgradePointers, type Pointer } from './pointer.js'
+import type { Json } from './value-domain.js'
 
 /** The record of the current value: a pointer at the winning update in the log. */
 type Entry = Pointer
 
-/** The Value's events (besides every Scuttlebutt's). */
-export interface ValueEvents extends ScuttlebuttEvents {
+/** The events of a Value holding `T` (besides every Scuttlebutt's). */
+export interface ValueEvents<T = Json> extends ScuttlebuttEvents {
+  /** A committed update: the change is the value itself. */
+  update: [change: T, ts: number, source: Source]
   /** The value changed, by a local or a remote write. */
-  change: [value: unknown]
+  change: [value: T]
 }
 
 const KEY = 'value'
@@ -21,7 +24,7 @@ const KEY = 'value'
  * One replicated value (the original's r-value): the change is the value
  * itself, and concurrent writes resolve by `(ts, source)` as in the Model.
  */
-export class Value extends Scuttlebutt<ValueEvents> {
+export class Value<T = Json> extends Scuttlebutt<ValueEvents<T>> {
   #space: DataSpace | undefined
 
   constructor (options: ScuttlebuttOptions) {
@@ -34,22 +37,22 @@ export class Value extends Scuttlebutt<ValueEvents> {
   }
 
   /** Set the value; resolves once durable. */
-  async set (value: unknown): Promise<void> {
+  async set (value: T): Promise<void> {
     if (value === undefined) throw invalidValue('A value must not be undefined')
     await this.localUpdate(value)
   }
 
   /** The current value, or undefined before any was set. */
-  async get (): Promise<unknown> {
+  async get (): Promise<T | undefined> {
     const storage = this._storage
     const entry = await storage.get(this.#data, KEY) as Entry | undefined
     if (entry === undefined) return undefined
     const bytes = await storage.readUpdate(entry[1], entry[0])
-    return bytes === undefined ? undefined : (unpack(bytes) as Update)[0]
+    return bytes === undefined ? undefined : (unpack(bytes) as Update<T>)[0]
   }
 
   /** The current value (for JSON snapshots: `await value.toJSON()`). */
-  async toJSON (): Promise<unknown> {
+  async toJSON (): Promise<T | undefined> {
     return await this.get()
   }
 
@@ -77,6 +80,7 @@ export class Value extends Scuttlebutt<ValueEvents> {
   }
 
   protected override _committed (update: Update): void {
-    this.emit('change', update[0])
+    // Through the untyped base: `T` is the caller's claim about what peers send.
+    (this as unknown as Value).emit('change', update[0] as Json)
   }
 }

@@ -71,7 +71,7 @@ const synced = async (...cs: Connection[]): Promise<unknown> => await Promise.al
 const errorsOf = (...cs: Connection[]): unknown[] => cs.flatMap((c) => [...c.server.errors, ...c.client.errors])
 
 async function put (node: Model | OriginalModel, key: string, value: unknown): Promise<void> {
-  if (node instanceof Model) await node.set(key, value)
+  if (node instanceof Model) await node.set(key, value as never)
   else node.set(key, value)
 }
 
@@ -96,7 +96,7 @@ for (const dbServes of [false, true]) {
   test(`${client} and ${server} exchange history both ways, then live updates both ways`, async (t) => {
     const db = await diskModel(t)
     const o = new OModel()
-    for (const [k, v] of [['d1', 1], ['d2', { nested: [1, 2] }], ['d-gone', 'x']] as const) await db.set(k, v)
+    for (const [k, v] of [['d1', 1], ['d2', { nested: [1, 2] }], ['d-gone', 'x']] as const) await db.set(k, v as never)
     await db.delete('d-gone')
     o.set('o1', 'one').set('o2', [true, null]).set('o-gone', 2).set('o-gone', null)
     const c = dbServes ? await connect(t, db, o) : await connect(t, o, db)
@@ -232,7 +232,7 @@ test('a read-only original stream that sends its history and SYNC twice does not
   await db.set('mine', 1)
   const c = await connect(t, o, db, { writable: false })
   let syncs = 0
-  c.client.stream.on('sync', () => { syncs++ })
+  ;(c.client.stream as NodeJS.EventEmitter).on('sync', () => { syncs++ })
   await c.client.synced
   t.ok(await until(() => db.stats.old === 3), 'the second copy of the history is dropped as old')
   o.set('live', 2)

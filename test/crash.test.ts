@@ -92,7 +92,7 @@ async function verify (model: Model, expected: Map<string, Expect>): Promise<{ d
     if (!(ts <= (clock[source] ?? -Infinity))) log.push(`history ts ${ts} of ${source} above clock ${clock[source]}`)
   }
   const live = new Map<string, Value>()
-  for await (const [key, value] of model.entries()) live.set(key, value as Value)
+  for await (const [key, value] of model.entries()) live.set(key, value as unknown as Value)
   for (const [key, value] of live) {
     if (value.k !== key || typeof value.s !== 'number') data.push(`${key} holds a foreign value ${JSON.stringify(value)}`)
     if (!isDeepStrictEqual(stored.get(key)?.[0][1], value)) log.push(`${key}: the history does not hold its value (seq ${value.s})`)

@@ -151,5 +151,5 @@ test('Value: last writer wins by (ts, source); change events; undefined refused'
   t.ok(await until(async () => JSON.stringify(await y.get()) === '{"later":true}'), 'a later write wins everywhere')
   t.deepEqual(await y.toJSON(), { later: true }, 'toJSON is the value')
   t.deepEqual((await allHistory(y)).map((u) => (u as unknown[])[2]).sort(), ['A', 'B'], 'history holds the winner, and B\'s superseded latest update (pinned, so clocks converge)')
-  await rejects(t, x.set(undefined), TypeError, 'undefined is refused')
+  await rejects(t, x.set(undefined as never), TypeError, 'undefined is refused')
 })

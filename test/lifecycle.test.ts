@@ -62,7 +62,7 @@ test('a database written by a newer format is refused', async (t) => {
 test('Model argument errors are TypeErrors', async (t) => {
   const model = await memoryModel(t)
   await rejects(t, model.set(1 as never, 'v'), TypeError, 'a key must be a string')
-  await rejects(t, model.set('k', undefined), TypeError, 'a value must not be undefined')
+  await rejects(t, model.set('k', undefined as never), TypeError, 'a value must not be undefined')
   await rejects(t, model.get(null as never), TypeError, 'get needs a string key')
   await rejects(t, model.localUpdate(['k']), TypeError, 'a malformed change is refused locally')
   t.throws(() => model.createStream({ wrapper: 'xml' as never }), TypeError, 'unknown wrapper')

@@ -6,6 +6,7 @@ import type { KeyPair } from '../security/keys.js'
 import { usageError } from './args.js'
 import { openModel } from './node.js'
 import { isKeyId } from './security.js'
+import type { Json } from '../value-domain.js'
 
 /** One key and its value, as listed and dumped. */
 export interface Entry {
@@ -183,12 +184,12 @@ export class DbBackend implements Backend {
 
   async set (key: string, value: unknown): Promise<void> {
     this.#assertWritable()
-    await this.#model.set(key, value)
+    await this.#model.set(key, value as Json)
   }
 
   async setAll (entries: Map<string, unknown>): Promise<void> {
     this.#assertWritable()
-    await this.#model.batch([...entries].map(([key, value]) => ({ type: 'put' as const, key, value })))
+    await this.#model.batch([...entries].map(([key, value]) => ({ type: 'put' as const, key, value: value as Json })))
   }
 
   #assertWritable (): void {

@@ -22,7 +22,7 @@ export interface OpeningOptions<T> {
   /** Runs inside the `ready` listener (so nothing emitted right after is missed); its result resolves the attempt. */
   onReady: () => T
   /** Other events that fail the attempt, with the error each means. */
-  failures?: Record<string, (...args: any[]) => Error>
+  failures?: Record<string, (...args: never[]) => Error>
   /** Fail with `error()` after `ms`. */
   timeout?: { ms: number, error: () => Error }
   /** Tear the transport down after a failure, without an error: nobody would hear it. */
@@ -76,7 +76,7 @@ export async function opening<T> (emitter: EventEmitter, options: OpeningOptions
     })
     on('error', fail)
     on('close', () => { fail(netError(netCodes.CLOSED, 'The connection closed before it opened')) })
-    for (const [event, toError] of Object.entries(failures)) on(event, (...args: unknown[]) => { fail(toError(...args)) })
+    for (const [event, toError] of Object.entries(failures)) on(event, (...args: unknown[]) => { fail(toError(...args as never[])) })
     if (timeout !== undefined) timer = setTimeout(() => { fail(timeout.error()) }, timeout.ms)
   })
 }
