@@ -400,8 +400,10 @@ export class UpdatePipeline {
    * back: if it landed after all, it counts as written. Resolves false otherwise.
    */
   async #finish (prepared: Prepared): Promise<boolean> {
+    const started = performance.now()
     try {
       await prepared.commit.write(this.#host.sync)
+      this.#emit('commit', prepared.accepted.length, performance.now() - started)
     } catch (err) {
       prepared.failure = err as Error
       const landed = await this.#landed(prepared)

@@ -82,6 +82,8 @@ export interface ScuttlebuttEvents {
    * it (binary on a JSON stream); it was skipped there and the stream went on.
    */
   unsendable: [err: ScuttledbError]
+  /** A commit was written: how many updates it settled and how long the write took (ms), for metrics. */
+  commit: [updates: number, ms: number]
   /** A replication stream closed; the argument counts the streams still open. */
   unstream: [count: number]
   /** `dispose()` was called. */
