@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events'
+import { EventEmitter } from 'events'
 import { isWellFormed, type Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttOptions } from './scuttlebutt.js'
 

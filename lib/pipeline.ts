@@ -15,7 +15,7 @@ export interface Pending {
   local: boolean
   update: Update
   /** The update's msgpack bytes: as received from a peer, or packed once for a local update. */
-  bytes: Buffer | undefined
+  bytes: Uint8Array | undefined
   origin: ReplicationStream | undefined
   done: Done | undefined
 }
@@ -332,7 +332,7 @@ export class UpdatePipeline {
     try {
       this.#host.reject(err)
     } catch (thrown) {
-      process.nextTick(() => { throw thrown })
+      queueMicrotask(() => { throw thrown })
     }
   }
 
@@ -341,7 +341,7 @@ export class UpdatePipeline {
     try {
       this.#host.emit(name, ...args)
     } catch (thrown) {
-      process.nextTick(() => { throw thrown })
+      queueMicrotask(() => { throw thrown })
     }
   }
 
@@ -410,13 +410,13 @@ export class UpdatePipeline {
       } catch (err) {
         // A throwing listener is the application's bug: surface it as Node would,
         // but never leave the pipeline half-done.
-        process.nextTick(() => { throw err })
+        queueMicrotask(() => { throw err })
       }
     }
   }
 
   #forward (item: Pending): void {
-    for (const stream of this.#host.streams) if (stream !== item.origin) stream._offer(item.update, item.bytes as Buffer)
+    for (const stream of this.#host.streams) if (stream !== item.origin) stream._offer(item.update, item.bytes as Uint8Array)
   }
 }
 

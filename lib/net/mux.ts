@@ -1,4 +1,4 @@
-import { Duplex } from 'node:stream'
+import { Duplex } from 'stream'
 import type { ReplicationStream, StreamOptions } from '../stream.js'
 import { netCodes, netError, type NetError } from './errors.js'
 import type { DocumentResolver } from './target.js'
@@ -104,7 +104,7 @@ export class Multiplexer extends Duplex {
     for (const name of options.open) this.openDocument(name)
     if (options.keepAlive !== false) {
       this.#ping = setInterval(() => { if (this.readableLength === 0) this.#send(PING, 0) }, options.keepAlive)
-      this.#ping.unref()
+      this.#ping.unref?.()
     }
   }
 
