@@ -104,6 +104,11 @@ export class ReplicationClient extends EventEmitter<ReplicationClientEvents> {
     return this.#attempt
   }
 
+  /** While waiting to retry, dial now (e.g. the network is back); otherwise nothing. */
+  retryNow (): void {
+    this.#wake?.()
+  }
+
   /** Stop: closes the connection, cancels any retry. Resolves once everything is closed. */
   async close (): Promise<void> {
     if (!this.#abort.signal.aborted) {
