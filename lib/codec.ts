@@ -1,3 +1,4 @@
+import { concat, readUInt32BE, writeUInt32BE } from './bytes.js'
 import { codes, error, type ScuttledbError } from './errors.js'
 import { pack, unpack } from './msgpack.js'
 import type { Update } from './protocol.js'
@@ -37,28 +38,6 @@ const HEADER_BYTES = 4
 // Plain Uint8Array code (no Buffer): the same bytes on Node and in browsers.
 const utf8 = new TextDecoder()
 const ascii = new TextEncoder()
-
-function readUInt32BE (bytes: Uint8Array, offset: number): number {
-  return bytes[offset] * 0x1000000 + ((bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3])
-}
-
-function writeUInt32BE (bytes: Uint8Array, value: number, offset: number): void {
-  bytes[offset] = value >>> 24
-  bytes[offset + 1] = value >>> 16
-  bytes[offset + 2] = value >>> 8
-  bytes[offset + 3] = value
-}
-
-/** The parts joined into one new array (`total`: their summed length, when known). */
-function concat (parts: Uint8Array[], total = parts.reduce((n, p) => n + p.length, 0)): Uint8Array {
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
-}
 
 function frame (body: Uint8Array): Uint8Array {
   const out = new Uint8Array(HEADER_BYTES + body.length)
