@@ -56,10 +56,11 @@ async function call (page: Page, method: string, ...args: unknown[]): Promise<an
   return await page.evaluate(async ([m, a]) => await (globalThis as any).app[m as string](...(a as unknown[])), [method, args] as const)
 }
 
-/** A Node node on classic-level in `dir`, listening for WebSockets on `port` (0: any). */
-async function nodeAt (t: Test, dir: string, port = 0): Promise<{ model: Model, server: ReplicationServer, stop: () => Promise<void> }> {
+/** A Node node on classic-level in `dir`, listening for WebSockets on `port` (0: any) once `before` has run. */
+async function nodeAt (t: Test, dir: string, port = 0, before?: (model: Model) => Promise<void>): Promise<{ model: Model, server: ReplicationServer, stop: () => Promise<void> }> {
   const model = new Model({ db: dir })
   await model.open()
+  await before?.(model)
   const server = await listenWebSocket(model, { port })
   let stopped = false
   const stop = async (): Promise<void> => {
@@ -129,8 +130,8 @@ test('the browser client reconnects after the Node node restarts, with its backo
   await node.stop()
   await call(page, 'disconnected')
   await call(page, 'set', 'whileDown', 'queued')
-  const again = await nodeAt(t, dir, port)
-  await again.model.set('afterRestart', 'back')
+  // Written before it listens, so the reconnect's sync carries it (not a live update after).
+  const again = await nodeAt(t, dir, port, async (model) => { await model.set('afterRestart', 'back') })
   t.deepEqual(await call(page, 'synced', 2), { sent: 1, received: 1 }, 'reconnected and synced only what is new')
   t.equal(await call(page, 'get', 'afterRestart'), 'back', 'the page has the restarted node\'s write')
   t.equal(await nodeValue(again.model, 'whileDown', 'queued'), 'queued', 'the node has the page\'s write made while it was down')
@@ -177,6 +178,23 @@ test('a Chromium page replicates several documents over one WebSocket (multiplex
   t.equal(await call(page, 'getIn', 'a', 'inA'), 'node', 'document a reached the page')
   t.equal(await nodeValue(b, 'inB', 'page'), 'page', 'document b reached the node')
   t.equal(await call(page, 'getIn', 'b', 'inA'), undefined, 'documents stay apart')
+  await finish(t, page)
+})
+
+test('a large sync from the page waits on bufferedAmount and arrives whole', async (t) => {
+  const browser = await launch(t)
+  const node = await nodeAt(t, await tempDir(t))
+  const page = await openPage(t, browser)
+  await call(page, 'open', 'db-large')
+  // 4 MiB of values against a 64 KiB bufferedAmount limit: most writes wait for the socket to drain.
+  await call(page, 'fill', 128, 32 * 1024)
+  await call(page, 'connect', node.server.address.url, 50, 200, false, 64 * 1024)
+  t.deepEqual(await call(page, 'synced', 1), { sent: 128, received: 0 }, 'all 128 updates sent in the sync')
+  const last = await nodeValue(node.model, 'k127', 127) as number
+  t.equal(last, 127, 'the last one arrived')
+  let count = 0
+  for await (const _ of node.model.keys()) count++
+  t.equal(count, 128, 'the node holds every key')
   await finish(t, page)
 })
 
