@@ -73,6 +73,12 @@ async function nodeAt (t: Test, dir: string, port = 0, before?: (model: Model) =
   return { model, server, stop }
 }
 
+/** The page's [isUint8Array, bytes, class name] for `key` once it holds a value. */
+async function waitBytes (page: Page, key: string): Promise<[boolean, number[], string]> {
+  await call(page, 'present', key)
+  return await call(page, 'getBytes', key)
+}
+
 /** Resolves once the Node model holds `expected` at `key`; fails after 20 s. */
 async function nodeValue (model: Model, key: string, expected: unknown): Promise<unknown> {
   const started = Date.now()
@@ -96,6 +102,9 @@ test('a Chromium page and a Node node sync both ways over WebSocket; a reload ke
   const first = await call(page, 'synced', 1)
   t.deepEqual(first, { sent: 2, received: 1 }, 'the first sync sends the page\'s two updates and receives the node\'s one')
   t.equal(await call(page, 'get', 'fromNode'), 1, 'the page has the node\'s value')
+  await node.model.set('nodeBin', Buffer.from([9, 8, 7]))
+  const [wireBytes, wire, wireKind] = await waitBytes(page, 'nodeBin')
+  t.deepEqual([wireBytes, wire], [true, [9, 8, 7]], `binary from the node reads back in the page as a Uint8Array of its bytes (a ${wireKind as string})`)
   t.equal(await nodeValue(node.model, 'fromPage', 'hello'), 'hello', 'the node has the page\'s value')
   t.deepEqual([...(await node.model.get('bin')) as Uint8Array], [0, 1, 2, 255], 'binary from the page arrives as its bytes')
   await node.model.set('live', 'yes')
@@ -108,7 +117,8 @@ test('a Chromium page and a Node node sync both ways over WebSocket; a reload ke
   await call(page, 'open', 'db-both-ways')
   t.equal(await call(page, 'get', 'fromNode'), 1, 'after a reload, the synced value is read from IndexedDB')
   t.equal(await call(page, 'get', 'live'), 'yes', 'and the live one')
-  t.deepEqual(await call(page, 'getBytes', 'bin'), [true, [0, 1, 2, 255]], 'binary reads back as a Uint8Array of its bytes')
+  const [isBytes, bytes, kind] = await call(page, 'getBytes', 'bin')
+  t.deepEqual([isBytes, bytes], [true, [0, 1, 2, 255]], `binary reads back as a Uint8Array of its bytes (a ${kind as string})`)
   await node.model.set('whileAway', 2)
   await call(page, 'set', 'afterReload', 3)
   await call(page, 'connect', node.server.address.url, 50, 200)
