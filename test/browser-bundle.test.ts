@@ -1,6 +1,6 @@
 import test from 'tape'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { copyFile, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { bundle, installPacked, nodeImports } from './fixtures/browser-build.js'
 import { tempDir } from './helpers.js'
@@ -40,4 +40,13 @@ test('an app importing scuttledb from the packed package bundles with plain esbu
   const top = [...sizes].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([name, bytes]) => `${name} ${kb(bytes)}`).join(', ')
   t.comment(`bundle of Model + connectWebSocket on browser-level: ${kb(minified.bytes)} minified, ${kb(gzip)} gzip (goal 50 KB); largest: ${top}`)
   t.ok(gzip <= GZIP_CEILING, `${kb(gzip)} gzip is within ${kb(GZIP_CEILING)}`)
+})
+
+test('the browser example (examples/browser/app.js) bundles from the packed package', async (t) => {
+  const app = await installPacked(await tempDir(t))
+  const entry = join(app, 'example.js')
+  await copyFile(resolve(import.meta.dirname, '..', '..', 'examples', 'browser', 'app.js'), entry)
+  const out = await bundle(app, entry)
+  t.ok(out.bytes > 0, 'bundled')
+  t.deepEqual(nodeImports(out.text), [], 'naming no node: module')
 })

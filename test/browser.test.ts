@@ -1,8 +1,10 @@
 import test, { type Test } from 'tape'
 import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { Model, listenWebSocket, type ReplicationServer } from '../lib/index.js'
-import { addFixture, bundle, installPacked, nodeImports, servePage } from './fixtures/browser-build.js'
+import { addFixture, bundle, copyInto, installPacked, nodeImports, servePage } from './fixtures/browser-build.js'
 import { tempDir } from './helpers.js'
 
 /** Debian's chromium; .ci/run installs it. */
@@ -206,6 +208,25 @@ test('a large sync from the page waits on bufferedAmount and arrives whole', asy
   for await (const _ of node.model.keys()) count++
   t.equal(count, 128, 'the node holds every key')
   await finish(t, page)
+})
+
+test('the browser example (examples/browser) syncs with a Node node and shows its entries', async (t) => {
+  const browser = await launch(t)
+  const node = await nodeAt(t, await tempDir(t), 0, async (model) => { await model.set('greeting', 'hello') })
+  const examples = resolve(import.meta.dirname, '..', '..', 'examples', 'browser')
+  const app = await installPacked(await tempDir(t, 'scuttledb-example-'))
+  const out = await bundle(app, await copyInto(app, join(examples, 'app.js')))
+  const { url, server } = await servePage(out.text, await readFile(join(examples, 'index.html'), 'utf8'))
+  t.teardown(() => { server.close() })
+  const page = await browser.newPage()
+  await page.goto(`${url}?peer=${encodeURIComponent(node.server.address.url)}`)
+  await page.waitForFunction(() => (globalThis as any).document.getElementById('status').textContent.startsWith('synced'), undefined, { timeout: 20_000 })
+  await page.waitForFunction(() => (globalThis as any).document.getElementById('entries').textContent.includes('hello'), undefined, { timeout: 20_000 })
+  t.pass('the page synced and lists the node\'s entry')
+  await page.fill('#key', 'fromExample')
+  await page.fill('#value', 'hi')
+  await page.click('button')
+  t.equal(await nodeValue(node.model, 'fromExample', 'hi'), 'hi', 'an entry set in the page reaches the node')
 })
 
 test('the page bundle names no node: module', async (t) => {
