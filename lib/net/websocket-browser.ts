@@ -98,10 +98,15 @@ class WebSocketDuplex extends Duplex {
   }
 }
 
+function ignore (): void {}
+
 /** Open a WebSocket; rejects on close before open, on timeout or on abort, and leaves nothing behind. */
 async function open (Ctor: BrowserWebSocketConstructor, url: string, ms: number, highWater: number, signal: AbortSignal): Promise<Duplex> {
   const ws = new Ctor(url)
   ws.binaryType = 'arraybuffer'
+  // 'close' always follows 'error', and carries all we learn; listening keeps
+  // EventEmitter-based implementations (ws on Node) from throwing it.
+  ws.addEventListener('error', ignore)
   return await new Promise<Duplex>((resolve, reject) => {
     const cleanup = (): void => {
       clearTimeout(timer)
