@@ -1,6 +1,7 @@
 /**
  * The browser entry: the core, the data types and the conformance suite, without
- * the Node-only parts (TCP/TLS/WebSocket servers, key files, node:crypto signing).
+ * the Node-only parts (TCP/TLS/WebSocket servers, key files, node:crypto signing),
+ * with a WebSocket client over the browser's own WebSocket.
  */
 export { Scuttlebutt, createId } from './scuttlebutt.js'
 export type { ScuttlebuttOptions, ScuttlebuttEvents, ScuttlebuttStats, ScuttlebuttStatus, Security } from './scuttlebutt.js'
@@ -27,3 +28,11 @@ export { Counter } from './counter.js'
 export type { CounterEvents } from './counter.js'
 export { suite, seededRandom } from './conformance.js'
 export type { SuiteOptions, SuiteTest, SuiteAssert } from './conformance.js'
+export { connectWebSocket } from './net/websocket-browser.js'
+export type { WebSocketConnectOptions, BrowserWebSocket, BrowserWebSocketConstructor } from './net/websocket-browser.js'
+export { ReplicationClient, backoff } from './net/reconnect.js'
+export type { ReplicationClientEvents, ReconnectOptions, ClientState } from './net/reconnect.js'
+export type { Connection, ConnectionOptions, ConnectionEvents, ConnectionState, PeerAddress } from './net/connection.js'
+export type { Replicable, Documents, DocumentResolver, Target } from './net/target.js'
+export { NetError, netCodes } from './net/errors.js'
+export type { NetErrorCode } from './net/errors.js'

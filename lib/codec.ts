@@ -1,3 +1,4 @@
+import { concat, readUInt32BE, writeUInt32BE } from './bytes.js'
 import { codes, error, type ScuttledbError } from './errors.js'
 import { pack, unpack } from './msgpack.js'
 import type { Update } from './protocol.js'
@@ -7,11 +8,11 @@ import { holdsBinary } from './value-domain.js'
 export type OnUnsendable = (err: ScuttledbError) => void
 
 /** Called once per decoded value; `bytes` is its exact msgpack encoding when the codec has it. */
-export type OnValue = (value: unknown, bytes: Buffer | undefined) => void
+export type OnValue = (value: unknown, bytes: Uint8Array | undefined) => void
 
 /** Turns bytes from a peer into values. Throws coded errors; a throw ends the stream. */
 export interface Decoder {
-  write (chunk: Buffer, onValue: OnValue): void
+  write (chunk: Uint8Array, onValue: OnValue): void
   /** The input ended; throws when it ended inside a frame. */
   end (): void
 }
@@ -20,12 +21,12 @@ export interface Decoder {
 export interface Codec {
   readonly name: string
   /** Encode a header or the SYNC marker. */
-  encode (value: unknown): Buffer
+  encode (value: unknown): Uint8Array
   /**
    * Encode a run of updates (each with its stored msgpack bytes) into one chunk.
    * An update this encoding cannot carry is left out and reported to `onUnsendable`.
    */
-  encodeUpdates (updates: Array<[Update | undefined, Buffer]>, onUnsendable?: OnUnsendable): Buffer
+  encodeUpdates (updates: Array<[Update | undefined, Uint8Array]>, onUnsendable?: OnUnsendable): Uint8Array
   decoder (maxFrameBytes: number): Decoder
 }
 
@@ -34,10 +35,14 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 const HEADER_BYTES = 4
 
-function frame (body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(HEADER_BYTES + body.length)
-  out.writeUInt32BE(body.length, 0)
-  body.copy(out, HEADER_BYTES)
+// Plain Uint8Array code (no Buffer): the same bytes on Node and in browsers.
+const utf8 = new TextDecoder()
+const ascii = new TextEncoder()
+
+function frame (body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER_BYTES + body.length)
+  writeUInt32BE(out, body.length, 0)
+  out.set(body, HEADER_BYTES)
   return out
 }
 
@@ -48,7 +53,7 @@ function frame (body: Buffer): Buffer {
 class FrameDecoder implements Decoder {
   readonly #max: number
   /** Bytes of an incomplete frame, kept as chunks: joined once, when the frame is complete. */
-  #parts: Buffer[] = []
+  #parts: Uint8Array[] = []
   #partBytes = 0
   /** The incomplete frame's body length once its header has arrived. */
   #need = -1
@@ -57,13 +62,13 @@ class FrameDecoder implements Decoder {
     this.#max = max
   }
 
-  write (chunk: Buffer, onValue: OnValue): void {
+  write (chunk: Uint8Array, onValue: OnValue): void {
     if (this.#parts.length > 0) {
       this.#parts.push(chunk)
       this.#partBytes += chunk.length
-      if (this.#need < 0 && this.#partBytes >= HEADER_BYTES) this.#need = this.#readSize(Buffer.concat(this.#parts), 0)
+      if (this.#need < 0 && this.#partBytes >= HEADER_BYTES) this.#need = this.#readSize(concat(this.#parts), 0)
       if (this.#need < 0 || this.#partBytes < HEADER_BYTES + this.#need) return
-      chunk = Buffer.concat(this.#parts, this.#partBytes)
+      chunk = concat(this.#parts, this.#partBytes)
       this.#parts = []
       this.#partBytes = 0
       this.#need = -1
@@ -85,7 +90,7 @@ class FrameDecoder implements Decoder {
     }
     if (offset < chunk.length) {
       // Copy the tail so a large chunk is not pinned by a few leftover bytes.
-      const rest = Buffer.from(chunk.subarray(offset))
+      const rest = new Uint8Array(chunk.subarray(offset))
       this.#parts = [rest]
       this.#partBytes = rest.length
       this.#need = rest.length >= HEADER_BYTES ? this.#readSize(rest, 0) : -1
@@ -93,8 +98,8 @@ class FrameDecoder implements Decoder {
   }
 
   /** A frame's length, checked against the limit before any of its body is kept. */
-  #readSize (buf: Buffer, offset: number): number {
-    const size = buf.readUInt32BE(offset)
+  #readSize (buf: Uint8Array, offset: number): number {
+    const size = readUInt32BE(buf, offset)
     if (size > this.#max) throw error(codes.FRAME_TOO_LARGE, `Frame of ${size} bytes exceeds maxFrameBytes (${this.#max})`)
     if (size === 0) throw error(codes.INVALID_FRAME, 'Empty frame')
     return size
@@ -112,11 +117,11 @@ export const msgpackCodec: Codec = {
   encodeUpdates: (updates) => {
     let size = 0
     for (const [, bytes] of updates) size += HEADER_BYTES + bytes.length
-    const out = Buffer.allocUnsafe(size)
+    const out = new Uint8Array(size)
     let offset = 0
     for (const [, bytes] of updates) {
-      out.writeUInt32BE(bytes.length, offset)
-      bytes.copy(out, offset + HEADER_BYTES)
+      writeUInt32BE(out, bytes.length, offset)
+      out.set(bytes, offset + HEADER_BYTES)
       offset += HEADER_BYTES + bytes.length
     }
     return out
@@ -139,14 +144,14 @@ export function asciiJson (value: unknown): string {
 class LineDecoder implements Decoder {
   readonly #max: number
   /** Bytes of an incomplete line (no newline in them), joined once the newline arrives. */
-  #parts: Buffer[] = []
+  #parts: Uint8Array[] = []
   #partBytes = 0
 
   constructor (max: number) {
     this.#max = max
   }
 
-  write (chunk: Buffer, onValue: OnValue): void {
+  write (chunk: Uint8Array, onValue: OnValue): void {
     let start = 0
     let end = chunk.indexOf(NEWLINE)
     if (this.#parts.length > 0) {
@@ -155,7 +160,7 @@ class LineDecoder implements Decoder {
         return
       }
       // Only the new chunk is searched: the kept parts hold no newline.
-      this.#line(Buffer.concat([...this.#parts, chunk.subarray(0, end)]), onValue)
+      this.#line(concat([...this.#parts, chunk.subarray(0, end)]), onValue)
       this.#parts = []
       this.#partBytes = 0
       start = end + 1
@@ -164,18 +169,18 @@ class LineDecoder implements Decoder {
     for (; end !== -1; start = end + 1, end = chunk.indexOf(NEWLINE, start)) {
       this.#line(chunk.subarray(start, end), onValue)
     }
-    if (start < chunk.length) this.#keep(Buffer.from(chunk.subarray(start)))
+    if (start < chunk.length) this.#keep(new Uint8Array(chunk.subarray(start)))
   }
 
-  #keep (part: Buffer): void {
+  #keep (part: Uint8Array): void {
     this.#parts.push(part)
     this.#partBytes += part.length
     if (this.#partBytes > this.#max) throw error(codes.FRAME_TOO_LARGE, `Line exceeds maxFrameBytes (${this.#max})`)
   }
 
-  #line (bytes: Buffer, onValue: OnValue): void {
+  #line (bytes: Uint8Array, onValue: OnValue): void {
     if (bytes.length > this.#max) throw error(codes.FRAME_TOO_LARGE, `Line exceeds maxFrameBytes (${this.#max})`)
-    const line = bytes.toString('utf8')
+    const line = utf8.decode(bytes)
     if (line.trim() === '') return
     let value: unknown
     try {
@@ -187,7 +192,7 @@ class LineDecoder implements Decoder {
   }
 
   end (): void {
-    if (this.#partBytes > 0 && Buffer.concat(this.#parts).toString('utf8').trim() !== '') {
+    if (this.#partBytes > 0 && utf8.decode(concat(this.#parts)).trim() !== '') {
       throw error(codes.INVALID_FRAME, 'Input ended inside a line')
     }
   }
@@ -197,7 +202,7 @@ class LineDecoder implements Decoder {
  * One update as a JSON line, or an UNSENDABLE error: JSON has no binary (and
  * could not carry anything else outside the value domain, should storage hold it).
  */
-function jsonLine (update: Update | undefined, bytes: Buffer): string | ScuttledbError {
+function jsonLine (update: Update | undefined, bytes: Uint8Array): string | ScuttledbError {
   try {
     const value = update ?? unpack(bytes) as Update
     if (holdsBinary(value)) {
@@ -212,7 +217,7 @@ function jsonLine (update: Update | undefined, bytes: Buffer): string | Scuttled
 /** The original scuttlebutt's wire format: one ASCII JSON value per line. */
 export const jsonCodec: Codec = {
   name: 'json',
-  encode: (value) => Buffer.from(asciiJson(value) + '\n', 'latin1'),
+  encode: (value) => ascii.encode(asciiJson(value) + '\n'),
   encodeUpdates: (updates, onUnsendable) => {
     let text = ''
     for (const [update, bytes] of updates) {
@@ -220,7 +225,8 @@ export const jsonCodec: Codec = {
       if (typeof line === 'string') text += line
       else onUnsendable?.(line)
     }
-    return Buffer.from(text, 'latin1')
+    // Pure ASCII, so its UTF-8 is its latin1.
+    return ascii.encode(text)
   },
   decoder: (max) => new LineDecoder(max)
 }

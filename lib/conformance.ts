@@ -1,6 +1,6 @@
-import { once } from 'node:events'
-import { pipeline } from 'node:stream'
-import { isDeepStrictEqual } from 'node:util'
+import { once } from 'events'
+import { pipeline } from 'stream'
+import { deepEqual } from './deep-equal.js'
 import type { Scuttlebutt, ScuttlebuttOptions } from './scuttlebutt.js'
 import type { Database } from './storage.js'
 import type { ReplicationStream } from './stream.js'
@@ -103,7 +103,7 @@ export function suite<T extends AnyScuttlebutt> (options: SuiteOptions<T>): void
       t.deepEqual(await state(a), await state(b), 'equal states')
       t.deepEqual(a.clock, b.clock, 'equal clocks')
       await write(a, random)
-      await waitFor(t, 'the live update', async () => isDeepStrictEqual(await state(b), await state(a)))
+      await waitFor(t, 'the live update', async () => deepEqual(await state(b), await state(a)))
       t.deepEqual(await state(b), await state(a), 'a live update arrives')
       t.equal(syncs, 2, 'one sync per stream')
       a.dispose()
@@ -174,7 +174,7 @@ export function suite<T extends AnyScuttlebutt> (options: SuiteOptions<T>): void
         await Promise.all(xs.map(async (x) => ({ clock: x.clock, state: await state(x), history: await historyOf(x) })))
       await waitFor(t, `convergence (replay with seed ${seed})`, async () => {
         const [first, ...rest] = await snapshot()
-        return rest.every((other) => isDeepStrictEqual(other, first))
+        return rest.every((other) => deepEqual(other, first))
       })
       const [first, ...rest] = await snapshot()
       rest.forEach((other, i) => {
@@ -192,7 +192,7 @@ export function suite<T extends AnyScuttlebutt> (options: SuiteOptions<T>): void
       const random = seededRandom(seed + 4)
       await write(a, random)
       const before = { history: await historyOf(a), state: await state(a), clock: a.clock }
-      const inputs = [Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.from([0, 0, 0, 3, 0x93, 0xc0, 0xcb]), Buffer.from([0, 0, 0, 1, 0x01])]
+      const inputs = [new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n'), Uint8Array.of(0, 0, 0, 3, 0x93, 0xc0, 0xcb), Uint8Array.of(0, 0, 0, 1, 0x01)]
       for (const input of inputs) {
         const s = a.createStream()
         const rejected = once((a as unknown as Scuttlebutt)._lifecycleEmitter, 'rejected')

@@ -10,7 +10,7 @@ const CHUNK_UPDATES = 256
 const CHUNK_BYTES = 64 * 1024
 
 /** Updates ready to encode: the update when known, and its stored msgpack bytes. */
-export type Outgoing = Array<[Update | undefined, Buffer]>
+export type Outgoing = Array<[Update | undefined, Uint8Array]>
 
 /** One read of stored history: what to send, and whether the history is exhausted. */
 export interface HistoryRead {
@@ -30,7 +30,7 @@ export class Outbox {
   readonly #known: Clock = new Map()
   #cursor: HistoryCursor | undefined
   #rescan = false
-  #live: Array<[Update, Buffer]> = []
+  #live: Array<[Update, Uint8Array]> = []
   #liveBytes = 0
   #overflow = false
   #closed = false
@@ -88,7 +88,7 @@ export class Outbox {
   }
 
   /** Queue a committed update unless the peer holds it; true when it is the first in the queue. */
-  offer (update: Update, bytes: Buffer): boolean {
+  offer (update: Update, bytes: Uint8Array): boolean {
     if (this.#overflow || !isNewer(update[1], update[2], this.#known)) return false
     if (this.#live.length >= LIVE_QUEUE_LIMIT || this.#liveBytes >= LIVE_QUEUE_BYTES) {
       // A slow peer: forget the queue and re-read what it lacks from storage later.

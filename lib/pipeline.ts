@@ -15,7 +15,7 @@ export interface Pending {
   local: boolean
   update: Update
   /** The update's msgpack bytes: as received from a peer, or packed once for a local update. */
-  bytes: Buffer | undefined
+  bytes: Uint8Array | undefined
   /** Items sharing a group (one `Model#batch()`) always go into one commit together. */
   group?: object
   /** Instead of an update: work that writes on its own, with no commit in flight (purges). */
@@ -381,7 +381,7 @@ export class UpdatePipeline {
     try {
       this.#host.reject(err)
     } catch (thrown) {
-      process.nextTick(() => { throw thrown })
+      queueMicrotask(() => { throw thrown })
     }
   }
 
@@ -390,7 +390,7 @@ export class UpdatePipeline {
     try {
       this.#host.emit(name, ...args)
     } catch (thrown) {
-      process.nextTick(() => { throw thrown })
+      queueMicrotask(() => { throw thrown })
     }
   }
 
@@ -461,13 +461,13 @@ export class UpdatePipeline {
       } catch (err) {
         // A throwing listener is the application's bug: surface it as Node would,
         // but never leave the pipeline half-done.
-        process.nextTick(() => { throw err })
+        queueMicrotask(() => { throw err })
       }
     }
   }
 
   #forward (item: Pending): void {
-    for (const stream of this.#host.streams) if (stream !== item.origin) stream._offer(item.update, item.bytes as Buffer)
+    for (const stream of this.#host.streams) if (stream !== item.origin) stream._offer(item.update, item.bytes as Uint8Array)
   }
 }
 

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events'
+import { EventEmitter } from 'events'
 import { codes, error, invalidValue, type ScuttledbError } from './errors.js'
 import { HistoryCursor } from './history.js'
 import { pack, unpack } from './msgpack.js'
@@ -446,7 +446,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    * @internal Accept a shape-checked remote update from a stream. `done` is
    * called once it is committed, dropped as old, or rejected.
    */
-  _receive (update: Update, bytes: Buffer | undefined, origin: ReplicationStream | undefined, done: Done): void {
+  _receive (update: Update, bytes: Uint8Array | undefined, origin: ReplicationStream | undefined, done: Done): void {
     if (this.#status !== 'open') {
       done(error(codes.NOT_OPEN, 'The instance is closing'))
       return

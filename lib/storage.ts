@@ -363,7 +363,7 @@ export class SourceScan {
 export interface Commit {
   /** Number of operations queued. */
   readonly length: number
-  putUpdate: (source: Source, ts: number, bytes: Buffer) => void
+  putUpdate: (source: Source, ts: number, bytes: Uint8Array) => void
   delUpdate: (source: Source, ts: number) => void
   putClock: (source: Source, ts: number) => void
   /** Record that `source`'s latest update (at `ts`) is kept in the log though superseded. */
@@ -432,7 +432,7 @@ class DirectCommit extends BatchCommit implements Commit {
     this.batch.del(this.#pinned + source)
   }
 
-  putUpdate (source: Source, ts: number, bytes: Buffer): void {
+  putUpdate (source: Source, ts: number, bytes: Uint8Array): void {
     this.batch.put(this.#log + logKey(source, ts), bytes)
   }
 
@@ -480,7 +480,7 @@ class SublevelCommit extends BatchCommit implements Commit {
     this.batch.del(source, { sublevel: this.#pinned })
   }
 
-  putUpdate (source: Source, ts: number, bytes: Buffer): void {
+  putUpdate (source: Source, ts: number, bytes: Uint8Array): void {
     this.batch.put(logKey(source, ts), bytes, { sublevel: this.#log })
   }
 

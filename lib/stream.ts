@@ -1,4 +1,4 @@
-import { Duplex, type Readable } from 'node:stream'
+import { Duplex, type Readable } from 'stream'
 import { codes, error, ScuttledbError } from './errors.js'
 import { DEFAULT_MAX_FRAME_BYTES, codecs, type Codec, type Decoder } from './codec.js'
 import type { HistoryCursor } from './history.js'
@@ -15,7 +15,7 @@ export interface Replicator {
   _clockCopy: () => Clock
   _cursor: (known: Clock) => HistoryCursor
   _validChange: (change: unknown) => boolean
-  _receive: (update: Update, bytes: Buffer | undefined, origin: ReplicationStream, done: (err: Error | null, update?: Update, rejected?: boolean) => void) => void
+  _receive: (update: Update, bytes: Uint8Array | undefined, origin: ReplicationStream, done: (err: Error | null, update?: Update, rejected?: boolean) => void) => void
   _room: () => Promise<void> | undefined
   _peerClaims: (clock: Clock) => void
   _forgottenCopy: () => Clock
@@ -199,7 +199,7 @@ export class ReplicationStream extends Duplex {
     return destination
   }
 
-  override _write (chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
+  override _write (chunk: Uint8Array, _encoding: BufferEncoding, callback: Callback): void {
     if (this.destroyed || this.#input === 'ended') {
       callback()
       return
@@ -327,7 +327,7 @@ export class ReplicationStream extends Duplex {
     this.emit('sync')
   }
 
-  #onValue (value: unknown, bytes: Buffer | undefined): void {
+  #onValue (value: unknown, bytes: Uint8Array | undefined): void {
     if (this.destroyed || this.#input === 'ended') return
     // Updates are nearly all the traffic: check them without a message wrapper.
     if (Array.isArray(value)) {
@@ -354,7 +354,7 @@ export class ReplicationStream extends Duplex {
     if (this.#input === 'receiving') this.#toInput(this.#historyPending === 0 ? 'synced' : 'settling')
   }
 
-  #onUpdate (update: Update, bytes: Buffer | undefined): void {
+  #onUpdate (update: Update, bytes: Uint8Array | undefined): void {
     if (this.#input === 'waiting') throw error(codes.HEADER_EXPECTED, 'The peer must send its header first')
     if (!this.#accepts) return
     if (!this.#sb._validChange(update[0])) {
@@ -413,7 +413,7 @@ export class ReplicationStream extends Duplex {
   }
 
   /** @internal A committed update for the peer (unless it has it or it came from the peer). */
-  _offer (update: Update, bytes: Buffer): void {
+  _offer (update: Update, bytes: Uint8Array): void {
     if (!this.#sends || (this.#output !== 'history' && this.#output !== 'live')) return
     if (this.#outbox.offer(update, bytes) && this.#output === 'live') queueMicrotask(() => { this.#flushLive() })
   }

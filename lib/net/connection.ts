@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events'
-import { pipeline, type Duplex } from 'node:stream'
+import { EventEmitter } from 'events'
+import { pipeline, type Duplex } from 'stream'
 import { codecs } from '../codec.js'
 import { SYNC, type Header } from '../protocol.js'
 import type { ReplicationStream, StreamOptions, SyncProgress } from '../stream.js'
@@ -118,7 +118,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // Until the pipeline owns the socket, an error on it must not crash the process.
     socket.on('error', () => {})
     // Next tick: the creator attaches listeners first.
-    process.nextTick(() => { void this.#start() })
+    queueMicrotask(() => { void this.#start() })
   }
 
   /** Where the connection is: handshake, replicating, synced or closed. */
@@ -174,7 +174,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#firstMessage = setTimeout(() => {
         this.#socket.destroy(netError(netCodes.HANDSHAKE_TIMEOUT, `The peer sent no header within ${timeout} ms`))
       }, timeout)
-      this.#firstMessage.unref()
+      this.#firstMessage.unref?.()
     }
     try {
       const onEnd = (err: Error | null | undefined): void => { this.#finish(err ?? undefined) }

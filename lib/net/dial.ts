@@ -1,4 +1,4 @@
-import type { EventEmitter } from 'node:events'
+import type { EventEmitter } from 'events'
 import { netCodes, netError } from './errors.js'
 
 function ignore (): void {}

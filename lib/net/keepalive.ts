@@ -1,4 +1,4 @@
-import { Transform, type TransformCallback } from 'node:stream'
+import { Transform, type TransformCallback } from 'stream'
 import { netCodes, netError } from './errors.js'
 
 /** Keep-alive settings shared by every transport. */
@@ -56,7 +56,7 @@ export class IdleWatch extends TimedPassThrough {
         this.destroy(netError(netCodes.IDLE_TIMEOUT, `Nothing received from the peer for ${timeout} ms`))
       }, timeout)
       // The socket keeps the process alive while it is open; this timer should not.
-      this.timer.unref()
+      this.timer.unref?.()
     }
   }
 }
@@ -68,9 +68,9 @@ export class IdleWatch extends TimedPassThrough {
  */
 export class Heartbeat extends TimedPassThrough {
   readonly #interval: number | false
-  readonly #ping: Buffer
+  readonly #ping: Uint8Array
 
-  constructor (interval: number | false, ping: Buffer) {
+  constructor (interval: number | false, ping: Uint8Array) {
     super()
     this.#interval = interval
     this.#ping = ping
@@ -83,7 +83,7 @@ export class Heartbeat extends TimedPassThrough {
       // Output already queued proves nothing about the peer; only ping an idle line.
       if (this.readableLength === 0) this.push(this.#ping)
     }, this.#interval)
-    this.timer.unref()
+    this.timer.unref?.()
   }
 }
 

@@ -1,4 +1,5 @@
-import { Duplex } from 'node:stream'
+import { Duplex } from 'stream'
+import { concat, copy, latin1, readUInt32BE, writeUInt32BE } from '../bytes.js'
 import type { ReplicationStream, StreamOptions } from '../stream.js'
 import { netCodes, netError, type NetError } from './errors.js'
 import type { DocumentResolver } from './target.js'
@@ -35,6 +36,7 @@ const MAX_DATA = 64 * 1024
 const MAX_NAME = 1024
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
+const text = new TextEncoder()
 
 interface Channel {
   id: number
@@ -43,7 +45,7 @@ interface Channel {
   /** Bytes we may still send. */
   credit: number
   /** Bytes read from the stream and not yet sent (one chunk at most). */
-  pending: Buffer | null
+  pending: Uint8Array | null
   outputEnded: boolean
   endSent: boolean
   endReceived: boolean
@@ -53,7 +55,7 @@ interface Channel {
   received: number
   consumed: number
   /** DATA that arrived before the stream existed (while resolving the name). */
-  inbox: Buffer[]
+  inbox: Uint8Array[]
   /** The stream closed; the channel goes once its last output and END are sent. */
   streamClosed: boolean
 }
@@ -87,7 +89,7 @@ export class Multiplexer extends Duplex {
   readonly #options: MultiplexerOptions
   readonly #channels = new Map<number, Channel>()
   #nextId: number
-  #input: Buffer = Buffer.alloc(0)
+  #input: Uint8Array = new Uint8Array(0)
   #helloReceived = false
   #blocked = false
   #peerEnded = false
@@ -100,11 +102,11 @@ export class Multiplexer extends Duplex {
     super({ allowHalfOpen: true })
     this.#options = options
     this.#nextId = options.side === 'client' ? 1 : 2
-    this.#send(HELLO, 0, Buffer.from(MAGIC))
+    this.#send(HELLO, 0, text.encode(MAGIC))
     for (const name of options.open) this.openDocument(name)
     if (options.keepAlive !== false) {
       this.#ping = setInterval(() => { if (this.readableLength === 0) this.#send(PING, 0) }, options.keepAlive)
-      this.#ping.unref()
+      this.#ping.unref?.()
     }
   }
 
@@ -120,7 +122,7 @@ export class Multiplexer extends Duplex {
 
   /** Open a document: this side's stream for `name` replicates with the peer's. */
   openDocument (name: string): void {
-    const bytes = Buffer.from(name)
+    const bytes = text.encode(name)
     if (bytes.length === 0 || bytes.length > MAX_NAME) throw new TypeError(`A document name must be 1 to ${MAX_NAME} bytes`)
     if (this.destroyed || this.#outputEnded) return
     const channel = this.#channel(this.#nextId, name)
@@ -180,13 +182,13 @@ export class Multiplexer extends Duplex {
     if (this.#channels.get(channel.id) !== channel) return
     this.#channels.delete(channel.id)
     const clean = channel.endSent && channel.endReceived
-    if (!clean && !channel.resetReceived) this.#send(RESET, channel.id, Buffer.from(netCodes.CHANNEL_RESET))
+    if (!clean && !channel.resetReceived) this.#send(RESET, channel.id, text.encode(netCodes.CHANNEL_RESET))
     this.#maybeEnd()
   }
 
   #reset (channel: Channel, err: NetError): void {
     this.#channels.delete(channel.id)
-    this.#send(RESET, channel.id, Buffer.from(err.code))
+    this.#send(RESET, channel.id, text.encode(err.code))
     this.emit('channelError', channel.name, err)
     this.#maybeEnd()
   }
@@ -199,14 +201,14 @@ export class Multiplexer extends Duplex {
     }
   }
 
-  #send (type: number, id: number, payload?: Buffer): void {
+  #send (type: number, id: number, payload?: Uint8Array): void {
     if (this.destroyed || this.#outputEnded) return
     const size = payload?.length ?? 0
-    const frame = Buffer.allocUnsafe(HEADER_BYTES + size)
-    frame.writeUInt32BE(5 + size, 0)
-    frame.writeUInt8(type, 4)
-    frame.writeUInt32BE(id, 5)
-    payload?.copy(frame, HEADER_BYTES)
+    const frame = new Uint8Array(HEADER_BYTES + size)
+    writeUInt32BE(frame, 5 + size, 0)
+    frame[4] = type
+    writeUInt32BE(frame, id, 5)
+    if (payload !== undefined) frame.set(payload, HEADER_BYTES)
     this.#ping?.refresh()
     if (!this.push(frame)) this.#blocked = true
   }
@@ -227,7 +229,7 @@ export class Multiplexer extends Duplex {
     const stream = channel.stream
     if (stream === undefined || channel.endSent) return false
     if (channel.credit > 0) {
-      const chunk: Buffer | null = channel.pending ?? stream.read() as Buffer | null
+      const chunk: Uint8Array | null = channel.pending ?? stream.read() as Uint8Array | null
       channel.pending = null
       if (chunk !== null) {
         const size = Math.min(chunk.length, channel.credit, MAX_DATA)
@@ -251,17 +253,17 @@ export class Multiplexer extends Duplex {
     this.#pump()
   }
 
-  override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+  override _write (chunk: Uint8Array, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     // Always take input at once: what it may buffer is bounded by the credit we gave.
-    this.#input = this.#input.length === 0 ? chunk : Buffer.concat([this.#input, chunk])
+    this.#input = this.#input.length === 0 ? chunk : concat([this.#input, chunk])
     let offset = 0
     try {
       while (this.#input.length - offset >= 4) {
-        const size = this.#input.readUInt32BE(offset)
+        const size = readUInt32BE(this.#input, offset)
         if (size < 5 || size > 5 + MAX_DATA) throw netError(netCodes.MUX_PROTOCOL, `Bad frame length ${size}`)
         if (this.#input.length - offset < 4 + size) break
-        const type = this.#input.readUInt8(offset + 4)
-        const id = this.#input.readUInt32BE(offset + 5)
+        const type = this.#input[offset + 4]
+        const id = readUInt32BE(this.#input, offset + 5)
         const payload = this.#input.subarray(offset + HEADER_BYTES, offset + 4 + size)
         offset += 4 + size
         this.#onFrame(type, id, payload)
@@ -273,13 +275,13 @@ export class Multiplexer extends Duplex {
       return
     }
     // Copy a small tail so the large chunk it came from is not kept alive.
-    this.#input = offset === 0 ? this.#input : Buffer.from(this.#input.subarray(offset))
+    this.#input = offset === 0 ? this.#input : copy(this.#input.subarray(offset))
     callback()
   }
 
-  #onFrame (type: number, id: number, payload: Buffer): void {
+  #onFrame (type: number, id: number, payload: Uint8Array): void {
     if (!this.#helloReceived) {
-      if (type !== HELLO || payload.toString('latin1') !== MAGIC) throw netError(netCodes.MUX_PROTOCOL, 'The peer does not speak the multiplexing protocol')
+      if (type !== HELLO || latin1(payload) !== MAGIC) throw netError(netCodes.MUX_PROTOCOL, 'The peer does not speak the multiplexing protocol')
       this.#helloReceived = true
       this.emit('hello')
       return
@@ -293,13 +295,13 @@ export class Multiplexer extends Duplex {
         channel.received += payload.length
         if (channel.received > channel.granted) throw netError(netCodes.MUX_PROTOCOL, 'The peer sent more than its credit')
         // Copy: the payload is a view of a socket chunk that must not be kept alive by a slow document.
-        if (channel.stream === undefined) channel.inbox.push(Buffer.from(payload))
-        else this.#deliver(channel, Buffer.from(payload))
+        if (channel.stream === undefined) channel.inbox.push(copy(payload))
+        else this.#deliver(channel, copy(payload))
         return
       case CREDIT:
         if (payload.length !== 4) throw netError(netCodes.MUX_PROTOCOL, 'Bad CREDIT frame')
         if (channel === undefined) return
-        channel.credit += payload.readUInt32BE(0)
+        channel.credit += readUInt32BE(payload, 0)
         if (channel.credit > 4 * WINDOW) throw netError(netCodes.MUX_PROTOCOL, 'The peer granted absurd credit')
         this.#pump()
         return
@@ -313,7 +315,7 @@ export class Multiplexer extends Duplex {
         channel.resetReceived = true
         this.#channels.delete(id)
         // A refusal keeps its own code; anything else is a reset.
-        channel.stream?.destroy(payload.toString('latin1') === netCodes.UNKNOWN_DOCUMENT
+        channel.stream?.destroy(latin1(payload) === netCodes.UNKNOWN_DOCUMENT
           ? netError(netCodes.UNKNOWN_DOCUMENT, `The peer has no document named ${channel.name}`)
           : netError(netCodes.CHANNEL_RESET, `The peer reset document ${channel.name} (${safeText(payload)})`))
         this.#maybeEnd()
@@ -323,7 +325,7 @@ export class Multiplexer extends Duplex {
     }
   }
 
-  #onOpen (id: number, payload: Buffer): void {
+  #onOpen (id: number, payload: Uint8Array): void {
     const parity = this.#options.side === 'client' ? 0 : 1
     if (id % 2 !== parity || this.#channels.has(id) || payload.length === 0 || payload.length > MAX_NAME) {
       throw netError(netCodes.MUX_PROTOCOL, 'Bad OPEN frame')
@@ -337,7 +339,7 @@ export class Multiplexer extends Duplex {
     this.#resolveInto(this.#channel(id, name))
   }
 
-  #deliver (channel: Channel, chunk: Buffer): void {
+  #deliver (channel: Channel, chunk: Uint8Array): void {
     const stream = channel.stream as ReplicationStream
     if (stream.destroyed) return
     stream.write(chunk, () => {
@@ -346,8 +348,8 @@ export class Multiplexer extends Duplex {
       if (channel.granted - channel.consumed <= WINDOW / 2 && this.#channels.get(channel.id) === channel) {
         const more = channel.consumed + WINDOW - channel.granted
         channel.granted += more
-        const payload = Buffer.allocUnsafe(4)
-        payload.writeUInt32BE(more, 0)
+        const payload = new Uint8Array(4)
+        writeUInt32BE(payload, more, 0)
         this.#send(CREDIT, channel.id, payload)
       }
     })
@@ -375,6 +377,6 @@ export class Multiplexer extends Duplex {
 }
 
 /** A short printable form of a peer-supplied reason. */
-function safeText (payload: Buffer): string {
-  return payload.subarray(0, 64).toString('latin1').replace(/[^\x20-\x7e]/g, '?')
+function safeText (payload: Uint8Array): string {
+  return latin1(payload.subarray(0, 64)).replace(/[^\x20-\x7e]/g, '?')
 }

@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events'
-import type { Duplex } from 'node:stream'
+import { EventEmitter } from 'events'
+import type { Duplex } from 'stream'
 import type { SyncProgress } from '../stream.js'
 import { Connection, type ConnectionOptions, type PeerAddress } from './connection.js'
 import { sinkErrors } from './dial.js'
@@ -86,7 +86,7 @@ export class ReplicationClient extends EventEmitter<ReplicationClientEvents> {
     this.#dial = dial
     this.#options = options
     // Next tick: the caller attaches listeners before the first event.
-    this.#running = new Promise((resolve) => process.nextTick(resolve)).then(async () => { await this.#run() })
+    this.#running = new Promise<void>((resolve) => { queueMicrotask(resolve) }).then(async () => { await this.#run() })
   }
 
   /** connecting, connected, synced, disconnected or closed. */
@@ -102,6 +102,11 @@ export class ReplicationClient extends EventEmitter<ReplicationClientEvents> {
   /** Failed attempts since the last successful sync. */
   get attempts (): number {
     return this.#attempt
+  }
+
+  /** While waiting to retry, dial now (e.g. the network is back); otherwise nothing. */
+  retryNow (): void {
+    this.#wake?.()
   }
 
   /** Stop: closes the connection, cancels any retry. Resolves once everything is closed. */

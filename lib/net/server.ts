@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events'
-import type { Duplex } from 'node:stream'
+import { EventEmitter } from 'events'
+import type { Duplex } from 'stream'
 import { Connection, type ConnectionOptions, type PeerAddress } from './connection.js'
 import type { Target } from './target.js'
 

@@ -1,0 +1,52 @@
+import test from 'tape'
+import { copyFile, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { bundle, installPacked, nodeImports } from './fixtures/browser-build.js'
+import { tempDir } from './helpers.js'
+
+/** Gzipped size above which the test fails: a guard against regressions, above the 50 KB goal (see the comment it prints). */
+const GZIP_CEILING = 80 * 1024
+
+const APP = `
+import { Model, connectWebSocket } from 'scuttledb'
+const model = new Model({ db: 'notes' })
+await model.open()
+const client = connectWebSocket(model, { url: 'ws://127.0.0.1:4100/' })
+client.on('synced', async () => { console.log(await model.get('greeting')) })
+`
+
+test('an app importing scuttledb from the packed package bundles with plain esbuild --bundle --platform=browser, naming no node: module; its size is printed', async (t) => {
+  const app = await installPacked(await tempDir(t))
+  const entry = join(app, 'main.js')
+  await writeFile(entry, APP)
+  const plain = await bundle(app, entry)
+  t.ok(plain.bytes > 0, `bundled (${plain.bytes} bytes unminified)`)
+  t.deepEqual(nodeImports(plain.text), [], 'the bundle names no node: module')
+  const inputs = Object.keys(plain.metafile.inputs)
+  t.ok(inputs.some((file) => file.includes('node_modules/browser-level/')), 'level resolved to browser-level')
+  t.notOk(inputs.some((file) => /node_modules\/(classic-level|ws)\//.test(file)), 'no classic-level or ws in the bundle')
+  t.ok(inputs.some((file) => file.includes('node_modules/readable-stream/')), 'stream resolved to readable-stream')
+
+  const minified = await bundle(app, entry, true)
+  const gzip = gzipSync(minified.text, { level: 9 }).length
+  const kb = (n: number): string => `${(n / 1024).toFixed(1)} KB`
+  // The largest inputs, so a regression shows where it came from.
+  const sizes = new Map<string, number>()
+  for (const [file, { bytesInOutput }] of Object.entries(Object.values(minified.metafile.outputs)[0]?.inputs ?? {})) {
+    const name = file.includes('node_modules/') ? (file.split('node_modules/').pop() as string).split('/')[0] as string : 'scuttledb'
+    sizes.set(name, (sizes.get(name) ?? 0) + bytesInOutput)
+  }
+  const top = [...sizes].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([name, bytes]) => `${name} ${kb(bytes)}`).join(', ')
+  t.comment(`bundle of Model + connectWebSocket on browser-level: ${kb(minified.bytes)} minified, ${kb(gzip)} gzip (goal 50 KB); largest: ${top}`)
+  t.ok(gzip <= GZIP_CEILING, `${kb(gzip)} gzip is within ${kb(GZIP_CEILING)}`)
+})
+
+test('the browser example (examples/browser/app.js) bundles from the packed package', async (t) => {
+  const app = await installPacked(await tempDir(t))
+  const entry = join(app, 'example.js')
+  await copyFile(resolve(import.meta.dirname, '..', '..', 'examples', 'browser', 'app.js'), entry)
+  const out = await bundle(app, entry)
+  t.ok(out.bytes > 0, 'bundled')
+  t.deepEqual(nodeImports(out.text), [], 'naming no node: module')
+})
