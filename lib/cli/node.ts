@@ -1,5 +1,6 @@
 import { rm, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
+import type { Writable } from 'node:stream'
 import { codes, ScuttledbError } from '../errors.js'
 import { Model } from '../model.js'
 import type { Source } from '../protocol.js'
@@ -17,7 +18,8 @@ import { usageError, type PeerTarget } from './args.js'
 import { probeAuthRequired } from './auth-probe.js'
 import { createHttpApi, type HttpApi } from './http-api.js'
 import type { HttpTokens } from './http-auth.js'
-import { renderMetrics } from './http-metrics.js'
+import { writeSnapshot } from './backup-format.js'
+import { CommitLatency, renderMetrics } from './http-metrics.js'
 import type { ProgressView } from './progress.js'
 import { isKeyId } from './security.js'
 
@@ -186,8 +188,11 @@ export class ScuttledbNode {
     if (ws !== false) this.#watch(await listenWebSocket(this.model, { port: ws, host, tls, ...connection }))
     if (http !== false) {
       const { httpHost = host, httpTokens, cors } = this.#options
-      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[] })
-      const api = createHttpApi(this.model, { status: () => this.status(), metrics, log, headersTimeout: this.#options.handshakeTimeout, tokens: httpTokens, cors })
+      // Listens from the start: commits made before the first scrape count. The model's close ends it.
+      const latency = new CommitLatency(this.model)
+      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[], latency })
+      const backup = async (out: Writable): Promise<number> => await writeSnapshot(this.model, out)
+      const api = createHttpApi(this.model, { status: () => this.status(), metrics, backup, log, headersTimeout: this.#options.handshakeTimeout, tokens: httpTokens, cors })
       this.#http = api
       const address = await bind(api.server, httpHost, http)
       this.#httpUrl = `http://${hostPort(httpHost, address.port)}`
