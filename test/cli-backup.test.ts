@@ -37,6 +37,15 @@ test('an old backup restored with its id gets back every later write, its own in
   const restored = join(dir, 'restored')
   const imported = await runCli(['import', file, '--db', restored])
   t.equal(imported.code, 0, `import (${imported.stderr.trim()})`)
+  // Before it has synced, a write would advance its clock past the writes it must get back: refused.
+  const alone = await startNode(t, [], { db: restored })
+  const early = await http(alone.http, 'PUT', '/kv/early', 0)
+  t.deepEqual([early.status, (early.body as { error: { code: string } }).error.code], [503, 'SCUTTLEDB_RESTORE_UNSYNCED'],
+    'an unsynced restore refuses local writes: 503 SCUTTLEDB_RESTORE_UNSYNCED')
+  t.equal(((await http(alone.http, 'GET', '/status')).body as { restoring: boolean }).restoring, true, 'its status says so')
+  await alone.stop()
+  const direct = await runCli(['set', 'early', '0', '--db', restored])
+  t.ok(direct.code === 1 && direct.stderr.includes('[SCUTTLEDB_RESTORE_UNSYNCED]'), 'and so does set --db')
   const a2 = await startNode(t, ['--peer', `127.0.0.1:${b.port}`], { db: restored })
   t.equal(a2.id, a.id, 'the restored node keeps the id')
   t.ok(await until(async () => await has(a2.http, 'k1', 2) && await has(a2.http, 'k2', 3) && await has(a2.http, 'from-b', 'b2')),
@@ -45,6 +54,7 @@ test('an old backup restored with its id gets back every later write, its own in
   t.equal(next.source, a.id, 'its next write is under its id')
   t.ok(next.ts > last.ts, `stamped above its writes made after the backup (${next.ts} > ${last.ts})`)
   t.ok(await until(async () => await has(b.http, 'k3', 4)), 'and it reaches the peer')
+  t.equal(((await http(a2.http, 'GET', '/status')).body as { restoring: boolean }).restoring, false, 'no longer restoring')
 })
 
 test('a backup of a directory restored with --new-id joins as a new node', async (t) => {
@@ -105,4 +115,7 @@ test('import refuses a truncated or altered backup and a non-empty target, writi
   t.equal(good.code, 0, 'the whole file imports')
   const listed = await runCli(['ls', '--db', join(dir, 'r4')])
   t.equal(listed.stdout.trim().split('\n').length, 20, 'with every key')
+  await a.stop()
+  const latest = await startNode(t, ['--accept-restore'], { db: join(dir, 'r4') })
+  t.equal((await http(latest.http, 'PUT', '/kv/now', 1)).status, 200, 'serve --accept-restore takes writes without a peer')
 })

@@ -208,6 +208,8 @@ Options:
                          (repeatable or comma-separated; * for any)
   --peer HOST:PORT       connect to another node (repeatable); reconnects by itself
   --sync                 fsync every commit (survives power loss, slower)
+  --accept-restore       a database just imported (same id) takes writes at once,
+                         not only after syncing with a peer (it is the latest state)
   --keepalive MS         heartbeat interval (default 15000)
   --idle-timeout MS      drop a peer silent for this long (default 45000)
   --handshake-timeout MS drop a connection that has not introduced itself (default 10000)

@@ -6,7 +6,9 @@ import type { Model } from '../model.js'
 import { netCodes, netError, NetError } from '../net/errors.js'
 import type { KeyPair } from '../security/keys.js'
 import { usageError } from './args.js'
+import { RESTORE_UNSYNCED, restorePending } from './backup-format.js'
 import { openModel } from './node.js'
+import { ScuttledbError } from '../errors.js'
 import { isKeyId } from './security.js'
 import type { Json } from '../value-domain.js'
 
@@ -264,10 +266,12 @@ export class DbBackend implements Backend {
   readonly parallel = 256
   readonly #model: Model
   readonly #signed: boolean
+  readonly #restoring: boolean
 
-  private constructor (model: Model, signed: boolean) {
+  private constructor (model: Model, signed: boolean, restoring: boolean) {
     this.#model = model
     this.#signed = signed
+    this.#restoring = restoring
   }
 
   /**
@@ -279,7 +283,8 @@ export class DbBackend implements Backend {
     if (!create && !(await stat(dir).then((s) => s.isDirectory(), () => false))) {
       throw netError(netCodes.NOT_FOUND, `No database at ${dir}: give the directory of a database (or --node URL for a running node)`)
     }
-    return new DbBackend(await openModel(dir, { keys }), keys !== undefined)
+    const model = await openModel(dir, { keys })
+    return new DbBackend(model, keys !== undefined, await restorePending(model).catch(async (err: unknown) => { await model.close(); throw err }))
   }
 
   async get (key: string): Promise<unknown> {
@@ -297,6 +302,9 @@ export class DbBackend implements Backend {
   }
 
   #assertWritable (): void {
+    if (this.#restoring) {
+      throw new ScuttledbError(`This database was restored from a backup and has not synced with a peer yet: start it with "scuttledb serve --peer ..." first (or --accept-restore)`, RESTORE_UNSYNCED)
+    }
     if (!this.#signed && isKeyId(this.#model.id)) {
       // An unsigned write under a key's id would be refused by every verifying peer.
       throw usageError(`This database belongs to a node that signs (id ${this.#model.id}): pass --key with its key file to write`)

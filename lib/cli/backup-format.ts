@@ -8,6 +8,7 @@ import { createHash, type Hash } from 'node:crypto'
 import type { Readable, Writable } from 'node:stream'
 import { ScuttledbError } from '../errors.js'
 import type { Model } from '../model.js'
+import { msgpackEncoding } from '../msgpack.js'
 import { FORMAT_VERSION, type Storage } from '../storage.js'
 
 /** The first bytes of every backup file. */
@@ -99,6 +100,31 @@ export class BackupWriter {
     return this.#count
   }
 }
+
+/**
+ * The meta record `import` leaves on a restore that kept its id, until it has
+ * synced with a peer: a local write before that would advance its clock for its
+ * own id past the writes it has yet to get back, and they would never come back.
+ */
+export const RESTORE_MARK = 'restored'
+
+/** The meta sublevel of a root database, as lib/storage.ts lays it out. */
+export function metaOf (db: Storage['db']): Storage['db'] {
+  return db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: msgpackEncoding }) as unknown as Storage['db']
+}
+
+/** True while the open `model`'s database is a restore that has not synced yet. */
+export async function restorePending (model: Model): Promise<boolean> {
+  return (await metaOf(rawDb(model)).get(RESTORE_MARK)) !== undefined
+}
+
+/** The restore has synced: accept local writes from now on. */
+export async function clearRestore (model: Model): Promise<void> {
+  await metaOf(rawDb(model)).del(RESTORE_MARK)
+}
+
+/** The coded error of a local write refused on an unsynced restore. */
+export const RESTORE_UNSYNCED = 'SCUTTLEDB_RESTORE_UNSYNCED'
 
 /** Records read per iterator step. */
 const STEP = 1000

@@ -12,7 +12,7 @@ import { msgpackEncoding } from '../msgpack.js'
 import { FORMAT_VERSION } from '../storage.js'
 import { DEFAULT_NODE, help, parse, parseNodeUrl, str, usageError } from './args.js'
 import { HttpBackend, readToken } from './backend.js'
-import { backupCodes, backupError, readBackup, writeSnapshot } from './backup-format.js'
+import { RESTORE_MARK, backupCodes, backupError, readBackup, writeSnapshot } from './backup-format.js'
 import { openModel } from './node.js'
 import type { Terminal } from './serve.js'
 
@@ -105,12 +105,15 @@ export async function importCommand (args: string[], term: Terminal): Promise<nu
     }).catch(async (err: unknown) => { await db.close(); throw err })
     await db.batch(ops)
     // A new id: forget the old one; the first open chooses one (as for a new database).
-    if (values['new-id'] === true) await db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: msgpackEncoding }).del('id')
+    const meta = db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: msgpackEncoding })
+    if (values['new-id'] === true) await meta.batch([{ type: 'del', key: 'id' }, { type: 'del', key: RESTORE_MARK }])
+    // Same id: no local write until it has synced with a peer (backup-format.ts RESTORE_MARK).
+    else await meta.put(RESTORE_MARK, header.created)
     await db.close()
     const model = await openModel(dir)
     const id = model.id
     await model.close()
-    term.stdout.write(`imported ${count} records into ${dir}: id ${id}${id === header.id ? ' (kept)' : ` (new; was ${header.id})`}\n`)
+    term.stdout.write(`imported ${count} records into ${dir}: id ${id}${id === header.id ? ' (kept: it accepts writes once synced with a peer)' : ` (new; was ${header.id})`}\n`)
     return 0
   } catch (err) {
     await rm(dir, { recursive: true, force: true })

@@ -13,6 +13,8 @@ export interface HttpApiOptions {
   status: () => unknown
   /** Writes `GET /export` (a backup, lib/cli/backup-format.ts); without it the route is 404. */
   backup?: (out: http.ServerResponse) => Promise<unknown>
+  /** Throws (an HttpError) when local writes are not accepted now. */
+  writable?: () => void
   /** What `GET /metrics` answers (Prometheus text); without it the route is 404. */
   metrics?: () => Promise<string>
   /** Where problems are reported (one line each). */
@@ -112,7 +114,7 @@ export interface HttpApi {
  * `GET /metrics`. JSON in and out; every error is `{ error: { code, message } }`.
  */
 export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
-  const { status, metrics, backup, log, headersTimeout = 10_000, maxBody = 1024 * 1024, tokens, cors = [], resumeBuffer } = options
+  const { status, metrics, backup, writable, log, headersTimeout = 10_000, maxBody = 1024 * 1024, tokens, cors = [], resumeBuffer } = options
   const open = new Set<http.ServerResponse>()
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -142,6 +144,7 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
         if (value === undefined) throw new HttpError(404, netCodes.NOT_FOUND, `No key ${JSON.stringify(key)}`)
         send(res, 200, value)
       } else {
+        writable?.()
         const value = m === 'PUT' ? await readJson(req, maxBody) : null
         const [, ts, source] = await model.localUpdate([key, value])
         send(res, 200, { key, ts, source })
