@@ -60,6 +60,9 @@ export class BackupWriter {
   readonly #out: Writable
   readonly #hash: Hash = createHash('sha256')
   #count = 0
+  /** Records not yet written: one write per ~64 KiB, not one per record. */
+  #pending: Buffer[] = []
+  #pendingBytes = 0
 
   constructor (out: Writable) {
     this.#out = out
@@ -84,11 +87,22 @@ export class BackupWriter {
   /** One raw record. */
   async record (key: Buffer, value: Buffer): Promise<void> {
     this.#count++
-    await this.#write(Buffer.concat([u32(key.length), key, u32(value.length), value]))
+    this.#pending.push(u32(key.length), key, u32(value.length), value)
+    this.#pendingBytes += 8 + key.length + value.length
+    if (this.#pendingBytes >= 65536) await this.#flush()
+  }
+
+  async #flush (): Promise<void> {
+    if (this.#pending.length === 0) return
+    const bytes = Buffer.concat(this.#pending)
+    this.#pending = []
+    this.#pendingBytes = 0
+    await this.#write(bytes)
   }
 
   /** The trailer: END, the record count (u64), the SHA-256 of all bytes before the digest. */
   async end (): Promise<number> {
+    await this.#flush()
     const count = Buffer.alloc(8)
     count.writeBigUInt64BE(BigInt(this.#count))
     const tail = Buffer.concat([u32(END), count])
