@@ -35,3 +35,19 @@ test('GET /metrics reports commits, updates by outcome, streams, peers by state 
   t.ok((m.get('scuttledb_database_bytes') ?? 0) > 0, 'the database size')
   t.equal(m.get('scuttledb_sources'), 1, 'one writer in the clock')
 })
+
+test('GET /metrics has a commit latency histogram: cumulative buckets, +Inf equal to the count of commits', async (t) => {
+  const a = await startNode(t)
+  for (let i = 0; i < 3; i++) await http(a.http, 'PUT', `/kv/k${i}`, i)
+  const text = await (await fetch(`${a.http}/metrics`)).text()
+  t.ok(text.includes('# TYPE scuttledb_commit_duration_seconds histogram'), 'typed as a histogram')
+  const m = samples(text)
+  const buckets = [...m].filter(([k]) => k.startsWith('scuttledb_commit_duration_seconds_bucket{'))
+  t.ok(buckets.length > 2 && buckets[buckets.length - 1][0] === 'scuttledb_commit_duration_seconds_bucket{le="+Inf"}', 'buckets, ending with +Inf')
+  t.ok(buckets.every(([, v], i) => i === 0 || v >= buckets[i - 1][1]), 'cumulative')
+  const count = m.get('scuttledb_commit_duration_seconds_count') ?? 0
+  t.ok(count >= 3, `one observation per commit (${count})`)
+  t.equal(count, m.get('scuttledb_commits_total'), 'as many as commits')
+  t.equal(buckets[buckets.length - 1][1], count, '+Inf is the count')
+  t.ok((m.get('scuttledb_commit_duration_seconds_sum') ?? -1) >= 0, 'a sum')
+})

@@ -177,12 +177,16 @@ Commands:
   dump             write every key and value as JSON lines
   load [FILE]      read JSON lines {"key","value"} from FILE or stdin
   status           print a node's id, clock, peers and sync state
+  export FILE      write a consistent backup of a database to FILE
+  import FILE      restore a backup into a new database (--db DIR)
   keygen PATH      make a signing key: PATH (private, 0600) and PATH.pub
   id FILE          print the node id of a public key file
 
 Client commands talk to a running node (--node URL, default ${DEFAULT_NODE})
 or open a database directory directly (--db DIR, when no node runs on it;
 writes to the database of a node that signs also need its --key FILE).
+A node with --http-token-file needs a token: --token-file FILE (one token,
+mode 0600) or the environment variable SCUTTLEDB_TOKEN.
 Run "scuttledb <command> --help" for a command's options,
 "scuttledb --version" for the version.
 `,
@@ -204,6 +208,8 @@ Options:
                          (repeatable or comma-separated; * for any)
   --peer HOST:PORT       connect to another node (repeatable); reconnects by itself
   --sync                 fsync every commit (survives power loss, slower)
+  --accept-restore       a database just imported (same id) takes writes at once,
+                         not only after syncing with a peer (it is the latest state)
   --keepalive MS         heartbeat interval (default 15000)
   --idle-timeout MS      drop a peer silent for this long (default 45000)
   --handshake-timeout MS drop a connection that has not introduced itself (default 10000)
@@ -228,10 +234,25 @@ tls://HOST:PORT chooses per peer.
   set: 'Usage: scuttledb set KEY VALUE [--raw] [--node URL | --db DIR [--key FILE]]\n\nSet KEY. VALUE is parsed as JSON when it can be, else stored as a string;\n--raw always stores the string. Returns once the write is durable.\n\n--key: the database\'s signing key (needed when a node with --key made it).\n',
   del: 'Usage: scuttledb del KEY [--node URL | --db DIR [--key FILE]]\n\nDelete KEY (the deletion replicates).\n\n--key: the database\'s signing key (needed when a node with --key made it).\n',
   ls: 'Usage: scuttledb ls [--after KEY] [--limit N] [--node URL | --db DIR]\n\nPrint "KEY<TAB>JSON" lines in key order, starting after KEY, at most N.\n',
-  watch: 'Usage: scuttledb watch [--node URL]\n\nPrint each change as a JSON line {"key","value","ts","source"} until interrupted.\n',
+  watch: 'Usage: scuttledb watch [--node URL] [--token-file FILE]\n\nPrint each change as a JSON line {"key","value","ts","source"} until interrupted.\nA dropped connection is resumed (Last-Event-ID) after a backoff: no change is\nmissed or repeated.\n',
   dump: 'Usage: scuttledb dump [--node URL | --db DIR]\n\nWrite every key as a JSON line {"key","value"}, in key order.\n',
   load: 'Usage: scuttledb load [FILE] [--node URL | --db DIR [--key FILE]]\n\nRead JSON lines {"key","value"} from FILE (or stdin) and set each key\n(a null value deletes it). Prints how many were loaded.\n\n--key: the database\'s signing key (needed when a node with --key made it).\n',
   status: 'Usage: scuttledb status [--node URL | --db DIR]\n\nPrint the node\'s id, clock, peers and sync state as JSON.\n',
+  export: `Usage: scuttledb export [--node URL [--token-file FILE] | --db DIR] FILE
+
+Write a consistent snapshot of a database to FILE (which must not exist):
+from a running node (GET /export; a read token when it has tokens) or from a
+database directory no node runs on. FILE appears only once whole and checked.
+`,
+  import: `Usage: scuttledb import FILE --db DIR [--new-id]
+
+Restore a backup made by "scuttledb export" into DIR, a new (absent or empty)
+directory. The whole file is checked first: a truncated or altered one is
+refused and nothing is written. The restored database keeps the backup's id
+(restore a node in place of the one that was lost), or with --new-id takes a
+new one (a copy that joins as another node). Start it with "scuttledb serve";
+it syncs what it lacks from its peers.
+`,
   keygen: `Usage: scuttledb keygen [--type ed25519|rsa] [--bits N] PATH
 
 Make a key pair for "scuttledb serve --key PATH": the private key at PATH
@@ -254,7 +275,8 @@ Use it to fill --allow.
 export const clientOptions: Options = {
   node: { type: 'string' },
   db: { type: 'string' },
-  key: { type: 'string' }
+  key: { type: 'string' },
+  'token-file': { type: 'string' }
 }
 
 /** True for a usage error (exit status 2). */

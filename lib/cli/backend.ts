@@ -1,10 +1,14 @@
-import { stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import http from 'node:http'
+import type { Writable } from 'node:stream'
+import { securityCodes, securityError } from '../security/errors.js'
 import type { Model } from '../model.js'
 import { netCodes, netError, NetError } from '../net/errors.js'
 import type { KeyPair } from '../security/keys.js'
 import { usageError } from './args.js'
+import { RESTORE_UNSYNCED, restorePending } from './backup-format.js'
 import { openModel } from './node.js'
+import { ScuttledbError } from '../errors.js'
 import { isKeyId } from './security.js'
 import type { Json } from '../value-domain.js'
 
@@ -36,11 +40,45 @@ export interface Backend {
   /** Write every entry atomically, when the backend can (all or none). */
   setAll?: (entries: Map<string, unknown>) => Promise<void>
   list: (after: string | null, limit: number) => Promise<Page>
-  watch: (onChange: (change: Change) => void, onReady: () => void, signal: AbortSignal) => Promise<void>
+  /** Follow live changes; `onRetry` hears of each reconnection after a drop. */
+  watch: (onChange: (change: Change) => void, onReady: () => void, signal: AbortSignal, onRetry?: (err: Error, ms: number) => void) => Promise<void>
   status: () => Promise<unknown>
   /** How many writes to keep in flight when loading. */
   readonly parallel: number
   close: () => Promise<void>
+}
+
+/**
+ * The bearer token of client commands: `--token-file FILE` (one token; like
+ * the server's token file it must not be readable by group or others), else
+ * the environment's SCUTTLEDB_TOKEN, else none.
+ */
+export async function readToken (file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  if (file === undefined) {
+    const token = env.SCUTTLEDB_TOKEN?.trim()
+    return token === undefined || token === '' ? undefined : token
+  }
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw usageError(`Cannot read --token-file ${file}: ${(err as Error).message}`)
+  }
+  const { mode } = await stat(file)
+  if ((mode & 0o077) !== 0) {
+    throw securityError(securityCodes.KEY_PERMISSIONS, `${file} is accessible by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`)
+  }
+  // The token alone, or a line of the server's format ("read TOKEN"): comments and blank lines skipped.
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+  if (lines.length !== 1) throw usageError(`--token-file ${file} must hold one token (it has ${lines.length} lines)`)
+  const token = /^(?:(?:read|read-write)\s+)?(\S+)$/.exec(lines[0])?.[1]
+  if (token === undefined) throw usageError(`--token-file ${file}: expected one token`)
+  return token
+}
+
+/** Delay before the `attempt`th reconnection of `watch` (ms): doubling from 100 to 5000. */
+export function watchBackoff (attempt: number): number {
+  return Math.min(5000, 100 * 2 ** attempt)
 }
 
 /** A response's JSON error, as a coded error. */
@@ -57,16 +95,18 @@ export class HttpBackend implements Backend {
   readonly parallel = 16
   readonly #base: URL
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
+  readonly #auth: Record<string, string>
 
-  constructor (base: URL) {
+  constructor (base: URL, token?: string) {
     this.#base = base
+    this.#auth = token === undefined ? {} : { authorization: `Bearer ${token}` }
   }
 
   async #request (method: string, path: string, body?: unknown): Promise<{ status: number, body: unknown }> {
     const url = new URL(path, this.#base)
     const payload = body === undefined ? undefined : JSON.stringify(body)
     return await new Promise((resolve, reject) => {
-      const req = http.request(url, { method, agent: this.#agent, headers: payload === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
+      const req = http.request(url, { method, agent: this.#agent, headers: { ...this.#auth, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) } }, (res) => {
         const chunks: Buffer[] = []
         res.on('data', (chunk: Buffer) => chunks.push(chunk))
         res.on('error', reject)
@@ -121,32 +161,98 @@ export class HttpBackend implements Backend {
     return await this.#ok('GET', '/status')
   }
 
-  async watch (onChange: (change: Change) => void, onReady: () => void, signal: AbortSignal): Promise<void> {
+  /**
+   * Follow `GET /events` until `signal`; a dropped connection (or a node
+   * restarting) is resumed with `Last-Event-ID`, the id of the last change
+   * seen, after a backoff, so no change is missed or repeated. A refusal (an
+   * HTTP error, e.g. 401) ends it; so does an unreachable node before any
+   * connection succeeded (a wrong --node is an error, not a wait).
+   */
+  async watch (onChange: (change: Change) => void, onReady: () => void, signal: AbortSignal, onRetry: (err: Error, ms: number) => void = () => {}): Promise<void> {
+    let last: string | undefined
+    let connected = false
+    for (let attempt = 0; !signal.aborted;) {
+      try {
+        await this.#follow(last, (change, id) => { last = id ?? last; attempt = 0; onChange(change) }, (id) => {
+          last ??= id
+          attempt = 0
+          if (!connected) onReady()
+          connected = true
+        }, signal)
+      } catch (err) {
+        const dropped = err instanceof NetError && err.code === netCodes.NODE_UNREACHABLE
+        if (signal.aborted) return
+        if (!dropped || !connected) throw err
+        const ms = watchBackoff(attempt++)
+        onRetry(err, ms)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, ms)
+          function done (): void { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
+          signal.addEventListener('abort', done)
+        })
+      }
+    }
+  }
+
+  /** One connection to `GET /events`; rejects NODE_UNREACHABLE when it drops. */
+  async #follow (last: string | undefined, onChange: (change: Change, id: string | undefined) => void, onReady: (id: string | undefined) => void, signal: AbortSignal): Promise<void> {
     const url = new URL('/events', this.#base)
+    const headers = { ...this.#auth, ...(last === undefined ? {} : { 'last-event-id': last }) }
     await new Promise<void>((resolve, reject) => {
-      const req = http.get(url, { signal }, (res) => {
+      const req = http.get(url, { signal, headers }, (res) => {
         if (res.statusCode !== 200) {
-          res.resume()
-          reject(new Error(`${url.href}: HTTP ${res.statusCode ?? '?'}`))
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            let body: unknown = null
+            try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch {}
+            reject(responseError(res.statusCode ?? 0, body, url.href))
+          })
           return
         }
         let buffer = ''
         res.setEncoding('utf8')
         res.on('data', (text: string) => {
           buffer += text
-          // SSE: messages end with a blank line; we only send `data:` lines and comments.
+          // SSE: messages end with a blank line; the node sends `id:` and `data:` lines and comments.
           for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
-            const message = buffer.slice(0, end)
+            const lines = buffer.slice(0, end).split('\n')
             buffer = buffer.slice(end + 2)
-            if (message.startsWith(': connected')) onReady()
-            const data = message.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n')
-            if (data.length > 0) onChange(JSON.parse(data) as Change)
+            const id = lines.find((l) => l.startsWith('id: '))?.slice(4)
+            if (lines[0] === ': connected') onReady(id)
+            const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n')
+            if (data.length > 0) onChange(JSON.parse(data) as Change, id)
           }
         })
         res.on('end', () => { reject(netError(netCodes.NODE_UNREACHABLE, `The node at ${this.#base.origin} closed the event stream`)) })
-        res.on('error', (err) => { signal.aborted ? resolve() : reject(err) })
+        res.on('error', (err) => { signal.aborted ? resolve() : reject(this.#unreachable(err)) })
+        res.on('aborted', () => { if (!signal.aborted) reject(netError(netCodes.NODE_UNREACHABLE, `The node at ${this.#base.origin} dropped the event stream`)) })
       })
       req.on('error', (err) => { signal.aborted ? resolve() : reject(this.#unreachable(err)) })
+    })
+  }
+
+  /** Stream `GET /export` (a backup, see backup-format.ts) into `out`; the caller checks it is whole. */
+  async export (out: Writable): Promise<void> {
+    const url = new URL('/export', this.#base)
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(url, { headers: this.#auth }, (res) => {
+        if (res.statusCode !== 200) {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            let body: unknown = null
+            try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch {}
+            reject(responseError(res.statusCode ?? 0, body, url.href))
+          })
+          return
+        }
+        res.on('data', (chunk: Buffer) => { if (!out.write(chunk)) { res.pause(); out.once('drain', () => res.resume()) } })
+        res.on('end', resolve)
+        res.on('error', reject)
+        res.on('aborted', () => { reject(netError(netCodes.NODE_UNREACHABLE, `The node at ${this.#base.origin} dropped the export`)) })
+      })
+      req.on('error', (err) => { reject(this.#unreachable(err)) })
     })
   }
 
@@ -160,10 +266,12 @@ export class DbBackend implements Backend {
   readonly parallel = 256
   readonly #model: Model
   readonly #signed: boolean
+  readonly #restoring: boolean
 
-  private constructor (model: Model, signed: boolean) {
+  private constructor (model: Model, signed: boolean, restoring: boolean) {
     this.#model = model
     this.#signed = signed
+    this.#restoring = restoring
   }
 
   /**
@@ -175,7 +283,8 @@ export class DbBackend implements Backend {
     if (!create && !(await stat(dir).then((s) => s.isDirectory(), () => false))) {
       throw netError(netCodes.NOT_FOUND, `No database at ${dir}: give the directory of a database (or --node URL for a running node)`)
     }
-    return new DbBackend(await openModel(dir, { keys }), keys !== undefined)
+    const model = await openModel(dir, { keys })
+    return new DbBackend(model, keys !== undefined, await restorePending(model).catch(async (err: unknown) => { await model.close(); throw err }))
   }
 
   async get (key: string): Promise<unknown> {
@@ -193,6 +302,9 @@ export class DbBackend implements Backend {
   }
 
   #assertWritable (): void {
+    if (this.#restoring) {
+      throw new ScuttledbError(`This database was restored from a backup and has not synced with a peer yet: start it with "scuttledb serve --peer ..." first (or --accept-restore)`, RESTORE_UNSYNCED)
+    }
     if (!this.#signed && isKeyId(this.#model.id)) {
       // An unsigned write under a key's id would be refused by every verifying peer.
       throw usageError(`This database belongs to a node that signs (id ${this.#model.id}): pass --key with its key file to write`)

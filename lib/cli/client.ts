@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline'
 import { hasCode, netCodes, netError } from '../net/errors.js'
 import { isWellFormed, valueProblem } from '../value-domain.js'
 import { DEFAULT_NODE, clientOptions, help, parse, parseNodeUrl, parseValue, str, usageError, type Values } from './args.js'
-import { DbBackend, HttpBackend, type Backend, type Entry } from './backend.js'
+import { DbBackend, HttpBackend, readToken, type Backend, type Entry } from './backend.js'
 import { loadNodeKeys } from './security.js'
 import type { Terminal } from './serve.js'
 
@@ -42,9 +42,11 @@ async function backendOf (command: ClientCommand, values: Values): Promise<Backe
   const node = str(values, 'node')
   const key = str(values, 'key')
   if (db !== undefined && node !== undefined) throw usageError('Give --node or --db, not both')
+  const tokenFile = str(values, 'token-file')
   if (key !== undefined && db === undefined) throw usageError('--key goes with --db (a running node signs with its own key)')
+  if (tokenFile !== undefined && db !== undefined) throw usageError('--token-file goes with --node (a database directory has no tokens)')
   if (db !== undefined) return await DbBackend.open(db, key === undefined ? undefined : await loadNodeKeys(key), writes.has(command))
-  return new HttpBackend(parseNodeUrl(node ?? DEFAULT_NODE))
+  return new HttpBackend(parseNodeUrl(node ?? DEFAULT_NODE), await readToken(tokenFile))
 }
 
 function json (value: unknown): string {
@@ -134,7 +136,8 @@ async function watch (backend: Backend, term: Terminal): Promise<number> {
     await backend.watch(
       (change) => { term.stdout.write(json(change) + '\n') },
       () => { term.stderr.write('watching for changes (Ctrl-C to stop)\n') },
-      abort.signal
+      abort.signal,
+      (err, ms) => { term.stderr.write(`${err.message}: resuming in ${ms} ms\n`) }
     )
   } finally {
     process.off('SIGINT', stop)

@@ -11,6 +11,10 @@ import { listPage } from './http-list.js'
 export interface HttpApiOptions {
   /** What `GET /status` answers. */
   status: () => unknown
+  /** Writes `GET /export` (a backup, lib/cli/backup-format.ts); without it the route is 404. */
+  backup?: (out: http.ServerResponse) => Promise<unknown>
+  /** Throws (an HttpError) when local writes are not accepted now. */
+  writable?: () => void
   /** What `GET /metrics` answers (Prometheus text); without it the route is 404. */
   metrics?: () => Promise<string>
   /** Where problems are reported (one line each). */
@@ -36,7 +40,7 @@ function route (path: string): { methods: string[], params: string[] } | undefin
   if (path.startsWith('/kv/')) return { methods: ['GET', 'HEAD', 'PUT', 'DELETE'], params: [] }
   if (path === '/events') return { methods: ['GET', 'HEAD'], params: ['since'] }
   if (path === '/changes') return { methods: ['GET', 'HEAD'], params: ['since', 'limit'] }
-  if (path === '/status' || path === '/metrics') return { methods: ['GET', 'HEAD'], params: [] }
+  if (path === '/status' || path === '/metrics' || path === '/export') return { methods: ['GET', 'HEAD'], params: [] }
   return undefined
 }
 
@@ -110,7 +114,7 @@ export interface HttpApi {
  * `GET /metrics`. JSON in and out; every error is `{ error: { code, message } }`.
  */
 export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
-  const { status, metrics, log, headersTimeout = 10_000, maxBody = 1024 * 1024, tokens, cors = [], resumeBuffer } = options
+  const { status, metrics, backup, writable, log, headersTimeout = 10_000, maxBody = 1024 * 1024, tokens, cors = [], resumeBuffer } = options
   const open = new Set<http.ServerResponse>()
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -118,8 +122,8 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
     const allowedCors = corsHeaders(req, cors)
     for (const [name, value] of Object.entries(allowedCors)) res.setHeader(name, value)
     const preflight = 'access-control-allow-origin' in allowedCors
-    const r = path === '/metrics' && metrics === undefined ? undefined : route(path)
-    if (r === undefined) throw new HttpError(404, netCodes.NOT_FOUND, `No route ${path}: see GET /kv, /kv/:key, /events, /changes, /status, /metrics`)
+    const r = (path === '/metrics' && metrics === undefined) || (path === '/export' && backup === undefined) ? undefined : route(path)
+    if (r === undefined) throw new HttpError(404, netCodes.NOT_FOUND, `No route ${path}: see GET /kv, /kv/:key, /events, /changes, /status, /metrics, /export`)
     const allow = [...r.methods, 'OPTIONS'].join(', ')
     const m = req.method ?? 'GET'
     if (m === 'OPTIONS') {
@@ -140,6 +144,7 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
         if (value === undefined) throw new HttpError(404, netCodes.NOT_FOUND, `No key ${JSON.stringify(key)}`)
         send(res, 200, value)
       } else {
+        writable?.()
         const value = m === 'PUT' ? await readJson(req, maxBody) : null
         const [, ts, source] = await model.localUpdate([key, value])
         send(res, 200, { key, ts, source })
@@ -154,6 +159,18 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
       send(res, 200, await changesPage(model, since, intParam(q, 'limit', 100, MAX_CHANGES)))
     } else if (path === '/status') {
       send(res, 200, status())
+    } else if (path === '/export' && backup !== undefined) {
+      // A snapshot streamed as it is read: its trailer (count, checksum) tells the client it is whole.
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-disposition': 'attachment; filename="scuttledb.backup"' })
+      if (m === 'HEAD') { res.end(); return }
+      try {
+        await backup(res)
+        res.end()
+      } catch (err) {
+        // Too late for a JSON error: cut the response, so the client sees no trailer.
+        log(`http: GET /export: ${codeOf(err)} ${(err as Error).message}`)
+        res.destroy()
+      }
     } else if (metrics !== undefined) {
       const text = await metrics()
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': String(Buffer.byteLength(text)) })

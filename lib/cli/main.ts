@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { codeOf } from '../net/errors.js'
 import { help, isUsage, usageOf } from './args.js'
 import { clientCommands, runClient, type ClientCommand } from './client.js'
+import { exportCommand, importCommand } from './backup.js'
 import { keygen, printId } from './security.js'
 import { serve, type Terminal } from './serve.js'
 
@@ -43,6 +44,8 @@ async function main (argv: string[], term: Terminal): Promise<number> {
       return 0
     }
     if (command === 'serve') return await serve(args, term)
+    if (command === 'export') return await exportCommand(args, term)
+    if (command === 'import') return await importCommand(args, term)
     if (command === 'keygen') return await keygen(args, term)
     if (command === 'id') return await printId(args, term)
     if ((clientCommands as readonly string[]).includes(command)) return await runClient(command as ClientCommand, args, term)

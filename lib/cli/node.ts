@@ -1,5 +1,6 @@
 import { rm, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
+import type { Writable } from 'node:stream'
 import { codes, ScuttledbError } from '../errors.js'
 import { Model } from '../model.js'
 import type { Source } from '../protocol.js'
@@ -17,7 +18,9 @@ import { usageError, type PeerTarget } from './args.js'
 import { probeAuthRequired } from './auth-probe.js'
 import { createHttpApi, type HttpApi } from './http-api.js'
 import type { HttpTokens } from './http-auth.js'
-import { renderMetrics } from './http-metrics.js'
+import { RESTORE_UNSYNCED, clearRestore, restorePending, writeSnapshot } from './backup-format.js'
+import { HttpError } from './http-errors.js'
+import { CommitLatency, renderMetrics } from './http-metrics.js'
 import type { ProgressView } from './progress.js'
 import { isKeyId } from './security.js'
 
@@ -56,6 +59,8 @@ export interface NodeOptions {
   handshakeTimeout?: number
   /** One line per event worth a log (connections, drops, errors). */
   log: (line: string) => void
+  /** Accept local writes on a restore at once (it is known to be the latest state). */
+  acceptRestore?: boolean
   /** Shows first syncs with a large history. */
   progress?: ProgressView
 }
@@ -128,6 +133,8 @@ export class ScuttledbNode {
   #http: HttpApi | undefined
   #httpUrl: string | undefined
   #stopping: Promise<void> | undefined
+  /** A restore (same id) that has not synced with a peer yet: local writes wait (backup-format.ts RESTORE_MARK). */
+  #restoring = false
 
   private constructor (model: Model, db: string, options: NodeOptions) {
     this.model = model
@@ -150,6 +157,12 @@ export class ScuttledbNode {
         // Unsigned writes under a key's id would be refused by every verifying peer, and nothing would be verified.
         throw usageError(`The database at ${db} belongs to a node that signs (id ${node.model.id}): start it with --key and that id's key file`)
       }
+      node.#restoring = await restorePending(node.model)
+      if (node.#restoring && options.acceptRestore === true) {
+        await clearRestore(node.model)
+        node.#restoring = false
+      }
+      if (node.#restoring) options.log('restored database: local writes are refused until it has synced with a peer')
       await node.#listen()
     } catch (err) {
       await node.stop()
@@ -186,8 +199,14 @@ export class ScuttledbNode {
     if (ws !== false) this.#watch(await listenWebSocket(this.model, { port: ws, host, tls, ...connection }))
     if (http !== false) {
       const { httpHost = host, httpTokens, cors } = this.#options
-      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[] })
-      const api = createHttpApi(this.model, { status: () => this.status(), metrics, log, headersTimeout: this.#options.handshakeTimeout, tokens: httpTokens, cors })
+      // Listens from the start: commits made before the first scrape count. The model's close ends it.
+      const latency = new CommitLatency(this.model)
+      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[], latency })
+      const backup = async (out: Writable): Promise<number> => await writeSnapshot(this.model, out)
+      const writable = (): void => {
+        if (this.#restoring) throw new HttpError(503, RESTORE_UNSYNCED, 'This node was restored from a backup and has not synced with a peer yet: writes would lose what it has to get back')
+      }
+      const api = createHttpApi(this.model, { status: () => this.status(), metrics, backup, writable, log, headersTimeout: this.#options.handshakeTimeout, tokens: httpTokens, cors })
       this.#http = api
       const address = await bind(api.server, httpHost, http)
       this.#httpUrl = `http://${hostPort(httpHost, address.port)}`
@@ -251,6 +270,11 @@ export class ScuttledbNode {
       view?.update(peer, p)
     })
     connection.once('synced', () => {
+      if (this.#restoring) {
+        this.#restoring = false
+        clearRestore(this.model).then(() => { this.#options.log(`restored database synced with ${peer}: writes accepted`) },
+          (err: unknown) => { this.#options.log(`restored database: cannot clear the restore mark: ${describe(err as Error)}`) })
+      }
       const p = connection.progress
       if (shown && view !== undefined) view.done(peer, p)
       else this.#options.log(`synced with ${peer}: received ${p.received}, sent ${p.sent}`)
@@ -276,6 +300,8 @@ export class ScuttledbNode {
       listening: this.addresses,
       peers,
       synced: peers.every((p) => p.state === 'synced'),
+      // A restore (same id) refusing local writes until it has synced with a peer.
+      restoring: this.#restoring,
       stats: { ...this.model.stats },
       streams: this.model.streams,
       security: {
