@@ -11,8 +11,9 @@ export interface BrowserWebSocket {
   binaryType: string
   send: (data: Uint8Array) => void
   close: (code?: number, reason?: string) => void
-  addEventListener: (type: string, listener: (event: any) => void) => void
-  removeEventListener: (type: string, listener: (event: any) => void) => void
+  // Method syntax on purpose: its parameters compare bivariantly, so the DOM WebSocket (typed listeners) fits.
+  addEventListener (type: string, listener: (event: never) => void): void
+  removeEventListener (type: string, listener: (event: never) => void): void
 }
 
 /** A WHATWG WebSocket constructor. */
