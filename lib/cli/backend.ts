@@ -90,6 +90,17 @@ function responseError (status: number, body: unknown, url: string): Error {
   return err
 }
 
+/** Read a failed response's JSON body and reject with its coded error. */
+function rejectWithBody (res: http.IncomingMessage, url: URL, reject: (err: Error) => void): void {
+  const chunks: Buffer[] = []
+  res.on('data', (c: Buffer) => chunks.push(c))
+  res.on('end', () => {
+    let body: unknown = null
+    try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch {}
+    reject(responseError(res.statusCode ?? 0, body, url.href))
+  })
+}
+
 /** Talks to `scuttledb serve`'s HTTP API. */
 export class HttpBackend implements Backend {
   readonly parallel = 16
@@ -201,13 +212,7 @@ export class HttpBackend implements Backend {
     await new Promise<void>((resolve, reject) => {
       const req = http.get(url, { signal, headers }, (res) => {
         if (res.statusCode !== 200) {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => {
-            let body: unknown = null
-            try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch {}
-            reject(responseError(res.statusCode ?? 0, body, url.href))
-          })
+          rejectWithBody(res, url, reject)
           return
         }
         let buffer = ''
@@ -238,13 +243,7 @@ export class HttpBackend implements Backend {
     await new Promise<void>((resolve, reject) => {
       const req = http.get(url, { headers: this.#auth }, (res) => {
         if (res.statusCode !== 200) {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => {
-            let body: unknown = null
-            try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch {}
-            reject(responseError(res.statusCode ?? 0, body, url.href))
-          })
+          rejectWithBody(res, url, reject)
           return
         }
         res.on('data', (chunk: Buffer) => { if (!out.write(chunk)) { res.pause(); out.once('drain', () => res.resume()) } })

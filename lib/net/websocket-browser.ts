@@ -145,14 +145,8 @@ interface WindowEvents {
   removeEventListener?: (type: string, listener: () => void) => void
 }
 
-/**
- * Connect to a replication peer (a Node `listenWebSocket()` or `scuttledb serve
- * --ws`) over the browser's own WebSocket and stay connected: reconnects with
- * capped exponential backoff and jitter, and at once when the browser comes back
- * `online`. Events: connecting, connected, synced, disconnected, close.
- */
-export function connectWebSocket (target: Target, options: WebSocketConnectOptions): ReplicationClient {
-  checkTarget(target)
+/** The `url` of WebSocket connect options, checked: a ws: or wss: URL, or a coded error. */
+export function webSocketUrl (options: { url: string }): URL {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with a url')
   let url: URL
   try {
@@ -161,6 +155,18 @@ export function connectWebSocket (target: Target, options: WebSocketConnectOptio
     throw netError(netCodes.BAD_ADDRESS, `Not a URL: ${String(options.url)}`, err)
   }
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw netError(netCodes.BAD_ADDRESS, `A WebSocket URL must start with ws: or wss:, not ${url.protocol}`)
+  return url
+}
+
+/**
+ * Connect to a replication peer (a Node `listenWebSocket()` or `scuttledb serve
+ * --ws`) over the browser's own WebSocket and stay connected: reconnects with
+ * capped exponential backoff and jitter, and at once when the browser comes back
+ * `online`. Events: connecting, connected, synced, disconnected, close.
+ */
+export function connectWebSocket (target: Target, options: WebSocketConnectOptions): ReplicationClient {
+  checkTarget(target)
+  const url = webSocketUrl(options)
   checkConnectionOptions(options)
   const { connectTimeout = 10_000, highWaterMark = 1024 * 1024 } = options
   if (!(connectTimeout > 0)) throw new TypeError('connectTimeout must be a positive number of ms')

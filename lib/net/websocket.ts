@@ -9,6 +9,7 @@ import { httpTimeouts } from './keepalive.js'
 import { ReplicationClient, type ReconnectOptions } from './reconnect.js'
 import { ReplicationServer } from './server.js'
 import { checkTarget, type Target } from './target.js'
+import { webSocketUrl } from './websocket-browser.js'
 import { bind, checkPort, hostPort, trackHandshakes, type TlsOptions } from './tcp.js'
 
 /** Options of `listenWebSocket()`. */
@@ -121,14 +122,7 @@ export async function listenWebSocket (target: Target, options: WebSocketListenO
  * `connect()`: reconnects with capped exponential backoff and jitter.
  */
 export function connectWebSocket (target: Target, options: WebSocketConnectOptions): ReplicationClient {
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with a url')
-  let url: URL
-  try {
-    url = new URL(options.url)
-  } catch (err) {
-    throw netError(netCodes.BAD_ADDRESS, `Not a URL: ${String(options.url)}`, err)
-  }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw netError(netCodes.BAD_ADDRESS, `A WebSocket URL must start with ws: or wss:, not ${url.protocol}`)
+  const url = webSocketUrl(options)
   checkConnectionOptions(options)
   const { connectTimeout = 10_000, maxPayload = DEFAULT_MAX_PAYLOAD, tls: tlsOptions = {} } = options
   const transport = url.protocol === 'wss:' ? 'wss' : 'ws'
