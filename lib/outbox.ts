@@ -44,6 +44,19 @@ export class Outbox {
     return this.#overflow
   }
 
+  /** How far the peer is behind `ours` (this side's clock): see `SyncProgress.behind`. */
+  behind (ours: Clock): { sources: number, ms: number } {
+    let sources = 0
+    let ms = 0
+    for (const [source, ts] of ours) {
+      const known = this.#known.get(source)
+      if (known !== undefined && known >= ts) continue
+      sources++
+      if (known !== undefined) ms = Math.max(ms, ts - known)
+    }
+    return { sources, ms }
+  }
+
   /** The peer holds this update (it claimed or sent it): never send it. Never lowers what is known. */
   held (ts: number, source: string): void {
     if (isNewer(ts, source, this.#known)) this.#known.set(source, ts)

@@ -40,4 +40,12 @@ export interface SyncProgress {
   syncSent: boolean
   /** True once the peer's whole history has been received and settled. */
   syncReceived: boolean
+  /**
+   * How far the peer is behind this side, as far as this stream knows (its
+   * header, what it sent, what was sent to it): the number of sources of which
+   * this side holds a newer update than the peer is known to hold, and the
+   * largest such gap in ms (sources the peer knows nothing of count in `sources`
+   * only). 0 and 0 when the peer has everything. For metrics (sync lag).
+   */
+  behind: { sources: number, ms: number }
 }

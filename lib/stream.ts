@@ -117,7 +117,7 @@ export class ReplicationStream extends Duplex {
   #afterHistory: 'tail' | 'end'
   readonly #outbox: Outbox
   #peer: Header | undefined
-  readonly #progress: SyncProgress = { sent: 0, received: 0, syncSent: false, syncReceived: false }
+  readonly #progress: Omit<SyncProgress, 'behind'> = { sent: 0, received: 0, syncSent: false, syncReceived: false }
   #scanning = false
   #wantsData = false
   /** Updates received before the peer's SYNC, and after it, not yet settled. */
@@ -185,7 +185,9 @@ export class ReplicationStream extends Duplex {
 
   /** Progress of the initial exchange. */
   get progress (): SyncProgress {
-    return { ...this.#progress }
+    // Only a side that sends can say what the peer lacks.
+    const behind = this.#sends ? this.#outbox.behind(this.#sb._clockCopy()) : { sources: 0, ms: 0 }
+    return { ...this.#progress, behind }
   }
 
   /** @internal Resolves once the stream has closed. */

@@ -34,6 +34,10 @@ test('GET /metrics reports commits, updates by outcome, streams, peers by state 
   t.ok([...m.keys()].some((k) => k.startsWith('scuttledb_peer_updates_received_total{peer="127.0.0.1:')), 'updates received per peer')
   t.ok((m.get('scuttledb_database_bytes') ?? 0) > 0, 'the database size')
   t.equal(m.get('scuttledb_sources'), 1, 'one writer in the clock')
+  const lag = await metricsOf(a.http)
+  const behind = [...lag].filter(([k]) => k.startsWith('scuttledb_peer_behind_sources{peer='))
+  t.ok(behind.length === 1 && behind[0][1] === 0, 'a reports its synced peer 0 sources behind')
+  t.ok([...lag].some(([k, v]) => k.startsWith('scuttledb_peer_lag_seconds{peer=') && v === 0), 'and 0 s of lag')
 })
 
 test('GET /metrics has a commit latency histogram: cumulative buckets, +Inf equal to the count of commits', async (t) => {

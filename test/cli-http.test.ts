@@ -163,17 +163,17 @@ test('a first sync of a large history shows progress lines, then a summary', asy
 test('progress on a terminal is one redrawn bar line; elsewhere plain lines, at most one per interval', (t) => {
   let tty = ''
   const bar = new ProgressView({ write: (s: string) => { tty += s }, isTTY: true, columns: 200 })
-  bar.update('peer:1', { sent: 0, received: 1000, syncSent: true, syncReceived: false })
-  bar.update('peer:1', { sent: 0, received: 2000, syncSent: true, syncReceived: false })
+  bar.update('peer:1', { sent: 0, received: 1000, syncSent: true, syncReceived: false, behind: { sources: 0, ms: 0 } })
+  bar.update('peer:1', { sent: 0, received: 2000, syncSent: true, syncReceived: false, behind: { sources: 0, ms: 0 } })
   t.equal(tty.split('\r\x1b[K').length - 1, 2, 'each report redraws the same line')
   t.ok(/\[ *=+ *\] received 2,000, sent 0$/.test(tty), 'a bar and the counts')
-  bar.done('peer:1', { sent: 0, received: 2500, syncSent: true, syncReceived: true })
+  bar.done('peer:1', { sent: 0, received: 2500, syncSent: true, syncReceived: true, behind: { sources: 0, ms: 0 } })
   t.ok(tty.endsWith('\r\x1b[Ksynced with peer:1: received 2,500, sent 0\n'), 'the bar is replaced by a summary line')
   let plain = ''
   const lines = new ProgressView({ write: (s: string) => { plain += s } }, { interval: 1000 })
-  lines.update('p', { sent: 1000, received: 0, syncSent: false, syncReceived: true }, 0)
-  lines.update('p', { sent: 2000, received: 0, syncSent: false, syncReceived: true }, 500)
-  lines.update('p', { sent: 3000, received: 0, syncSent: false, syncReceived: true }, 1500)
+  lines.update('p', { sent: 1000, received: 0, syncSent: false, syncReceived: true, behind: { sources: 0, ms: 0 } }, 0)
+  lines.update('p', { sent: 2000, received: 0, syncSent: false, syncReceived: true, behind: { sources: 0, ms: 0 } }, 500)
+  lines.update('p', { sent: 3000, received: 0, syncSent: false, syncReceived: true, behind: { sources: 0, ms: 0 } }, 1500)
   t.equal(plain, 'syncing p: received 0, sent 1,000\nsyncing p: received 0, sent 3,000\n', 'plain lines, throttled')
   t.end()
 })

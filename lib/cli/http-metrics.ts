@@ -95,6 +95,10 @@ export async function renderMetrics (source: MetricsSource): Promise<string> {
     peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction }, p.progress?.received ?? 0]))
   metric('scuttledb_peer_updates_sent_total', 'counter', 'Updates sent to each connected peer on its current connection.',
     peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction }, p.progress?.sent ?? 0]))
+  metric('scuttledb_peer_behind_sources', 'gauge', 'Per connected peer: sources of which this node holds a newer update than the peer is known to hold (0 when in sync).',
+    peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction }, p.progress?.behind.sources ?? 0]))
+  metric('scuttledb_peer_lag_seconds', 'gauge', 'Per connected peer: the largest gap between this node\'s latest update of a source and the peer\'s, for sources the peer knows (0 when in sync).',
+    peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction }, (p.progress?.behind.ms ?? 0) / 1000]))
   if (source.latency !== undefined) {
     lines.push(...source.latency.lines('scuttledb_commit_duration_seconds', 'Time to write each commit (atomic batch) to the database, fsync included with --sync.'))
   }

@@ -138,13 +138,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Progress of the initial exchange, summed over the streams. */
   get progress (): SyncProgress {
-    const sum: SyncProgress = { sent: 0, received: 0, syncSent: true, syncReceived: true }
+    const sum: SyncProgress = { sent: 0, received: 0, syncSent: true, syncReceived: true, behind: { sources: 0, ms: 0 } }
     for (const stream of this.#streams) {
       const p = stream.progress
       sum.sent += p.sent
       sum.received += p.received
       sum.syncSent &&= p.syncSent
       sum.syncReceived &&= p.syncReceived
+      sum.behind.sources += p.behind.sources
+      sum.behind.ms = Math.max(sum.behind.ms, p.behind.ms)
     }
     if (this.#streams.size === 0) sum.syncSent = sum.syncReceived = this.#state === 'synced'
     return sum
