@@ -37,14 +37,12 @@ export interface Change {
 export interface Backend {
   get: (key: string) => Promise<unknown>
   set: (key: string, value: unknown) => Promise<void>
-  /** Write every entry atomically, when the backend can (all or none). */
-  setAll?: (entries: Map<string, unknown>) => Promise<void>
+  /** Write every entry atomically: all or none. */
+  setAll: (entries: Map<string, unknown>) => Promise<void>
   list: (after: string | null, limit: number) => Promise<Page>
   /** Follow live changes; `onRetry` hears of each reconnection after a drop. */
   watch: (onChange: (change: Change) => void, onReady: () => void, signal: AbortSignal, onRetry?: (err: Error, ms: number) => void) => Promise<void>
   status: () => Promise<unknown>
-  /** How many writes to keep in flight when loading. */
-  readonly parallel: number
   close: () => Promise<void>
 }
 
@@ -103,7 +101,6 @@ function rejectWithBody (res: http.IncomingMessage, url: URL, reject: (err: Erro
 
 /** Talks to `scuttledb serve`'s HTTP API. */
 export class HttpBackend implements Backend {
-  readonly parallel = 16
   readonly #base: URL
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
   readonly #auth: Record<string, string>
@@ -160,6 +157,11 @@ export class HttpBackend implements Backend {
   async set (key: string, value: unknown): Promise<void> {
     if (value === null) await this.#ok('DELETE', `/kv/${encodeURIComponent(key)}`)
     else await this.#ok('PUT', `/kv/${encodeURIComponent(key)}`, value)
+  }
+
+  async setAll (entries: Map<string, unknown>): Promise<void> {
+    // One POST /batch: the node commits every key in one atomic batch, or none.
+    await this.#ok('POST', '/batch', [...entries].map(([key, value]) => value === null ? { type: 'del', key } : { type: 'put', key, value }))
   }
 
   async list (after: string | null, limit: number): Promise<Page> {
@@ -262,7 +264,6 @@ export class HttpBackend implements Backend {
 
 /** Opens the database directory itself (fails with SCUTTLEDB_DATABASE_LOCKED while a node runs on it). */
 export class DbBackend implements Backend {
-  readonly parallel = 256
   readonly #model: Model
   readonly #signed: boolean
   readonly #restoring: boolean

@@ -191,33 +191,11 @@ async function readEntries (file: string | undefined): Promise<Map<string, unkno
 
 /**
  * `load`: the lines were all read and checked first (nothing is written if one
- * is bad). On a database opened here they are one atomic `Model#batch()`; to a
- * running node over HTTP the writes go a bounded number in flight (they commit in
- * groups there, and a failure says how far it got).
+ * is bad); then they are written as one atomic batch, on a database opened here
+ * (`Model#batch()`) or through a running node (`POST /batch`): all keys or none.
  */
 async function load (backend: Backend, entries: Map<string, unknown>, term: Terminal): Promise<number> {
-  if (backend.setAll !== undefined) {
-    // A database opened here: one atomic batch, all keys or none.
-    await backend.setAll(entries)
-    term.stdout.write(`loaded ${entries.size} keys\n`)
-    return 0
-  }
-  const inflight = new Set<Promise<void>>()
-  let failure: unknown
-  let loaded = 0
-  for (const [key, value] of entries) {
-    const write = backend.set(key, value).then(() => { loaded++ }, (err: unknown) => { failure ??= err })
-    inflight.add(write)
-    void write.finally(() => inflight.delete(write))
-    if (inflight.size >= backend.parallel) await Promise.race(inflight)
-    if (failure !== undefined) break
-  }
-  await Promise.all(inflight)
-  if (failure !== undefined) {
-    // Not atomic yet (see above): say how far it got; the code is the cause's.
-    if (loaded === 0) throw failure
-    throw new Error(`${(failure as Error).message} (after ${loaded} of ${entries.size} keys were written)`, { cause: failure })
-  }
-  term.stdout.write(`loaded ${loaded} keys\n`)
+  await backend.setAll(entries)
+  term.stdout.write(`loaded ${entries.size} keys\n`)
   return 0
 }

@@ -38,6 +38,7 @@ const MAX_CHANGES = 1000
 function route (path: string): { methods: string[], params: string[] } | undefined {
   if (path === '/kv') return { methods: ['GET', 'HEAD'], params: ['prefix', 'gt', 'gte', 'lt', 'lte', 'limit', 'reverse', 'after'] }
   if (path.startsWith('/kv/')) return { methods: ['GET', 'HEAD', 'PUT', 'DELETE'], params: [] }
+  if (path === '/batch') return { methods: ['POST'], params: [] }
   if (path === '/events') return { methods: ['GET', 'HEAD'], params: ['since'] }
   if (path === '/changes') return { methods: ['GET', 'HEAD'], params: ['since', 'limit'] }
   if (path === '/status' || path === '/metrics' || path === '/export') return { methods: ['GET', 'HEAD'], params: [] }
@@ -110,6 +111,7 @@ export interface HttpApi {
 
 /**
  * The HTTP API: `GET/HEAD/PUT/DELETE /kv/:key`, `GET /kv` (ranges, pages),
+ * `POST /batch` (puts and deletes in one atomic commit),
  * `GET /events` (Server-Sent Events, resumable), `GET /changes`, `GET /status`,
  * `GET /metrics`. JSON in and out; every error is `{ error: { code, message } }`.
  */
@@ -123,7 +125,7 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
     for (const [name, value] of Object.entries(allowedCors)) res.setHeader(name, value)
     const preflight = 'access-control-allow-origin' in allowedCors
     const r = (path === '/metrics' && metrics === undefined) || (path === '/export' && backup === undefined) ? undefined : route(path)
-    if (r === undefined) throw new HttpError(404, netCodes.NOT_FOUND, `No route ${path}: see GET /kv, /kv/:key, /events, /changes, /status, /metrics, /export`)
+    if (r === undefined) throw new HttpError(404, netCodes.NOT_FOUND, `No route ${path}: see GET /kv, /kv/:key, POST /batch, /events, /changes, /status, /metrics, /export`)
     const allow = [...r.methods, 'OPTIONS'].join(', ')
     const m = req.method ?? 'GET'
     if (m === 'OPTIONS') {
@@ -133,7 +135,7 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
       return
     }
     if (!r.methods.includes(m)) throw new HttpError(405, httpCodes.METHOD_NOT_ALLOWED, `${m} is not allowed here; use ${allow}`, { allow })
-    authorize(req, tokens, m === 'PUT' || m === 'DELETE', url.searchParams.get('access_token') ?? undefined)
+    authorize(req, tokens, m === 'PUT' || m === 'DELETE' || m === 'POST', url.searchParams.get('access_token') ?? undefined)
     const q = query(url, [...r.params, 'access_token'])
     if (path === '/kv') {
       send(res, 200, await listPage(model, q))
@@ -149,6 +151,12 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
         const [, ts, source] = await model.localUpdate([key, value])
         send(res, 200, { key, ts, source })
       }
+    } else if (path === '/batch') {
+      writable?.()
+      const operations = await readJson(req, maxBody)
+      if (!Array.isArray(operations)) throw badRequest('POST /batch takes a JSON array of { type: "put", key, value } and { type: "del", key }')
+      await model.batch(operations as Parameters<Model['batch']>[0])
+      send(res, 200, { count: operations.length })
     } else if (path === '/events') {
       // A reconnecting EventSource sends the id it last saw; that is newer than the URL's since.
       const last = req.headers['last-event-id']

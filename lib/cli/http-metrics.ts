@@ -11,6 +11,18 @@ export interface MetricsSource {
   peers: () => PeerStatus[]
   /** Commit write latencies (see CommitLatency); without it the histogram is left out. */
   latency?: CommitLatency
+  /** Rejected remote input by code (see Rejections); without it the breakdown is left out. */
+  rejections?: Rejections
+}
+
+/** Counts the instance's `rejected` events by error code, for `scuttledb_rejected_total{code}`. */
+export class Rejections {
+  readonly byCode = new Map<string, number>()
+
+  constructor (model: Model) {
+    // Lives as long as the model: its close ends the listener with it.
+    model.on('rejected', (err) => { this.byCode.set(err.code, (this.byCode.get(err.code) ?? 0) + 1) })
+  }
 }
 
 /** Upper bounds (seconds) of the commit latency buckets: 0.5 ms (a memory or cached write) to 5 s (a stalled disk). */
@@ -86,6 +98,10 @@ export async function renderMetrics (source: MetricsSource): Promise<string> {
   metric('scuttledb_commits_total', 'counter', 'Commits (atomic batches) written.', [[{}, commits]])
   metric('scuttledb_updates_total', 'counter', 'Updates by outcome: committed, old (not newer than the clock, dropped), rejected (malformed, skewed, unverified).',
     [[{ outcome: 'committed' }, committed], [{ outcome: 'old' }, old], [{ outcome: 'rejected' }, rejected]])
+  if (source.rejections !== undefined) {
+    metric('scuttledb_rejected_total', 'counter', 'Rejected remote updates and messages by reason (error code): malformed, clock skew, unverified, stale peers...',
+      [...source.rejections.byCode].map(([code, n]) => [{ code }, n]))
+  }
   metric('scuttledb_streams', 'gauge', 'Open replication streams.', [[{}, model.streams]])
   const peers = source.peers()
   const states = new Map(PEER_STATES.map((s) => [s, 0]))

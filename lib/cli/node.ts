@@ -20,7 +20,7 @@ import { createHttpApi, type HttpApi } from './http-api.js'
 import type { HttpTokens } from './http-auth.js'
 import { RESTORE_UNSYNCED, clearRestore, restorePending, writeSnapshot } from './backup-format.js'
 import { HttpError } from './http-errors.js'
-import { CommitLatency, renderMetrics } from './http-metrics.js'
+import { CommitLatency, Rejections, renderMetrics } from './http-metrics.js'
 import type { ProgressView } from './progress.js'
 import { isKeyId } from './security.js'
 
@@ -201,7 +201,8 @@ export class ScuttledbNode {
       const { httpHost = host, httpTokens, cors } = this.#options
       // Listens from the start: commits made before the first scrape count. The model's close ends it.
       const latency = new CommitLatency(this.model)
-      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[], latency })
+      const rejections = new Rejections(this.model)
+      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[], latency, rejections })
       const backup = async (out: Writable): Promise<number> => await writeSnapshot(this.model, out)
       const writable = (): void => {
         if (this.#restoring) throw new HttpError(503, RESTORE_UNSYNCED, 'This node was restored from a backup and has not synced with a peer yet: writes would lose what it has to get back')
