@@ -63,6 +63,11 @@ async function main (argv: string[], term: Terminal): Promise<number> {
 
 const status = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr })
 // Let pending output flush, then leave even if a handle (a socket in backoff) lingers.
+// writableNeedDrain is not enough: a write to a pipe can still be pending below the
+// high-water mark, and process.exit() would cut it (seen: a dump's last line lost
+// under load). A write's callback runs once everything written before it is out.
 process.exitCode = status
-if (process.stdout.writableNeedDrain) process.stdout.once('drain', () => process.exit(status))
-else process.exit(status)
+await Promise.all([process.stdout, process.stderr].map(async (stream) => {
+  await new Promise<void>((resolve) => { stream.write('', () => { resolve() }) })
+}))
+process.exit(status)
