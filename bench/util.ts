@@ -131,7 +131,8 @@ const CHILD_ENTRY = fileURLToPath(new URL('./child.js', import.meta.url))
 export function forkBench<A, R> (module: string, exportName: string, args: A): ChildHandle<R> {
   const moduleUrl = new URL(module, import.meta.url).href
   const child: ChildProcess = fork(CHILD_ENTRY, [], {
-    execArgv: ['--expose-gc'],
+    // BENCH_PROFILE=<dir>: each child writes a CPU profile there (node --cpu-prof).
+    execArgv: ['--expose-gc', ...(process.env.BENCH_PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'events'
 import { invalidValue } from './errors.js'
 import { unpack } from './msgpack.js'
 import { compareStamps, isWellFormed, type Source, type Update } from './protocol.js'
@@ -100,6 +101,27 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
   readonly #ttl: number
   #timer: ReturnType<typeof setInterval> | undefined
   #purging: Promise<number> | undefined
+  /** Whether a `change:<key>` listener may exist: set when one is added, rechecked once per commit. */
+  #keyed = false
+  /** The commit count at the last recheck of `#keyed`. */
+  #keyedAt = -1
+
+  // Every listener is added through one of these (`once` goes through `on`,
+  // `prependOnceListener` through `prependListener`): noting keyed listeners
+  // here spares an update without any the cost of a per-key event name.
+  static {
+    for (const name of ['on', 'addListener', 'prependListener'] as const) {
+      const add = EventEmitter.prototype[name] as (this: EventEmitter, event: string | symbol, listener: (...args: unknown[]) => void) => EventEmitter
+      Object.defineProperty(Model.prototype, name, {
+        configurable: true,
+        writable: true,
+        value: function (this: Model, event: string | symbol, listener: (...args: unknown[]) => void) {
+          if (typeof event === 'string' && event.startsWith('change:')) this.#keyed = true
+          return add.call(this as unknown as EventEmitter, event, listener)
+        }
+      })
+    }
+  }
 
   constructor (options: ModelOptions) {
     super(options)
@@ -328,6 +350,13 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
     const [key, value] = update[0] as ModelChange
     // Through the untyped base: `T` is the caller's claim about what peers send.
     ;(this as unknown as Model).emit('change', key, value)
+    if (!this.#keyed) return
+    if (this.#keyedAt !== this.stats.commits) {
+      // Listeners may have been removed since: look once per commit.
+      this.#keyedAt = this.stats.commits
+      this.#keyed = this.eventNames().some((name) => typeof name === 'string' && name.startsWith('change:'))
+      if (!this.#keyed) return
+    }
     ;(this as unknown as Model).emit(`change:${key}`, value)
   }
 }
