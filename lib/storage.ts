@@ -5,6 +5,7 @@ import { msgpackEncoding, pack, unpack } from './msgpack.js'
 import type { Clock, Source } from './protocol.js'
 import { decodeTimestamp } from './timestamp.js'
 import { DirectCommit, SublevelCommit, logKey, type Commit } from './commit.js'
+import { KeyLookup } from './lookup.js'
 
 export { logKey, type Commit } from './commit.js'
 
@@ -45,6 +46,8 @@ export interface DataSpace {
   readonly sublevel: Sublevel
   /** @internal The sublevel's key prefix relative to the instance's database. */
   readonly prefix: string
+  /** @internal How a commit reads the records it is about to write. */
+  readonly lookup: KeyLookup
 }
 
 /** Bounds of a key range. */
@@ -223,7 +226,7 @@ export class Storage {
     let space = this.#spaces.get(name)
     if (space === undefined) {
       const sublevel = this.db.sublevel('data-' + name, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-      space = { name, sublevel, prefix: this.#prefixOf(sublevel) }
+      space = { name, sublevel, prefix: this.#prefixOf(sublevel), lookup: new KeyLookup() }
       this.#spaces.set(name, space)
     }
     return space
@@ -238,6 +241,12 @@ export class Storage {
   /** Read many records of a data space in one call. */
   async getMany (space: DataSpace, keys: string[]): Promise<unknown[]> {
     const values = await space.sublevel.getMany(keys) as Array<Buffer | undefined>
+    return values.map((bytes) => bytes === undefined ? undefined : unpack(bytes))
+  }
+
+  /** Read the records a commit is about to write, decoded (see KeyLookup): undefined where absent. */
+  async lookup (space: DataSpace, keys: string[]): Promise<unknown[]> {
+    const values = await space.lookup.read(space.sublevel, keys)
     return values.map((bytes) => bytes === undefined ? undefined : unpack(bytes))
   }
 

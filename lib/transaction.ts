@@ -71,7 +71,7 @@ export class Transaction {
     const layer = this.#layer(space)
     const missing = keys.filter((key) => this.#known(space, key) === UNKNOWN)
     if (missing.length === 0) return
-    const values = await this.#storage.getMany(space, missing)
+    const values = await this.#storage.lookup(space, missing)
     for (let i = 0; i < missing.length; i++) {
       if (!layer.has(missing[i])) layer.set(missing[i], values[i] === undefined ? DELETED : values[i])
     }

@@ -1,0 +1,108 @@
+import test from 'tape'
+import { Level } from 'level'
+import { MemoryLevel } from 'memory-level'
+import { KeyLookup } from '../lib/lookup.js'
+import { seededRandom } from '../lib/conformance.js'
+import { tempDir } from './helpers.js'
+
+// KeyLookup reads a commit's keys with one range scan, falling back to getMany
+// when the range is crowded. Whatever path it takes, it must return exactly what
+// getMany returns.
+
+type Db = MemoryLevel<string, Buffer> | Level<string, Buffer>
+
+const ASTRAL = '\u{1F600}'
+const HIGH_BMP = '\uFF21'
+
+function keyOf (random: () => number, width: number, special: boolean, prefix = 'k'): string {
+  const n = Math.floor(random() * width)
+  const pick = random()
+  // Plain keys; in some rounds also keys with characters whose JS order differs from byte order.
+  if (special && pick < 0.05) return `${prefix}${n}${ASTRAL}`
+  if (special && pick < 0.1) return `${prefix}${n}${HIGH_BMP}`
+  return `${prefix}${String(n).padStart(6, '0')}`
+}
+
+async function check (t: test.Test, db: Db, label: string): Promise<void> {
+  const seed = Math.floor(Math.random() * 2 ** 31)
+  const random = seededRandom(seed)
+  const sub = (db as MemoryLevel<string, Buffer>).sublevel<string, Buffer>('data-keys', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+  const lookup = new KeyLookup()
+  let mismatches = 0
+  for (let round = 0; round < 200; round++) {
+    // Store some keys, sometimes densely in a narrow range (crowded scans), sometimes sparsely.
+    const width = random() < 0.5 ? 2000 : 200_000
+    const special = round % 4 === 0
+    const batch = sub.db.batch()
+    for (let i = Math.floor(random() * 300); i > 0; i--) batch.put(sub.prefixKey(keyOf(random, width, special), 'utf8'), Buffer.from([round & 255, i & 255]))
+    await batch.write()
+    const keys: string[] = []
+    const count = Math.floor(random() * 400)
+    // Keys among the stored ones, or mostly new ones (a region with few records: the scan completes).
+    const prefix = random() < 0.5 ? 'k' : 'k0000'
+    for (let i = 0; i < count; i++) keys.push(random() < 0.1 && keys.length > 0 ? keys[Math.floor(random() * keys.length)] : keyOf(random, width, special, prefix))
+    const expected = await sub.getMany(keys) as Array<Buffer | undefined>
+    const actual = await lookup.read(sub, keys)
+    if (actual.length !== expected.length || actual.some((v, i) => (v === undefined) !== (expected[i] === undefined) || (v !== undefined && !v.equals(expected[i] as unknown as Buffer)))) mismatches++
+  }
+  t.equal(mismatches, 0, `${label}: 200 lookups equal getMany (seed ${seed})`)
+  const { scanned, crowded, direct } = lookup.counts
+  t.ok(scanned > 0 && crowded > 0 && direct > 0, `every path was taken (scanned ${scanned}, crowded ${crowded}, getMany ${direct})`)
+}
+
+test('KeyLookup reads exactly what getMany reads, on memory-level', async (t) => {
+  const db = new MemoryLevel<string, Buffer>({ keyEncoding: 'utf8', valueEncoding: 'buffer' })
+  await db.open()
+  t.teardown(async () => { await db.close() })
+  await check(t, db, 'memory-level')
+})
+
+test('KeyLookup reads exactly what getMany reads, on classic-level', async (t) => {
+  const db = new Level<string, Buffer>(await tempDir(t), { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+  await db.open()
+  t.teardown(async () => { await db.close() })
+  await check(t, db, 'classic-level')
+})
+
+test('KeyLookup finds records among many others when the scan is crowded', async (t) => {
+  const db = new MemoryLevel<string, Buffer>({ keyEncoding: 'utf8', valueEncoding: 'buffer' })
+  await db.open()
+  t.teardown(async () => { await db.close() })
+  const sub = db.sublevel<string, Buffer>('s', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+  await sub.batch(Array.from({ length: 1000 }, (_, i) => ({ type: 'put' as const, key: `k${String(i).padStart(4, '0')}`, value: Buffer.from([i & 255]) })))
+  const lookup = new KeyLookup()
+  // Every 10th key from one end to the other: a scan of the whole range meets 1000 records for 100 keys.
+  const keys = Array.from({ length: 100 }, (_, i) => `k${String(i * 10 + 5).padStart(4, '0')}`).concat(['k9999', 'a', 'k0000'])
+  for (let round = 0; round < 5; round++) {
+    const values = await lookup.read(sub, keys)
+    t.deepEqual(values.map((v) => v?.[0]), Array.from({ length: 100 }, (_, i) => (i * 10 + 5) & 255).concat([undefined as unknown as number, undefined as unknown as number, 0]), `round ${round}: every record, absent keys undefined`)
+  }
+})
+
+test('KeyLookup finds keys whose byte order differs from their JS string order', async (t) => {
+  const db = new MemoryLevel<string, Buffer>({ keyEncoding: 'utf8', valueEncoding: 'buffer' })
+  await db.open()
+  t.teardown(async () => { await db.close() })
+  const sub = db.sublevel<string, Buffer>('s', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+  // In JS order ASTRAL < HIGH_BMP; in UTF-8 bytes (LevelDB's order) HIGH_BMP < ASTRAL.
+  const stored = [`a${ASTRAL}`, `a${HIGH_BMP}`, `z${ASTRAL}`, `z${HIGH_BMP}`]
+  await sub.batch(stored.map((key, i) => ({ type: 'put' as const, key, value: Buffer.from([i]) })))
+  const keys = [...stored, ...Array.from({ length: 10 }, (_, i) => `m${i}`)]
+  const values = await new KeyLookup().read(sub, keys)
+  t.deepEqual(values.slice(0, 4).map((v) => v?.[0]), [0, 1, 2, 3], 'every stored key found')
+  t.ok(values.slice(4).every((v) => v === undefined), 'absent keys undefined')
+})
+
+test('KeyLookup reads the keys after a crowded scan stopped', async (t) => {
+  const db = new MemoryLevel<string, Buffer>({ keyEncoding: 'utf8', valueEncoding: 'buffer' })
+  await db.open()
+  t.teardown(async () => { await db.close() })
+  const sub = db.sublevel<string, Buffer>('s', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+  await sub.batch(Array.from({ length: 100 }, (_, i) => ({ type: 'put' as const, key: `k${String(i).padStart(3, '0')}`, value: Buffer.from([i]) })))
+  const lookup = new KeyLookup()
+  // 10 keys spanning all 100 records: the scan stops after 18 and getMany reads the rest.
+  const keys = Array.from({ length: 10 }, (_, i) => `k${String(i * 11).padStart(3, '0')}`)
+  const values = await lookup.read(sub, keys)
+  t.equal(lookup.counts.crowded, 1, 'the scan was crowded')
+  t.deepEqual(values.map((v) => v?.[0]), keys.map((_, i) => i * 11), 'every key found')
+})
