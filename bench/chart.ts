@@ -1,8 +1,8 @@
 // A hand-written SVG bar chart of one bench run (no charting dependency): one panel
 // per workload group, one horizontal bar per entry on a log scale of its own, each
 // labelled with its rate and its ratio to the group's baseline. run.ts writes it
-// next to docs/benchmarks.md; `node dist-test/bench/chart.js [results.json] [out.svg]`
-// redraws it from a results file.
+// next to docs/benchmarks.md; `node dist-test/bench/chart.js [results.json] [out.svg]
+// [note]` redraws it from a results file.
 import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { GroupReport } from './registry.js'
@@ -62,7 +62,7 @@ function unitOf (group: GroupReport): string {
 
 /** A short rate: 66.8k/s, or 3.4 ms per open for the reopen group's opens. */
 function rateLabel (opsPerSec: number, unit: string): string {
-  if (unit === 'opens') return `${(1000 / opsPerSec).toPrecision(3)} ms per open`
+  if (unit === 'opens') return opsPerSec >= 1 ? `${(1000 / opsPerSec).toPrecision(3)} ms per open` : `${(1 / opsPerSec).toPrecision(3)} s per open`
   return formatRate(opsPerSec, ` ${unit}/s`)
 }
 
@@ -124,6 +124,10 @@ export function renderChart ({ groups, subtitle }: ChartInput): string {
     const per = unit === 'opens' ? 'opens per second' : `${unit} per second`
     text(10, y, `${group.title} (${per})`, 'class="panel"')
     y += 8
+    // Ratios against the baseline when it ran, else against the group's first alsoVs row.
+    const hasBase = group.entries.some((e) => e.ratio !== undefined && e.name !== group.baseline)
+    const ref = hasBase ? group.baseline : Object.keys(group.entries.find((e) => e.ratiosVs !== undefined)?.ratiosVs ?? {})[0]
+    const ratioOf = (e: GroupReport['entries'][number]): number | undefined => hasBase ? e.ratio : (ref !== undefined ? e.ratiosVs?.[ref] : undefined)
     const top = y
     const gridAt = out.length
     for (const e of group.entries) {
@@ -137,7 +141,8 @@ export function renderChart ({ groups, subtitle }: ChartInput): string {
         const w = Math.max(1, scale(res.opsPerSec))
         const kind = barKind(e.name)
         out.push(`<rect x="${LABEL_W}" y="${(cy - BAR_H / 2).toFixed(1)}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${COLOURS[kind]}"><title>${escapeXml(`${e.name}: ${rateLabel(res.opsPerSec, unit)}`)}</title></rect>`)
-        const ratio = e.ratio !== undefined && e.name !== group.baseline ? ` · ${e.ratio.toFixed(2)}x` : ''
+        const r = ratioOf(e)
+        const ratio = r !== undefined && e.name !== ref ? ` · ${r.toFixed(2)}x` : ''
         text(LABEL_W + w + 5, cy + 4, rateLabel(res.opsPerSec, res.unit ?? unit) + ratio, 'class="value"')
       }
       y += ROW_H
@@ -151,9 +156,7 @@ export function renderChart ({ groups, subtitle }: ChartInput): string {
     }
     out.splice(gridAt, 0, ...grid)
     y += AXIS_H
-    if (group.entries.some((e) => e.ratio !== undefined && e.name !== group.baseline)) {
-      text(LABEL_W, y + 10, `ratios vs "${group.baseline ?? ''}"`, 'class="tick"')
-    }
+    if (ref !== undefined) text(LABEL_W, y + 10, `ratios vs "${ref}"`, 'class="tick"')
     y += 10
   }
   y += 14
@@ -181,15 +184,20 @@ export function describeRun (results: { date?: string, quick?: boolean, argv?: s
   const parts = [`run ${results.date ?? 'of unknown date'}`]
   if (results.machine !== undefined) parts.push(`${results.machine.cpus ?? '?'} cpus (${results.machine.cpuModel ?? '?'}), node ${results.machine.node ?? '?'}`)
   if (results.quick === true) parts.push('--quick sizes: not comparable')
-  if (results.argv !== undefined && results.argv.length > 0) parts.push(`args: ${results.argv.join(' ')}`)
+  // Where the files went is no property of the run.
+  const args = (results.argv ?? []).filter((a, i, all) => !/^--(json|chart)/.test(a) && !/^--(json|chart)$/.test(all[i - 1] ?? ''))
+  if (args.length > 0) parts.push(`args: ${args.join(' ')}`)
   return parts.join(' · ')
 }
 
 async function main (): Promise<void> {
   const input = process.argv[2] ?? fileURLToPath(new URL('../../bench/results.json', import.meta.url))
   const output = process.argv[3] ?? fileURLToPath(new URL('../../docs/benchmarks.svg', import.meta.url))
+  // A third argument is a note for the reader, put before the run's description.
+  const note = process.argv[4]
   const results = JSON.parse(await readFile(input, 'utf8')) as { groups: GroupReport[] } & Parameters<typeof describeRun>[0]
-  await writeFile(output, renderChart({ groups: results.groups, subtitle: describeRun(results) }))
+  const subtitle = (note !== undefined ? note + ' · ' : '') + describeRun(results)
+  await writeFile(output, renderChart({ groups: results.groups, subtitle }))
   console.log(`chart written to ${output}`)
 }
 

@@ -58,6 +58,8 @@ export function registerPeers (): void {
 
   addAlsoVs('sync', 'scuttledb sync (2 processes)')
   peer('sync', 'pouchdb replicate() (in process)', POUCH, 'pouchReplicate', (s) => ({ n: s.sync }))
+  // Tuned: ten times the default batch_size, for those who would tune it.
+  peer('sync', 'pouchdb replicate() (in process, batch_size 1000)', POUCH, 'pouchReplicate', (s) => ({ n: s.sync, batchSize: 1000 }))
   peer('sync', 'yjs state-vector sync (in process)', YJS, 'yjsStateVectorSync', (s) => ({ n: s.sync }))
 
   addAlsoVs('live', 'scuttledb live (tcp)')
