@@ -37,6 +37,8 @@ export interface Sizes {
   rssKeys: number
   /** Updates stored in the large database of the reopen benchmark (--reopen-keys). */
   reopenKeys: number
+  /** Docs or updates in the large database of the peers' reopen rows (--peer-reopen-keys). */
+  peerReopenKeys: number
 }
 
 /** Defaults of a full run; --quick divides them by 10. */
@@ -49,7 +51,8 @@ export const DEFAULT_SIZES: Readonly<Sizes> = {
   live: 100_000,
   tcpBytes: 1_000_000_000,
   rssKeys: 1_000_000,
-  reopenKeys: 1_000_000
+  reopenKeys: 1_000_000,
+  peerReopenKeys: 100_000
 }
 
 /** What a registered benchmark receives. */
@@ -95,20 +98,46 @@ export function register (group: string, name: string, fn: BenchFn): void {
   entries.push({ group, name, fn })
 }
 
-/** Entries whose "group / name" contains `only` (case-insensitive), in group order. */
-export function selectEntries (only?: string): Entry[] {
-  const needle = only?.toLowerCase()
+/** Adds names to a group's alsoVs (keeping those already there). */
+export function addAlsoVs (group: string, ...names: string[]): void {
+  const old = groups.get(group)?.alsoVs ?? []
+  defineGroup(group, { alsoVs: [...old, ...names.filter((name) => !old.includes(name))] })
+}
+
+/**
+ * Entries whose "group / name" contains `only` (case-insensitive; `a|b` matches
+ * either), or for which `only` returns true, in group order.
+ */
+export function selectEntries (only?: string | ((entry: Entry) => boolean)): Entry[] {
+  const needles = typeof only === 'string' ? only.toLowerCase().split('|') : undefined
+  const keep = typeof only === 'function'
+    ? only
+    : (e: Entry) => needles === undefined || needles.some((n) => `${e.group} / ${e.name}`.toLowerCase().includes(n))
   const order = [...groups.keys()]
   return entries
-    .filter((e) => needle === undefined || `${e.group} / ${e.name}`.toLowerCase().includes(needle))
+    .filter(keep)
     .sort((a, b) => order.indexOf(a.group) - order.indexOf(b.group))
 }
 
-/** A result, or why the entry failed; a failure is reported, never fatal to the run. */
+/** Code of the error a benchmark throws when it cannot run here (see skipBench). */
+export const SKIPPED = 'BENCH_SKIPPED'
+
+/** An error that makes the run report the entry as skipped, not failed. */
+export function skipBench (reason: string): Error {
+  return Object.assign(new Error(reason), { code: SKIPPED })
+}
+
+/** True for an error made by skipBench. */
+export function isSkip (err: unknown): err is Error {
+  return err instanceof Error && (err as { code?: unknown }).code === SKIPPED
+}
+
+/** A result, why the entry failed, or why it was skipped; neither is fatal to the run. */
 export interface Outcome {
   entry: Entry
   result?: BenchResult
   error?: string
+  skipped?: string
 }
 
 /** One group as it is printed and stored in results.json. */
@@ -117,7 +146,7 @@ export interface GroupReport {
   title: string
   baseline?: string
   goal?: string
-  entries: Array<{ name: string, ratio?: number, ratiosVs?: Record<string, number>, error?: string, result?: BenchResult }>
+  entries: Array<{ name: string, ratio?: number, ratiosVs?: Record<string, number>, error?: string, skipped?: string, result?: BenchResult }>
 }
 
 /** Groups outcomes and divides each rate by its group's baseline rate, when it ran. */
@@ -140,6 +169,7 @@ export function buildReports (outcomes: Outcome[]): GroupReport[] {
         return {
           name: o.entry.name,
           ...(o.error !== undefined ? { error: o.error } : {}),
+          ...(o.skipped !== undefined ? { skipped: o.skipped } : {}),
           ...(o.result !== undefined ? { result: o.result } : {}),
           ...(o.result !== undefined && base !== undefined && base.opsPerSec > 0
             ? { ratio: o.result.opsPerSec / base.opsPerSec }
@@ -185,7 +215,7 @@ export function formatReports (reports: GroupReport[]): string {
       pad('rate', 16, true) + pad('ratio', 9, true) + '  extra')
     for (const e of r.entries) {
       if (e.result === undefined) {
-        lines.push(pad(e.name, width) + `  FAILED: ${e.error ?? 'no result'}`)
+        lines.push(pad(e.name, width) + (e.skipped !== undefined ? `  SKIPPED: ${e.skipped}` : `  FAILED: ${e.error ?? 'no result'}`))
         continue
       }
       const res = e.result

@@ -4,12 +4,15 @@
 //
 // Flags (env in brackets):
 //   --quick                [BENCH_QUICK=1]  sizes divided by 10, a smoke run of seconds
-//   --only <substring>     [BENCH_ONLY]     only entries whose "group / name" contains it
+//   --only <substring>     [BENCH_ONLY]     only entries whose "group / name" contains it (a|b: either)
+//   --peers                [BENCH_PEERS=1]  only the peers' rows (bench/peers.ts) and those they compare with
 //   --json <path>          [BENCH_JSON]     where to write the JSON
 //   --<size> <n>           [BENCH_<SIZE>]   e.g. --writes 500000, --sync-writes, --process-sync
 //                                           --rss-keys (memory group, default 1M), --reopen-keys
-// A full run writes bench/results.json; --quick or --only runs write to os.tmpdir()
-// unless --json says otherwise, so a smoke run never replaces the real figures.
+//   --chart <path>         [BENCH_CHART]    where to write the SVG chart (bench/chart.ts)
+// A full run writes bench/results.json and docs/benchmarks.svg; --quick, --only or
+// --peers runs write both to os.tmpdir() unless --json/--chart say otherwise, so a
+// smoke run never replaces the real figures.
 //
 // The scuttledb side lives in bench/scuttledb.ts: it imports defineGroup/register
 // from ./registry.js and registers entries at its top level into the groups below
@@ -23,10 +26,12 @@ import {
   barePipeline, loopbackTcp, msgpackCodec, originalLive, originalSync, originalSyncProcesses, rawChainedBatch
 } from './baselines.js'
 import {
-  buildReports, DEFAULT_SIZES, defineGroup, formatReports, formatResultRate, register, selectEntries,
+  buildReports, DEFAULT_SIZES, defineGroup, formatReports, formatResultRate, isSkip, register, selectEntries,
   type BenchContext, type Outcome, type Sizes
 } from './registry.js'
 import { collectGarbage } from './util.js'
+import { describeRun, renderChart } from './chart.js'
+import { isPeersRow, registerPeers } from './peers.js'
 
 /** Declares the groups and registers the baselines, each group's first entry its baseline. */
 function registerBaselines (): void {
@@ -66,8 +71,10 @@ function registerBaselines (): void {
 
 interface Cli {
   quick: boolean
+  peers: boolean
   only?: string
   json?: string
+  chart?: string
   sizes: Sizes
 }
 
@@ -81,13 +88,14 @@ function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env): Cli {
     const arg = argv[i] as string
     if (!arg.startsWith('--')) throw new TypeError(`unexpected argument ${arg}`)
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined]
-    if (name === 'quick') { flags.set('quick', '1'); continue }
+    if (name === 'quick' || name === 'peers') { flags.set(name, '1'); continue }
     const value = inline ?? argv[++i]
     if (value === undefined) throw new TypeError(`--${name} needs a value`)
     flags.set(camel(name), value)
   }
   const pick = (key: string): string | undefined => flags.get(key) ?? env[envName(key)]
   const quick = pick('quick') !== undefined && pick('quick') !== '0'
+  const peers = pick('peers') !== undefined && pick('peers') !== '0'
   const sizes: Sizes = { ...DEFAULT_SIZES }
   for (const key of Object.keys(sizes) as Array<keyof Sizes>) {
     const raw = pick(key)
@@ -100,11 +108,14 @@ function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env): Cli {
     sizes[key] = n
   }
   for (const key of flags.keys()) {
-    if (!(key in sizes) && !['quick', 'only', 'json'].includes(key)) throw new TypeError(`unknown flag --${key}`)
+    if (!(key in sizes) && !['quick', 'peers', 'only', 'json', 'chart'].includes(key)) throw new TypeError(`unknown flag --${key}`)
   }
   const only = pick('only')
   const json = pick('json')
-  return { quick, sizes, ...(only !== undefined ? { only } : {}), ...(json !== undefined ? { json } : {}) }
+  const chart = pick('chart')
+  return {
+    quick, peers, sizes, ...(only !== undefined ? { only } : {}), ...(json !== undefined ? { json } : {}), ...(chart !== undefined ? { chart } : {})
+  }
 }
 
 async function loadOptionalGroups (): Promise<void> {
@@ -119,7 +130,10 @@ async function main (): Promise<void> {
   const cli = parseCli(process.argv.slice(2))
   registerBaselines()
   await loadOptionalGroups()
-  const selected = selectEntries(cli.only)
+  // After scuttledb's groups: the peers add to their alsoVs.
+  registerPeers()
+  const peersOnly = cli.peers ? selectEntries(isPeersRow) : undefined
+  const selected = selectEntries(cli.only).filter((e) => peersOnly === undefined || peersOnly.includes(e))
   if (selected.length === 0) throw new Error(`no benchmark matches --only ${cli.only ?? ''}`)
   const ctx: BenchContext = { sizes: cli.sizes, quick: cli.quick }
   console.error(`sizes: ${JSON.stringify(cli.sizes)}${cli.quick ? ' (quick)' : ''}`)
@@ -134,6 +148,11 @@ async function main (): Promise<void> {
       outcomes.push({ entry, result })
       process.stderr.write(`${formatResultRate(result)} in ${result.seconds.toFixed(2)}s\n`)
     } catch (err) {
+      if (isSkip(err)) {
+        outcomes.push({ entry, skipped: err.message })
+        process.stderr.write(`skipped: ${err.message}\n`)
+        continue
+      }
       const error = err instanceof Error ? err.message : String(err)
       outcomes.push({ entry, error })
       process.stderr.write(`FAILED: ${error}\n`)
@@ -142,12 +161,12 @@ async function main (): Promise<void> {
   const reports = buildReports(outcomes)
   console.log(formatReports(reports))
 
-  const partial = cli.quick || cli.only !== undefined
+  const partial = cli.quick || cli.only !== undefined || cli.peers
   const out = cli.json ?? (partial
     ? path.join(os.tmpdir(), 'scuttledb-bench-results.json')
     : fileURLToPath(new URL('../../bench/results.json', import.meta.url)))
   const cpus = os.cpus()
-  await writeFile(out, JSON.stringify({
+  const results = {
     date: new Date().toISOString(),
     argv: process.argv.slice(2),
     quick: cli.quick,
@@ -160,8 +179,14 @@ async function main (): Promise<void> {
       totalMemory: os.totalmem()
     },
     groups: reports
-  }, null, 2) + '\n')
+  }
+  await writeFile(out, JSON.stringify(results, null, 2) + '\n')
   console.log(`\nJSON written to ${out}`)
+  const chartOut = cli.chart ?? (partial
+    ? path.join(os.tmpdir(), 'scuttledb-bench-results.svg')
+    : fileURLToPath(new URL('../../docs/benchmarks.svg', import.meta.url)))
+  await writeFile(chartOut, renderChart({ groups: reports, subtitle: describeRun(results) }))
+  console.log(`chart written to ${chartOut}`)
   if (outcomes.some((o) => o.error !== undefined)) process.exitCode = 1
 }
 
