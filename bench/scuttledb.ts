@@ -40,7 +40,7 @@ register('live', 'scuttledb live (tcp)', async ({ sizes }) => await inChild('scu
 
 defineGroup('memory', {
   title: 'peak RSS syncing --rss-keys keys, each side in its own process',
-  goal: 'serverPeakRss, serverSyncPeakRss and clientPeakRss each < 200 MB at 1,000,000 keys'
+  goal: 'serverPeakRss, serverSyncPeakRss and clientPeakRss each < 150 MB at 1,000,000 keys'
 })
 register('memory', 'scuttledb sync (2 processes, rss)', async ({ sizes }) =>
   await scuttledbSyncProcesses({ n: sizes.rssKeys, name: 'scuttledb sync (2 processes, rss)' }))
