@@ -80,6 +80,8 @@ export class UpdatePipeline {
   #roomWaiters: Array<() => void> = []
   /** A commit whose write failed and whose outcome could not be read back yet. */
   #uncertain: Prepared | undefined
+  /** How many queued items are tasks: without any, taking a batch needs no scan of the queue. */
+  #tasks = 0
 
   constructor (host: PipelineHost) {
     this.#host = host
@@ -108,6 +110,7 @@ export class UpdatePipeline {
    */
   async exclusive (task: () => Promise<void>): Promise<void> {
     await new Promise<void>((resolve, reject) => {
+      this.#tasks++
       this.enqueue({ local: true, update: [null, 0, ''], bytes: undefined, origin: undefined, task, done: (err) => { err === null ? resolve() : reject(err) } })
     })
   }
@@ -125,7 +128,7 @@ export class UpdatePipeline {
   #take (): Pending[] {
     const max = this.#host.maxBatch
     let items: Pending[]
-    const task = this.#queue.findIndex((item) => item.task !== undefined)
+    const task = this.#tasks === 0 ? -1 : this.#queue.findIndex((item) => item.task !== undefined)
     if (task !== -1 && task < max) {
       // Updates before a task commit first; the task runs alone after them.
       items = this.#queue.splice(0, task)
@@ -168,6 +171,7 @@ export class UpdatePipeline {
           // Storage cannot even be read: nothing may be committed over an unknown state.
           const cause = this.#uncertain.failure
           const failed = this.#queue[0].task !== undefined ? this.#queue.splice(0, 1) : this.#take()
+          if (failed[0].task !== undefined) this.#tasks--
           for (const item of failed) {
             item.done?.(error(codes.COMMIT_UNCERTAIN, 'An earlier commit failed and storage cannot be read back', { cause }))
           }
@@ -181,6 +185,7 @@ export class UpdatePipeline {
             continue
           }
           this.#queue.shift()
+          this.#tasks--
           try {
             await head.task()
             head.done?.(null)
