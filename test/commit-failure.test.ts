@@ -4,10 +4,10 @@ import { Model, codes } from '../lib/index.js'
 import { link, memoryModel, until } from './helpers.js'
 
 /** abstract-level's private hooks that commits and reads go through. */
-type Hooks = Record<'_chainedBatch' | '_getMany', (...args: unknown[]) => unknown>
+type Hooks = Record<'_batch' | '_getMany', (...args: unknown[]) => unknown>
 
 /**
- * A memory-level whose next chained-batch write lands and then reports failure
+ * A memory-level whose next batch write (array or chained: memory-level's chained batch writes through `_batch`) lands and then reports failure
  * (`failNextWrite`; with `'then-unreadable'` reads fail from then on), and whose
  * reads can be made to fail (`failReads`).
  */
@@ -18,19 +18,14 @@ class LateFailureLevel extends MemoryLevel<string, Buffer> {
   constructor () {
     super({ keyEncoding: 'utf8', valueEncoding: 'buffer' })
     const hooks = this as unknown as Hooks
-    const chained = hooks._chainedBatch.bind(this)
-    hooks._chainedBatch = () => {
-      const batch = chained() as { _write: (options: unknown) => Promise<void> }
-      const write = batch._write.bind(batch)
-      batch._write = async (options) => {
-        await write(options)
-        if (this.failNextWrite !== false) {
-          this.failReads = this.failNextWrite === 'then-unreadable'
-          this.failNextWrite = false
-          throw new Error('injected: the write landed, then the store reported an error')
-        }
+    const batch = hooks._batch.bind(this)
+    hooks._batch = async (...args) => {
+      await (batch(...args) as Promise<void>)
+      if (this.failNextWrite !== false) {
+        this.failReads = this.failNextWrite === 'then-unreadable'
+        this.failNextWrite = false
+        throw new Error('injected: the write landed, then the store reported an error')
       }
-      return batch
     }
     const getMany = hooks._getMany.bind(this)
     hooks._getMany = async (...args) => {

@@ -57,17 +57,13 @@ test('batch() is all or none when the write fails: no key of it is stored', asyn
   const model = new Model({ db })
   await model.open()
   t.teardown(async () => { await model.close() })
-  const hooks = db as unknown as { _chainedBatch: () => { _write: () => Promise<void> } }
-  const chained = hooks._chainedBatch.bind(db)
+  // Commits write through _batch (memory-level's chained batches do too).
+  const hooks = db as unknown as { _batch: (...args: unknown[]) => Promise<void> }
+  const batch = hooks._batch.bind(db)
   let fail = true
-  hooks._chainedBatch = () => {
-    const batch = chained()
-    const write = batch._write.bind(batch)
-    batch._write = async () => {
-      if (fail) throw new Error('injected: the write did not land')
-      await write()
-    }
-    return batch
+  hooks._batch = async (...args) => {
+    if (fail) throw new Error('injected: the write did not land')
+    await batch(...args)
   }
   try {
     await model.batch([{ type: 'put', key: 'a', value: 1 }, { type: 'put', key: 'b', value: 2 }])
