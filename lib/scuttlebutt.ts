@@ -183,6 +183,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
         } else {
           this.#id = id
         }
+        this.#hlc.spread(this.#id)
         this.#clock = clock
         this.#pinned = pinned
         this.#forgotten = forgotten

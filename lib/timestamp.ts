@@ -15,6 +15,19 @@ export type WallClock = () => number
 /** The most fractions of one millisecond the clock uses; binades with more admissible ones use the lowest (1048 exist per ms until 2039, 186 until 2109). */
 export const MAX_FRACTIONS = 4096
 
+/** How many places a millisecond's first timestamp is spread over (see HybridClock#spread). */
+export const SPREAD = 64
+
+/** A place in [0, SPREAD) for `key`: FNV-1a over its UTF-16 code units. */
+function spreadOf (key: string): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0) % SPREAD
+}
+
 const EMPTY = new Float64Array(0)
 const fractionTables = new Map<number, Float64Array>()
 
@@ -37,10 +50,23 @@ export class HybridClock {
   #low = 0
   #high = 0
   #table: Float64Array = EMPTY
+  /** How far into a millisecond's fractions a fresh millisecond starts (see spread). */
+  #start = 0
 
   constructor (now: WallClock = Date.now, last = 0) {
     this.#now = now
     this.#last = last
+  }
+
+  /**
+   * Start each millisecond at a place in its fractions chosen by `key` (the
+   * node's id), one of {@link SPREAD}: two nodes writing in the same millisecond
+   * then rarely make the same timestamp. Between scuttledb nodes an equal
+   * timestamp is broken by source, but an original peer that receives both
+   * keeps whichever arrived last, and would differ from the others forever.
+   */
+  spread (key: string): void {
+    this.#start = spreadOf(key)
   }
 
   /** The wall clock now. */
@@ -72,7 +98,7 @@ export class HybridClock {
     }
   }
 
-  /** The smallest admissible timestamp above `x`; moves the cursor there. */
+  /** The smallest admissible timestamp above `x` at or after this clock's start in its millisecond; moves the cursor there. */
   #after (x: number): number {
     // Millisecond 0 is skipped: below 1 the original's fractions are not on a fixed grid.
     let ms = x >= 1 ? Math.floor(x) : 1
@@ -98,6 +124,8 @@ export class HybridClock {
         }
         index = lo
       }
+      // A quarter of the fractions at most: the rest stay for writes within the millisecond.
+      index = Math.max(index, Math.min(this.#start, fractions.length >> 2))
       if (index < fractions.length) {
         this.#ms = ms
         this.#index = index

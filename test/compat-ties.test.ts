@@ -127,3 +127,27 @@ for (let round = 0; round < ROUNDS; round++) {
     t.deepEqual(errors, [], `seed ${seed}: no error on either stream or socket`)
   })
 }
+
+test('two scuttledb nodes writing one key in the same millisecond, joined through an original, converge', async (t) => {
+  const ms = 1795501157020
+  // Ids whose first timestamps in a millisecond differ (each node starts at its own place in the millisecond).
+  const firsts = new Map<number, Model>()
+  for (let i = 0; firsts.size < 2 && i < 8; i++) {
+    const node = await diskModel(t, { id: `node-${i}`, now: () => ms })
+    await node.set('k', node.id)
+    const ts = (await allHistory(node) as Update[])[0][1]
+    if (!firsts.has(ts)) firsts.set(ts, node)
+  }
+  t.equal(firsts.size, 2, 'two nodes with different first timestamps in the same millisecond')
+  // The greater source first: an original keeps the later of equal timestamps, scuttledb the greater source.
+  const [a, b] = [...firsts.values()].sort((x, y) => (x.id > y.id ? -1 : 1))
+  const o = new OModel('original')
+  const errorsA = await connect(t, a, o, true)
+  const errorsB = await connect(t, b, o, false)
+  const same = async (): Promise<boolean> => {
+    const [sa, sb, so] = await Promise.all([state(a), state(b), state(o)])
+    return isDeepStrictEqual(sa, so) && isDeepStrictEqual(sb, so)
+  }
+  t.ok(await until(same, 3000), 'all three hold the same keys, values, clock and winners')
+  t.deepEqual([...errorsA, ...errorsB], [], 'no error on any stream or socket')
+})

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util'
 import test, { type Test } from 'tape'
 import { MemoryLevel } from 'memory-level'
 import { Model } from '../lib/index.js'
-import { allHistory, link, until } from './helpers.js'
+import { allHistory, link, tiedIds, until } from './helpers.js'
 import { Sim } from './sim.js'
 
 // Replay one run with SEED=<n> (printed in every assertion); SIM_RUNS=<n> adds n fresh random seeds.
@@ -63,8 +63,10 @@ test('equal timestamps on one key from two sources resolve to the greater source
     t.teardown(async () => { await model.close(); await db.close() })
     return model
   }
-  const low = await open('A')
-  const high = await open('B')
+  // Ids whose clocks start a millisecond at the same place, so the two writes tie.
+  const [lowId, highId] = tiedIds(2)
+  const low = await open(lowId)
+  const high = await open(highId)
   const [fromLow, fromHigh] = await Promise.all([low.localUpdate(['k', 'from A']), high.localUpdate(['k', 'from B'])])
   t.equal(fromLow[1], fromHigh[1], 'both writes carry the same timestamp')
 
@@ -90,7 +92,7 @@ test('equal timestamps on one key from two sources resolve to the greater source
   t.ok(await until(() => low.stats.old + low.stats.committed >= 2), 'the writer with the smaller id has taken B\'s write')
 
   // A's write lost, but it is A's latest: every replica keeps it (pinned) so A's clock entry is fetchable.
-  const expected = [[['k', 'from A'], fromLow[1], 'A'], [['k', 'from B'], fromHigh[1], 'B']]
+  const expected = [[['k', 'from A'], fromLow[1], lowId], [['k', 'from B'], fromHigh[1], highId]]
   for (const model of [low, high, lowFirst, highFirst]) {
     t.equal(await model.get('k'), 'from B', `${model.id} holds the value of the greater source id`)
     t.deepEqual(await allHistory(model), expected, `${model.id} keeps the winning update and the loser's latest, nothing else`)

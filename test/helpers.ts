@@ -6,7 +6,7 @@ import { once } from 'node:events'
 import { MemoryLevel } from 'memory-level'
 import { Packr } from 'msgpackr'
 import type { Test } from 'tape'
-import { Model, type ReplicationStream, type Scuttlebutt, type ScuttlebuttOptions, type StreamOptions } from '../lib/index.js'
+import { HybridClock, Model, type ReplicationStream, type Scuttlebutt, type ScuttlebuttOptions, type StreamOptions } from '../lib/index.js'
 
 /** A fresh temporary directory, removed when the test ends. */
 export async function tempDir (t: Test, prefix = 'scuttledb-test-'): Promise<string> {
@@ -118,4 +118,22 @@ export async function stalledLink (x: Scuttlebutt<any>, y: Scuttlebutt<any>): Pr
   wire.unpipe(b)
   wire.pause()
   return { a, b, resume: () => { wire.resume(); wire.pipe(b) } }
+}
+
+/**
+ * `count` node ids, in ascending order, whose clocks start a millisecond at the
+ * same timestamp (each clock is spread by its id): for tests of equal-timestamp ties.
+ */
+export function tiedIds (count: number): string[] {
+  const groups = new Map<number, string[]>()
+  for (let i = 0; ; i++) {
+    const id = `node-${String(i).padStart(4, '0')}`
+    const clock = new HybridClock(() => 1_700_000_000_000)
+    clock.spread(id)
+    const first = clock.next()
+    const group = groups.get(first) ?? []
+    group.push(id)
+    groups.set(first, group)
+    if (group.length === count) return group
+  }
 }

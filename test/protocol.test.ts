@@ -1,7 +1,7 @@
 import test from 'tape'
 import { once } from 'node:events'
 import { pipeline } from 'node:stream'
-import { memoryModel, diskModel, link, allHistory, until, sleep } from './helpers.js'
+import { memoryModel, diskModel, link, allHistory, tiedIds, until, sleep } from './helpers.js'
 
 test('history(clock) yields only updates newer than the clock; null or absent entries mean everything', async (t) => {
   const a = await memoryModel(t)
@@ -23,8 +23,10 @@ test('history(clock) yields only updates newer than the clock; null or absent en
 test('history is in (ts, source) order across sources', async (t) => {
   let wall = 1_000_000
   const now = (): number => wall
-  const a = await memoryModel(t, { id: 'A', now })
-  const b = await memoryModel(t, { id: 'B', now })
+  // Ids whose clocks start a millisecond at the same place, so the last two writes tie.
+  const [A, B] = tiedIds(2)
+  const a = await memoryModel(t, { id: A, now })
+  const b = await memoryModel(t, { id: B, now })
   await a.set('a1', 1); wall += 10
   await b.set('b1', 1); wall += 10
   await a.set('a2', 1)
@@ -36,7 +38,7 @@ test('history is in (ts, source) order across sources', async (t) => {
   const sorted = [...stamps].sort((x, y) => (x[0] as number) - (y[0] as number) || String(x[1]).localeCompare(String(y[1])))
   t.deepEqual(stamps, sorted, 'sorted by (ts, source)')
   t.equal(h[2][1], h[3][1], 'the last two share a timestamp')
-  t.deepEqual(stamps.map((s) => s[1]), ['A', 'B', 'A', 'B'], 'ties broken by source')
+  t.deepEqual(stamps.map((s) => s[1]), [A, B, A, B], 'ties broken by source')
 })
 
 test('the header event carries the peer id and meta', async (t) => {

@@ -194,3 +194,27 @@ test('HybridClock never repeats at magnitudes where no fraction is admissible or
   t.equal(clock.last, b, 'last is the latest issued')
   t.end()
 })
+
+test('clocks spread by different ids start a millisecond at different admissible values, and stay increasing', (t) => {
+  // A millisecond no other test uses: the original's clock is left exhausted in it (see originalValues).
+  const ms = 1795501158537
+  const original = new Set(originalValues(ms))
+  const allowed = new Set(Array.from(admissibleFractions(binadeOf(ms)), (f) => ms + f))
+  const firsts = new Set<number>()
+  let bad = 0
+  for (let i = 0; i < 200; i++) {
+    const clock = new HybridClock(() => ms)
+    clock.spread(`node-${i}`)
+    let last = 0
+    for (let n = 0; n < 50; n++) {
+      const v = clock.next()
+      if (n === 0) firsts.add(v)
+      if (!(v > last) || original.has(v) || (Math.floor(v) === ms && !allowed.has(v))) bad++
+      last = v
+    }
+  }
+  t.equal(bad, 0, 'every timestamp is increasing, admissible and not one the original can make')
+  // 200 ids over 64 places: nearly every place is taken; without the spread there is one.
+  t.ok(firsts.size >= 48, `first timestamps of 200 ids fall on ${firsts.size} different values`)
+  t.end()
+})
