@@ -219,16 +219,31 @@ export class UpdatePipeline {
    */
   async #authorize (items: Pending[]): Promise<Pending[]> {
     const security = this.#host.security
-    const verdicts: Array<boolean | string | Promise<boolean | string>> = items.map((item) => {
+    // A backend with verifyBatch gets the whole batch in one call (e.g. to share it among worker threads).
+    const batched: number[] = []
+    const verdicts: Array<boolean | string | Promise<boolean | string>> = items.map((item, i) => {
       if (item.local) return true
       if (this.#host.writers !== undefined && !this.#host.writers(item.update[2], item.update)) return 'source not allowed to write'
       if (security === undefined) return true
+      if (security.verifyBatch !== undefined) {
+        batched.push(i)
+        return false
+      }
       try {
         return security.verify(item.update)
       } catch (err) {
         return `verify threw: ${(err as Error).message}`
       }
     })
+    if (batched.length > 0) {
+      let results: Array<boolean | string> | string
+      try {
+        results = await (security as Security).verifyBatch?.(batched.map((i) => (items[i] as Pending).update)) ?? []
+      } catch (err) {
+        results = `verify failed: ${(err as Error).message}`
+      }
+      batched.forEach((i, j) => { verdicts[i] = typeof results === 'string' ? results : results[j] ?? 'verify failed: no verdict' })
+    }
     const settled = verdicts.some((v) => typeof v === 'object')
       ? await Promise.all(verdicts.map(async (v) => await Promise.resolve(v).catch((err: Error) => `verify failed: ${err.message}`)))
       : verdicts as Array<boolean | string>
