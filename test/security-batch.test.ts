@@ -10,7 +10,7 @@ import {
   codes, createSecurity, Model, generateKeys, idOf, seededRandom, signedBytes, verifyReasons,
   type KeyPair, type ScuttledbError, type Security, type Update
 } from '../lib/index.js'
-import { verifyPool } from '../lib/security/verify-pool.js'
+import { VerifyPool, verifyPool } from '../lib/security/verify-pool.js'
 import { allHistory, diskModel, link, memoryModel, until } from './helpers.js'
 import { isUpdate, securedModel, Tamper, tamperedLink, updateFor } from './security-helpers.js'
 
@@ -77,6 +77,28 @@ test('a pool that fails mid-batch: the batch is verified on the calling thread, 
   t.deepEqual(await verdicts, expected, 'the same verdicts')
   t.deepEqual(await security.verifyBatch(batch), expected, 'and the next batch starts new workers')
   t.ok(verifyPool().threads > 0, 'workers are running again')
+})
+
+test('where no worker can start (a single-file bundle without the worker script), the pool refuses at once and stays refused', async (t) => {
+  const pool = new VerifyPool(2, 5000, new URL('./no-such-verify-worker.js', import.meta.url))
+  const job = { key: ED.publicKeyDer.toString('base64url'), algorithm: null, data: new Uint8Array(1), signature: new Uint8Array(64) }
+  let first: unknown
+  try {
+    await pool.verify([job])
+  } catch (err) {
+    first = err
+  }
+  t.ok(first instanceof Error, 'the first batch rejects (its caller then verifies it itself)')
+  t.equal(pool.threads, 0, 'no worker is left')
+  let second: unknown
+  try {
+    await pool.verify([job])
+  } catch (err) {
+    second = err
+  }
+  t.equal(second, first, 'later batches are refused with the same error, without starting workers again')
+  t.equal(pool.threads, 0, 'still no worker')
+  await pool.close()
 })
 
 test('a bad signature in the middle of a large sync: that update alone is rejected, everything else is stored and forwarded', async (t) => {

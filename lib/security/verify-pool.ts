@@ -9,6 +9,8 @@ import { writeChunk, type ChunkVerdicts, type VerifyJob } from './verify-chunk.j
 const MIN_CHUNK = 32
 /** A worker idle this long exits (it is unref'd meanwhile, so it never holds the process open). */
 const IDLE_MS = 5000
+/** The worker's code, next to this file (in a single-file bundle it is missing: callers then verify themselves). */
+const WORKER = new URL('./verify-worker.js', import.meta.url)
 
 interface Waiter {
   resolve: (ok: Uint8Array) => void
@@ -28,14 +30,16 @@ interface Slot {
 export class VerifyPool {
   readonly #size: number
   readonly #idleMs: number
+  readonly #script: URL
   #slots: Slot[] = []
   #nextId = 0
   /** Set once a worker failed before answering: workers cannot run here; callers verify on their own thread. */
   #broken: Error | undefined
 
-  constructor (size: number, idleMs = IDLE_MS) {
+  constructor (size: number, idleMs = IDLE_MS, script = WORKER) {
     this.#size = size
     this.#idleMs = idleMs
+    this.#script = script
   }
 
   /** Worker threads running now. */
@@ -96,7 +100,7 @@ export class VerifyPool {
   }
 
   #spawn (): Slot {
-    const worker = new Worker(new URL('./verify-worker.js', import.meta.url))
+    const worker = new Worker(this.#script)
     const slot: Slot = { worker, pending: new Map(), idle: undefined, answered: false, retired: false }
     worker.on('message', (verdicts: ChunkVerdicts) => {
       slot.answered = true
