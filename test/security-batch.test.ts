@@ -63,6 +63,10 @@ test('a batch gets, per update, the verdict single verification gives: good, bad
     const one = await Promise.all(batch.slice(0, 40).map(async (u) => await security.verify(u)))
     t.deepEqual(one, expected.slice(0, 40), `verifyOn '${verifyOn}': verify of one update agrees (seed ${seed})`)
   }
+  // Batches of several instances at once share the pool's queue: each still gets its own verdicts, in order.
+  const parts = [batch.slice(0, 250), batch.slice(250, 251), batch.slice(251)]
+  const together = await Promise.all(parts.map(async (part) => await createSecurity().verifyBatch(part)))
+  t.deepEqual(together.flat(), expected, `concurrent batches get their own verdicts (seed ${seed})`)
   t.deepEqual(await createSecurity().verifyBatch([]), [], 'an empty batch has no verdicts')
   t.throws(() => createSecurity({ verifyOn: 'gpu' as 'main' }), TypeError, 'an unknown verifyOn is a TypeError')
 })

@@ -5,33 +5,44 @@ import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { writeChunk, type ChunkVerdicts, type VerifyJob } from './verify-chunk.js'
 
-/** Fewer jobs than this per worker are not worth splitting a batch for. */
+/** Fewer jobs than this in a chunk are not worth a message. */
 const MIN_CHUNK = 32
+/** A batch is cut into about this many chunks per worker, so that a worker given less CPU does not hold up the batch. */
+const CHUNKS_PER_WORKER = 4
+/** Chunks posted to one worker at a time: the next waits in its port while it checks the current one. */
+const IN_FLIGHT = 2
 /** A worker idle this long exits (it is unref'd meanwhile, so it never holds the process open). */
 const IDLE_MS = 5000
 /** The worker's code, next to this file (in a single-file bundle it is missing: callers then verify themselves). */
 const WORKER = new URL('./verify-worker.js', import.meta.url)
 
-interface Waiter {
+interface Chunk {
+  jobs: VerifyJob[]
   resolve: (ok: Uint8Array) => void
   reject: (err: Error) => void
 }
 
 interface Slot {
   worker: Worker
-  pending: Map<number, Waiter>
+  /** Chunks posted to this worker, by message id. */
+  posted: Map<number, Chunk>
   idle: NodeJS.Timeout | undefined
   /** Whether it ever answered: a worker that fails before that cannot start here at all. */
   answered: boolean
   retired: boolean
 }
 
-/** Worker threads verifying signatures: started lazily, ref'd only while they have work. */
+/**
+ * Worker threads verifying signatures: started lazily, ref'd only while they have
+ * work. Batches are cut into chunks on one queue that every worker takes from.
+ */
 export class VerifyPool {
   readonly #size: number
   readonly #idleMs: number
   readonly #script: URL
   #slots: Slot[] = []
+  /** Chunks waiting for a worker, oldest first. */
+  #queue: Chunk[] = []
   #nextId = 0
   /** Set once a worker failed before answering: workers cannot run here; callers verify on their own thread. */
   #broken: Error | undefined
@@ -51,10 +62,13 @@ export class VerifyPool {
   async verify (jobs: VerifyJob[]): Promise<Uint8Array> {
     if (this.#broken !== undefined) throw this.#broken
     if (jobs.length === 0) return new Uint8Array(0)
-    const chunks = Math.min(this.#size, Math.max(1, Math.floor(jobs.length / MIN_CHUNK)))
-    const step = Math.ceil(jobs.length / chunks)
+    const step = Math.max(MIN_CHUNK, Math.ceil(jobs.length / (this.#size * CHUNKS_PER_WORKER)))
     const parts: Array<Promise<Uint8Array>> = []
-    for (let at = 0; at < jobs.length; at += step) parts.push(this.#send(jobs.slice(at, at + step)))
+    for (let at = 0; at < jobs.length; at += step) {
+      const part = jobs.slice(at, at + step)
+      parts.push(new Promise((resolve, reject) => { this.#queue.push({ jobs: part, resolve, reject }) }))
+    }
+    this.#dispatch()
     const answers = await Promise.all(parts)
     if (answers.length === 1) return answers[0] as Uint8Array
     const ok = new Uint8Array(jobs.length)
@@ -70,54 +84,68 @@ export class VerifyPool {
   async close (): Promise<void> {
     const slots = this.#slots
     this.#slots = []
-    await Promise.all(slots.map(async (slot) => await this.#retire(slot, new Error('The verification pool was closed'))))
+    const reason = new Error('The verification pool was closed')
+    this.#failQueued(reason)
+    await Promise.all(slots.map(async (slot) => await this.#retire(slot, reason)))
   }
 
-  async #send (jobs: VerifyJob[]): Promise<Uint8Array> {
-    const slot = this.#pick()
-    const id = this.#nextId++
-    const message = writeChunk(id, jobs)
-    return await new Promise<Uint8Array>((resolve, reject) => {
-      if (slot.pending.size === 0) {
-        clearTimeout(slot.idle)
-        slot.idle = undefined
-        slot.worker.ref()
+  /** Post queued chunks to workers with room, starting workers up to the pool's size. */
+  #dispatch (): void {
+    while (this.#queue.length > 0) {
+      if (this.#broken !== undefined) {
+        this.#failQueued(this.#broken)
+        return
       }
-      slot.pending.set(id, { resolve, reject })
-      slot.worker.postMessage(message, [message.buffer])
-    })
-  }
-
-  /** An idle worker, else a new one while under size, else the least loaded. */
-  #pick (): Slot {
-    let best: Slot | undefined
-    for (const slot of this.#slots) {
-      if (slot.pending.size === 0) return slot
-      if (best === undefined || slot.pending.size < best.pending.size) best = slot
+      let slot: Slot | undefined
+      for (const s of this.#slots) if (s.posted.size < IN_FLIGHT && (slot === undefined || s.posted.size < slot.posted.size)) slot = s
+      // An idle worker takes it; else a new worker, while the pool has room; else one with a free place.
+      if (slot === undefined || (slot.posted.size > 0 && this.#slots.length < this.#size)) slot = this.#spawn()
+      if (slot === undefined) return
+      this.#post(slot, this.#queue.shift() as Chunk)
     }
-    if (best !== undefined && this.#slots.length >= this.#size) return best
-    return this.#spawn()
   }
 
-  #spawn (): Slot {
+  #post (slot: Slot, chunk: Chunk): void {
+    const id = this.#nextId++
+    const message = writeChunk(id, chunk.jobs)
+    if (slot.posted.size === 0) {
+      clearTimeout(slot.idle)
+      slot.idle = undefined
+      slot.worker.ref()
+    }
+    slot.posted.set(id, chunk)
+    slot.worker.postMessage(message, [message.buffer])
+  }
+
+  #failQueued (reason: Error): void {
+    const queued = this.#queue
+    this.#queue = []
+    for (const chunk of queued) chunk.reject(reason)
+  }
+
+  #spawn (): Slot | undefined {
+    if (this.#slots.length >= this.#size) return undefined
     const worker = new Worker(this.#script)
-    const slot: Slot = { worker, pending: new Map(), idle: undefined, answered: false, retired: false }
+    const slot: Slot = { worker, posted: new Map(), idle: undefined, answered: false, retired: false }
     worker.on('message', (verdicts: ChunkVerdicts) => {
       slot.answered = true
-      const waiter = slot.pending.get(verdicts.id)
-      slot.pending.delete(verdicts.id)
-      if (slot.pending.size === 0 && !slot.retired) {
+      const chunk = slot.posted.get(verdicts.id)
+      slot.posted.delete(verdicts.id)
+      chunk?.resolve(verdicts.ok)
+      this.#dispatch()
+      if (slot.posted.size === 0 && !slot.retired) {
         // Idle: never keep the process alive for it, and let it go after a while.
         worker.unref()
         slot.idle = setTimeout(() => { void this.#retire(slot, new Error('idle')) }, this.#idleMs)
         slot.idle.unref()
       }
-      waiter?.resolve(verdicts.ok)
     })
     const fail = (err: Error): void => {
       if (slot.retired) return
       if (!slot.answered) this.#broken = err
       void this.#retire(slot, err)
+      // What is still queued goes to the other workers (or fails, if none can start).
+      this.#dispatch()
     }
     worker.on('error', fail)
     worker.on('messageerror', fail)
@@ -131,8 +159,8 @@ export class VerifyPool {
     slot.retired = true
     clearTimeout(slot.idle)
     this.#slots = this.#slots.filter((s) => s !== slot)
-    for (const waiter of slot.pending.values()) waiter.reject(reason)
-    slot.pending.clear()
+    for (const chunk of slot.posted.values()) chunk.reject(reason)
+    slot.posted.clear()
     await slot.worker.terminate().catch(() => {})
   }
 }
