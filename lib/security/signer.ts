@@ -165,8 +165,9 @@ export function createSecurity (options: SecurityOptions = {}): KeySecurity {
 
   /**
    * Every check but the cryptographic one runs here, as in verifySync; the
-   * signatures go to the worker pool in one message per worker. Should the pool
-   * fail (a worker died, or none can start), this thread verifies them instead.
+   * signatures go to the worker pool, a few chunks of the batch in one buffer
+   * each. Should the pool fail (a worker died, or none can start), this thread
+   * verifies them instead.
    */
   async function verifyOnWorkers (updates: Update[]): Promise<Array<true | VerifyReason>> {
     const verdicts = new Array<true | VerifyReason>(updates.length)
