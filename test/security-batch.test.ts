@@ -165,6 +165,38 @@ test("the pipeline verifies a batch with the backend's verifyBatch, one verdict 
   t.equal(reasons.filter((r) => r === 'bad signature').length, 1, 'false is reported as bad signature')
 })
 
+test('verdicts started ahead for queued updates: each update verified once, the allow-list and forgeries still decide per update', async (t) => {
+  const keysA = generateKeys()
+  const keysF = generateKeys()
+  const a = await securedModel(t, keysA)
+  const f = await securedModel(t, keysF)
+  const b = await memoryModel(t)
+  await Promise.all(Array.from({ length: 1200 }, async (_, i) => { await (i % 2 === 0 ? a : f).set(`k${i}`, i) }))
+  await Promise.all([link(a, b).synced, link(f, b).synced])
+  const inner = createSecurity()
+  const verified: Update[] = []
+  const security: Security = {
+    sign: () => { throw new Error('verify only') },
+    verify: (u) => inner.verifySync(u),
+    verifyBatch: async (updates) => {
+      verified.push(...updates)
+      return await inner.verifyBatch(updates)
+    }
+  }
+  const c = await diskModel(t, { security, writers: (id) => id !== keysF.id, maxBatch: 100 })
+  const reasons = new Map<string, number>()
+  c.on('unverified', (_u, reason) => { reasons.set(reason, (reasons.get(reason) ?? 0) + 1) })
+  const tamper = new Tamper((v) => [isUpdate(v) && (v[0] as string[])[0] === 'k600' ? [['k600', 'forged'], v[1], v[2], v[3]] : v])
+  await (await tamperedLink(t, b, c, tamper, 'in-process')).synced
+  t.equal(c.stats.committed, 599, "A's updates but the forged one are committed")
+  t.equal(reasons.get('source not allowed to write'), 600, "every one of F's updates is refused by the allow-list")
+  t.equal(reasons.get(verifyReasons.BAD_SIGNATURE), 1, 'the forged one is unverified: bad signature')
+  t.equal(await c.get('k600'), undefined, 'the forged one is not stored')
+  const once = new Set(verified.map((u) => `${u[2]}/${u[1]}`))
+  t.equal(once.size, verified.length, 'no update was verified twice')
+  t.ok(verified.length >= 600, `every one of A's updates was verified (${verified.length} verified in all: F's, refused by the allow-list, only when verified ahead)`)
+})
+
 test('a verifyBatch that rejects, or answers too few verdicts, fails those updates as unverified', async (t) => {
   for (const [name, verifyBatch] of [
     ['rejects', async () => { throw new Error('backend down') }],
