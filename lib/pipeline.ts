@@ -82,6 +82,10 @@ export class UpdatePipeline {
   #uncertain: Prepared | undefined
   /** How many queued items are tasks: without any, taking a batch needs no scan of the queue. */
   #tasks = 0
+  /** Verdicts under way for remote updates, from a backend's verifyBatch (some started before their batch was taken). */
+  readonly #verdicts = new WeakMap<Pending, Promise<boolean | string>>()
+  /** The look-ahead verification of queued updates: at most one batch ahead. */
+  #ahead: Promise<void> | undefined
 
   constructor (host: PipelineHost) {
     this.#host = host
@@ -224,16 +228,29 @@ export class UpdatePipeline {
    */
   async #authorize (items: Pending[]): Promise<Pending[]> {
     const security = this.#host.security
-    const verdicts: Array<boolean | string | Promise<boolean | string>> = items.map((item) => {
+    // A backend with verifyBatch gets the whole batch in one call (e.g. to share it among worker threads).
+    const batched: number[] = []
+    const verdicts: Array<boolean | string | Promise<boolean | string>> = items.map((item, i) => {
       if (item.local) return true
       if (this.#host.writers !== undefined && !this.#host.writers(item.update[2], item.update)) return 'source not allowed to write'
       if (security === undefined) return true
+      if (security.verifyBatch !== undefined) {
+        const started = this.#verdicts.get(item)
+        if (started !== undefined) return started
+        batched.push(i)
+        return false
+      }
       try {
         return security.verify(item.update)
       } catch (err) {
         return `verify threw: ${(err as Error).message}`
       }
     })
+    if (batched.length > 0) {
+      void this.#verifyBatch(batched.map((i) => items[i] as Pending))
+      for (const i of batched) verdicts[i] = this.#verdicts.get(items[i] as Pending) as Promise<boolean | string>
+    }
+    if (security?.verifyBatch !== undefined) this.#verifyAhead()
     const settled = verdicts.some((v) => typeof v === 'object')
       ? await Promise.all(verdicts.map(async (v) => await Promise.resolve(v).catch((err: Error) => `verify failed: ${err.message}`)))
       : verdicts as Array<boolean | string>
@@ -250,6 +267,43 @@ export class UpdatePipeline {
       item.done?.(null, undefined, true)
     })
     return kept
+  }
+
+  /** Start verifying `items` with the backend's verifyBatch; each item's verdict goes to #verdicts. */
+  async #verifyBatch (items: Pending[]): Promise<void> {
+    let all: Promise<Array<boolean | string>>
+    try {
+      all = Promise.resolve((this.#host.security as Security).verifyBatch?.(items.map((item) => item.update)) ?? [])
+    } catch (err) {
+      all = Promise.reject(err)
+    }
+    items.forEach((item, j) => {
+      this.#verdicts.set(item, all.then((results) => results[j] ?? 'verify failed: no verdict', (err: Error) => `verify failed: ${err.message}`))
+    })
+    await all.catch(() => {})
+  }
+
+  /**
+   * While a batch is verified and applied, verify the next one already queued, so
+   * the verifier (worker threads) is never idle while the main thread commits. Only
+   * the verdicts are early: each is still awaited, in its own batch, before the
+   * update is looked at. Updates not newer than the clock are left out (they will be
+   * dropped as old, unverified).
+   */
+  #verifyAhead (): void {
+    if (this.#ahead !== undefined) return
+    const clock = this.#host.clock
+    const next: Pending[] = []
+    const end = Math.min(this.#queue.length, this.#host.maxBatch)
+    for (let i = 0; i < end; i++) {
+      const item = this.#queue[i] as Pending
+      if (item.local || item.task !== undefined || this.#verdicts.has(item)) continue
+      const latest = clock.get(item.update[2])
+      if (latest === undefined || item.update[1] > latest) next.push(item)
+    }
+    if (next.length === 0) return
+    const ahead = this.#verifyBatch(next).then(() => { if (this.#ahead === ahead) this.#ahead = undefined })
+    this.#ahead = ahead
   }
 
   /** Check and apply one batch into a commit (not yet written); undefined when nothing is accepted. */

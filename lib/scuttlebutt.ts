@@ -48,6 +48,11 @@ export interface Security {
   sign: (update: Update) => unknown
   /** `true` when the update is authentic; `false` or a reason string when not. */
   verify: (update: Update) => boolean | string | Promise<boolean | string>
+  /**
+   * Optional: the verdicts of many updates at once, one per update in order, each as
+   * `verify` would give it. When present, the pipeline verifies each batch with one call.
+   */
+  verifyBatch?: (updates: Update[]) => Promise<Array<boolean | string>>
   /** A new node id (e.g. a hash of the public key), used when a database is created. */
   createId?: () => Source
 }
@@ -128,6 +133,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     if (security !== undefined && (typeof security.sign !== 'function' || typeof security.verify !== 'function')) {
       throw new TypeError('options.security must have sign() and verify()')
     }
+    if (security?.verifyBatch !== undefined && typeof security.verifyBatch !== 'function') throw new TypeError('options.security.verifyBatch must be a function')
     this.#options = { db, id, sync, maxClockSkew, maxBatch, now, security }
     if (typeof writers === 'function') {
       this.#writers = writers

@@ -4,6 +4,8 @@ import type { Source, Update } from '../protocol.js'
 import type { Security } from '../scuttlebutt.js'
 import { securityCodes, securityError } from './errors.js'
 import { publicKeyFromDer, type KeyPair, type KeyType } from './keys.js'
+import type { VerifyJob } from './verify-chunk.js'
+import { verifyPool } from './verify-pool.js'
 
 /**
  * What a signed update carries as its 4th element: the signature and the
@@ -47,10 +49,12 @@ export interface SecurityOptions {
   /** This node's keys. Without them the backend only verifies (and `sign` throws CANNOT_SIGN). */
   keys?: KeyPair
   /**
-   * Where to verify: 'threadpool' (default; node:crypto's asynchronous verify,
-   * several verifications at once on libuv's threads) or 'main' (synchronous).
+   * Where to verify: 'workers' (default; a process-wide pool of worker threads,
+   * one per core up to 4, each verifying a share of every batch), 'threadpool'
+   * (node:crypto's asynchronous verify, one libuv work item per signature) or
+   * 'main' (synchronous, on the calling thread).
    */
-  verifyOn?: 'threadpool' | 'main'
+  verifyOn?: 'workers' | 'threadpool' | 'main'
   /** Public keys of this many sources are kept parsed. Default 4096. */
   keyCacheSize?: number
 }
@@ -65,6 +69,8 @@ export interface KeySecurity extends Security {
   sign: (update: Update) => UpdateSignature
   /** `true`, or the reason the update is not authentic, computed on the calling thread. */
   verifySync: (update: Update) => true | VerifyReason
+  /** `verify` for many updates at once: one verdict per update, in order, the same as `verifySync` gives. */
+  verifyBatch: (updates: Update[]) => Promise<Array<true | VerifyReason>>
 }
 
 /** A parsed key of one source, with the string it came in (a hit is one string comparison). */
@@ -96,8 +102,8 @@ function decode (s: unknown): Buffer | undefined {
  * `new Model({ db, ...securityOptions(keys) })`.
  */
 export function createSecurity (options: SecurityOptions = {}): KeySecurity {
-  const { keys, verifyOn = 'threadpool', keyCacheSize = 4096 } = options
-  if (verifyOn !== 'threadpool' && verifyOn !== 'main') throw new TypeError("verifyOn must be 'threadpool' or 'main'")
+  const { keys, verifyOn = 'workers', keyCacheSize = 4096 } = options
+  if (verifyOn !== 'workers' && verifyOn !== 'threadpool' && verifyOn !== 'main') throw new TypeError("verifyOn must be 'workers', 'threadpool' or 'main'")
   if (!(Number.isInteger(keyCacheSize) && keyCacheSize > 0)) throw new TypeError('keyCacheSize must be a positive integer')
   const encodedKey = keys?.publicKeyDer.toString('base64url')
   const cache = new Map<Source, CachedKey>()
@@ -143,15 +149,50 @@ export function createSecurity (options: SecurityOptions = {}): KeySecurity {
     return { entry, data, signature }
   }
 
-  function verifySync (update: Update): true | VerifyReason {
-    const prepared = prepare(update)
-    if (typeof prepared === 'string') return prepared
-    const { entry, data, signature } = prepared
+  function check (entry: CachedKey, data: Buffer, signature: Buffer): true | VerifyReason {
     try {
       return cryptoVerify(entry.algorithm, data, entry.key, signature) ? true : verifyReasons.BAD_SIGNATURE
     } catch {
       return verifyReasons.BAD_SIGNATURE
     }
+  }
+
+  function verifySync (update: Update): true | VerifyReason {
+    const prepared = prepare(update)
+    if (typeof prepared === 'string') return prepared
+    return check(prepared.entry, prepared.data, prepared.signature)
+  }
+
+  /**
+   * Every check but the cryptographic one runs here, as in verifySync; the
+   * signatures go to the worker pool, a few chunks of the batch in one buffer
+   * each. Should the pool fail (a worker died, or none can start), this thread
+   * verifies them instead.
+   */
+  async function verifyOnWorkers (updates: Update[]): Promise<Array<true | VerifyReason>> {
+    const verdicts = new Array<true | VerifyReason>(updates.length)
+    const jobs: VerifyJob[] = []
+    const checked: Array<{ at: number, entry: CachedKey, data: Buffer, signature: Buffer }> = []
+    updates.forEach((update, at) => {
+      const prepared = prepare(update)
+      if (typeof prepared === 'string') {
+        verdicts[at] = prepared
+        return
+      }
+      checked.push({ at, ...prepared })
+      jobs.push({ key: prepared.entry.encoded, algorithm: prepared.entry.algorithm, data: prepared.data, signature: prepared.signature })
+    })
+    if (jobs.length === 0) return verdicts
+    let ok: Uint8Array | undefined
+    try {
+      ok = await verifyPool().verify(jobs)
+    } catch {
+      ok = undefined
+    }
+    checked.forEach(({ at, entry, data, signature }, i) => {
+      verdicts[at] = ok === undefined ? check(entry, data, signature) : ok[i] === 1 ? true : verifyReasons.BAD_SIGNATURE
+    })
+    return verdicts
   }
 
   function verifyAsync (update: Update): true | VerifyReason | Promise<true | VerifyReason> {
@@ -185,12 +226,20 @@ export function createSecurity (options: SecurityOptions = {}): KeySecurity {
     return [cryptoSign(algorithmOf(keys.type), data, keys.privateKey).toString('base64url'), encodedKey]
   }
 
+  const verifyBatch = verifyOn === 'workers'
+    ? verifyOnWorkers
+    : verifyOn === 'threadpool'
+      ? async (updates: Update[]) => await Promise.all(updates.map(verifyAsync))
+      : async (updates: Update[]) => updates.map(verifySync)
   const security: KeySecurity = {
     id: keys?.id,
     type: keys?.type,
     sign,
-    verify: verifyOn === 'threadpool' ? verifyAsync : verifySync,
-    verifySync
+    verify: verifyOn === 'workers'
+      ? async (update) => (await verifyOnWorkers([update]))[0] as true | VerifyReason
+      : verifyOn === 'threadpool' ? verifyAsync : verifySync,
+    verifySync,
+    verifyBatch
   }
   if (keys !== undefined) security.createId = () => keys.id
   return security
