@@ -1,11 +1,11 @@
 import { rm, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import type { Writable } from 'node:stream'
+import type { Duplex, Writable } from 'node:stream'
 import { codes, ScuttledbError } from '../errors.js'
 import { Model } from '../model.js'
 import type { Source } from '../protocol.js'
 import type { SyncProgress } from '../stream.js'
-import type { Connection, ConnectionOptions } from '../net/connection.js'
+import type { Connection, ConnectionOptions, Handshake } from '../net/connection.js'
 import { codeOf, hasCode, netCodes, netError } from '../net/errors.js'
 import type { ReplicationClient } from '../net/reconnect.js'
 import type { ReplicationServer } from '../net/server.js'
@@ -16,6 +16,7 @@ import type { KeyPair } from '../security/keys.js'
 import { securityOptions } from '../security/signer.js'
 import { usageError, type PeerTarget } from './args.js'
 import { probeAuthRequired } from './auth-probe.js'
+import { DEFAULT_MAX_PEERS, DEFAULT_ROTATE_MS, PeerDiscovery, type SeedState } from './discovery.js'
 import { createHttpApi, type HttpApi } from './http-api.js'
 import type { HttpTokens } from './http-auth.js'
 import { RESTORE_UNSYNCED, clearRestore, restorePending, writeSnapshot } from './backup-format.js'
@@ -63,6 +64,12 @@ export interface NodeOptions {
   acceptRestore?: boolean
   /** Shows first syncs with a large history. */
   progress?: ProgressView
+  /** Outgoing connections to peers learned by peer exchange, besides `peers` (default 6; 0: none). */
+  maxPeers?: number
+  /** The replication address other nodes should dial (`host:port`); default the listening one; false: advertise none. */
+  advertise?: { host: string, port: number } | false
+  /** Ms between rotations of one discovered connection (default 60000); false: never. */
+  rotatePeers?: number | false
 }
 
 /** One peer in `GET /status`. */
@@ -73,6 +80,8 @@ export interface PeerStatus {
   state: string
   id: string | null
   progress: SyncProgress | null
+  /** An outgoing connection to a peer learned by peer exchange (not a --peer). */
+  discovered?: boolean
 }
 
 /** How `openModel` opens a database. */
@@ -105,6 +114,11 @@ export async function openModel (dir: string, options: OpenOptions = {}): Promis
   return model
 }
 
+/** `tcp://host:port` or `tls://host:port`: how peer exchange writes an address. */
+export function peerUrl (peer: PeerTarget): string {
+  return `${peer.tls ? 'tls' : 'tcp'}://${hostPort(peer.host, peer.port)}`
+}
+
 /** Describe an error for a log line: each code and message down its causes (`HANDSHAKE_FAILED ...: AUTH_DENIED ...`). */
 export function describe (err: Error): string {
   let text = `${codeOf(err)} ${err.message}`
@@ -130,6 +144,7 @@ export class ScuttledbNode {
   readonly #options: NodeOptions
   readonly #servers: ReplicationServer[] = []
   readonly #clients = new Map<string, { client: ReplicationClient, transport: string }>()
+  readonly #discovery: PeerDiscovery
   #http: HttpApi | undefined
   #httpUrl: string | undefined
   #stopping: Promise<void> | undefined
@@ -140,6 +155,26 @@ export class ScuttledbNode {
     this.model = model
     this.db = db
     this.#options = options
+    const { keys, allow, ca } = options
+    this.#discovery = new PeerDiscovery({
+      self: model.id,
+      keys,
+      allow,
+      maxPeers: options.maxPeers ?? DEFAULT_MAX_PEERS,
+      rotate: options.rotatePeers ?? DEFAULT_ROTATE_MS,
+      seeds: options.peers.map(peerUrl),
+      dial: (target, id) => connect(this.model, {
+        ...target,
+        ...(target.tls ? { tls: ca === undefined ? true : { ca } } : {}),
+        ...this.#connectionOptions({ discovered: id }),
+        reconnect: false
+      }),
+      onConnected: (address, c) => {
+        options.log(`connected to discovered peer ${address}`)
+        this.#showProgress(address, c)
+      },
+      log: options.log
+    })
   }
 
   /** Open the database and start every listener and peer; on failure everything started is stopped. */
@@ -164,13 +199,30 @@ export class ScuttledbNode {
       }
       if (node.#restoring) options.log('restored database: local writes are refused until it has synced with a peer')
       await node.#listen()
+      node.#discovery.advertise = node.#advertised()
     } catch (err) {
       await node.stop()
       if (!existed) await rm(db, { recursive: true, force: true })
       throw err
     }
     for (const peer of options.peers) node.#dial(peer)
+    node.#discovery.start()
     return node
+  }
+
+  /** `tcp://host:port` (or tls://) of what this node advertises to peer exchange, if anything. */
+  #advertised (): string | undefined {
+    const { advertise, host, tls } = this.#options
+    if (advertise === false) return undefined
+    const tcp = this.#servers.find((s) => s.transport === 'tcp' || s.transport === 'tls')
+    if (advertise === undefined && tcp === undefined) return undefined
+    const target = advertise ?? { host, port: tcp?.address.port ?? 0 }
+    // A wildcard listen address is nobody's address: the node relays others' but advertises none (--advertise).
+    if (target.host === '0.0.0.0' || target.host === '::' || target.host === '') {
+      this.#options.log('not advertising an address to peer exchange: --host is a wildcard; give --advertise HOST:PORT')
+      return undefined
+    }
+    return peerUrl({ ...target, tls: tls !== undefined })
   }
 
   /** The addresses it listens on, for printing. */
@@ -181,21 +233,37 @@ export class ScuttledbNode {
     return out
   }
 
-  /** The options of every connection, both ways: timers, and the authentication handshake with keys. */
-  #connectionOptions (): ConnectionOptions {
+  /**
+   * The options of every connection, both ways: timers, the authentication
+   * handshake with keys, then (replication over TCP/TLS) peer exchange: `pex`
+   * is 'server' on the listener, or what the dialer dials.
+   */
+  #connectionOptions (pex?: 'server' | { seed: SeedState } | { discovered: string }): ConnectionOptions {
     const { keys, allow, keepAlive, idleTimeout, handshakeTimeout } = this.#options
-    return {
-      keepAlive,
-      idleTimeout,
-      handshakeTimeout,
-      ...(keys === undefined ? {} : { handshake: authenticate({ keys, allow, ...(handshakeTimeout === undefined ? {} : { timeout: handshakeTimeout }) }) })
+    const discovery = this.#discovery
+    const auth = keys === undefined
+      ? undefined
+      : authenticate({ keys, allow, ...(handshakeTimeout === undefined ? {} : { timeout: handshakeTimeout }), onPeer: (peer, socket) => { discovery.prove(socket, peer.id) } })
+    let handshake: Handshake | undefined = auth
+    if (pex === 'server') {
+      handshake = async (socket: Duplex, side) => {
+        await auth?.(socket, side)
+        await discovery.server(socket)
+      }
+    } else if (pex !== undefined) {
+      // Without a key, a peer that demands authentication is named as such (not as a malformed header).
+      handshake = async (socket: Duplex, side) => {
+        await auth?.(socket, side)
+        await discovery.client(socket, pex, auth === undefined ? probeAuthRequired : undefined)
+      }
     }
+    return { keepAlive, idleTimeout, handshakeTimeout, ...(handshake === undefined ? {} : { handshake }) }
   }
 
   async #listen (): Promise<void> {
     const { host, port, ws, http, log, tls } = this.#options
     const connection = this.#connectionOptions()
-    if (port !== false) this.#watch(await listen(this.model, { port, host, tls, ...connection }))
+    if (port !== false) this.#watch(await listen(this.model, { port, host, tls, ...this.#connectionOptions('server') }))
     if (ws !== false) this.#watch(await listenWebSocket(this.model, { port: ws, host, tls, ...connection }))
     if (http !== false) {
       const { httpHost = host, httpTokens, cors } = this.#options
@@ -235,14 +303,11 @@ export class ScuttledbNode {
   #dial (peer: PeerTarget): void {
     const { log, ca } = this.#options
     const address = hostPort(peer.host, peer.port)
-    const connection = this.#connectionOptions()
     const client = connect(this.model, {
       host: peer.host,
       port: peer.port,
       ...(peer.tls ? { tls: ca === undefined ? true : { ca } } : {}),
-      ...connection,
-      // Without a key, a peer that demands authentication is named as such (not as a malformed header).
-      handshake: connection.handshake ?? probeAuthRequired,
+      ...this.#connectionOptions({ seed: { pex: true } }),
       maxDelay: 5000
     })
     this.#clients.set(address, { client, transport: peer.tls ? 'tls' : 'tcp' })
@@ -289,6 +354,11 @@ export class ScuttledbNode {
       const c = client.connection
       peers.push({ address, direction: 'outgoing', transport, state: client.state, id: c?.peerId ?? null, progress: c?.progress ?? null })
     }
+    for (const { address, client } of this.#discovery.discovered) {
+      const c = client.connection
+      const target = /^(tcp|tls):\/\/(.*)$/.exec(address)
+      peers.push({ address: target?.[2] ?? address, direction: 'outgoing', transport: target?.[1] ?? 'tcp', state: client.state, id: c?.peerId ?? null, progress: c?.progress ?? null, discovered: true })
+    }
     for (const server of this.#servers) {
       for (const c of server.connections) {
         peers.push({ address: c.remote, direction: 'incoming', transport: c.transport, state: c.state, id: c.peerId ?? null, progress: c.progress })
@@ -303,6 +373,12 @@ export class ScuttledbNode {
       synced: peers.every((p) => p.state === 'synced'),
       // A restore (same id) refusing local writes until it has synced with a peer.
       restoring: this.#restoring,
+      discovery: {
+        advertise: this.#discovery.advertise ?? null,
+        maxPeers: this.#options.maxPeers ?? DEFAULT_MAX_PEERS,
+        known: this.#discovery.book.size,
+        connected: this.#discovery.connected.length
+      },
       stats: { ...this.model.stats },
       streams: this.model.streams,
       security: {
@@ -331,6 +407,7 @@ export class ScuttledbNode {
         })
       await Promise.all([
         ...this.#servers.map(async (s) => { await s.close() }),
+        this.#discovery.stop(),
         ...[...this.#clients.values()].map(async ({ client }) => { await client.close() })
       ])
       // Requests in flight get a moment to be answered; then their sockets go.
