@@ -2,9 +2,11 @@
 // rest of the network from their peers, and stay connected when nodes die.
 // Real processes on 127.0.0.1, classic-level on disk, SIGKILL.
 // DISCOVERY_NODES sets the network size (default 20), DISCOVERY_SEED the kill choice.
+import { join } from 'node:path'
 import test from 'tape'
+import { generateKeyFile } from '../lib/index.js'
 import { seededRandom } from '../lib/conformance.js'
-import { sleep } from './helpers.js'
+import { sleep, tempDir, until } from './helpers.js'
 import { http, startNode, type NodeProcess } from './fixtures/net-helpers.js'
 
 const NODES = Number(process.env.DISCOVERY_NODES ?? 20)
@@ -79,4 +81,27 @@ test(`${NODES} nodes each told one seed address all converge, and still do after
   const after = [...before, ...late.map((i) => `after-${i}`)]
   t.deepEqual(await converge(survivors, after, CONVERGE_MS), [], `all ${survivors.length} survivors hold every write`)
   t.deepEqual((await Promise.all(survivors.map(async (n) => await n.stop()))).filter((c) => c !== 0), [], 'every survivor exits 0')
+})
+
+test('nodes with --key discover each other by signed entries: two told one seed replicate after the seed is killed', async (t) => {
+  const dir = await tempDir(t)
+  const key = async (name: string): Promise<string> => {
+    await generateKeyFile(join(dir, name))
+    return join(dir, name)
+  }
+  const opts = ['--max-peers', '3']
+  const seed = await startNode(t, [...opts, '--key', await key('s.key')])
+  const [b, c] = await Promise.all([
+    startNode(t, [...opts, '--key', await key('b.key'), '--peer', `127.0.0.1:${seed.port}`]),
+    startNode(t, [...opts, '--key', await key('c.key'), '--peer', `127.0.0.1:${seed.port}`])
+  ])
+  const linked = async (): Promise<boolean> => {
+    const s = (await http(b.http, 'GET', '/status')).body as { peers: Array<{ id: string | null, state: string }> }
+    return s.peers.some((p) => p.id === c.id && p.state === 'synced')
+  }
+  t.ok(await until(linked, 20_000), 'b is connected to c, which it learned of from the seed')
+  await seed.stop('SIGKILL')
+  t.equal((await http(b.http, 'PUT', '/kv/signed', 1)).status, 200, 'b took a write')
+  t.deepEqual(await converge([c], ['signed'], CONVERGE_MS), [], 'c has it without the seed')
+  t.deepEqual(await Promise.all([b.stop(), c.stop()]), [0, 0], 'both exit 0')
 })
