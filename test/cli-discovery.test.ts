@@ -64,6 +64,8 @@ test(`${NODES} nodes each told one seed address all converge, and still do after
   const states = await Promise.all(nodes.map(status))
   t.ok(states.every((s) => s.discovery.known >= 2), 'every node learned addresses beyond its seed')
   t.ok(states.slice(1).some((s) => s.peers.some((p) => p.discovered === true && p.state === 'synced')), 'nodes dialed peers they learned of')
+  const metrics = await (await fetch(`${nodes[1].http}/metrics`)).text()
+  t.ok(/^scuttledb_known_peers [1-9]\d*$/m.test(metrics) && /^scuttledb_discovered_peers \d+$/m.test(metrics), 'GET /metrics counts the address book and the discovered connections')
 
   // The seed and KILL - 1 others, picked by the seed of this run.
   const others = Array.from({ length: NODES - 1 }, (_, i) => i + 1)

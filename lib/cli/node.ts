@@ -270,7 +270,7 @@ export class ScuttledbNode {
       // Listens from the start: commits made before the first scrape count. The model's close ends it.
       const latency = new CommitLatency(this.model)
       const rejections = new Rejections(this.model)
-      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[], latency, rejections })
+      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[], latency, rejections, discovery: () => ({ known: this.#discovery.book.size, discovered: this.#discovery.discovered.length }) })
       const backup = async (out: Writable): Promise<number> => await writeSnapshot(this.model, out)
       const writable = (): void => {
         if (this.#restoring) throw new HttpError(503, RESTORE_UNSYNCED, 'This node was restored from a backup and has not synced with a peer yet: writes would lose what it has to get back')
