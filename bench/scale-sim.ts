@@ -2,9 +2,10 @@
 // replication streams piped over simulated links (delay, loss, partitions), and
 // seeded random peer selection with a bounded fan-out per round. One node
 // writes one update; the figures are the rounds until every node has it, and
-// the messages (frames) and bytes each node sent. `npm run sim:scale` runs 100,
-// 300 and 1,000 nodes and writes docs/scale.svg; test/scale-sim.test.ts runs a
-// small seeded version. Not a timed benchmark: nothing here depends on speed.
+// the messages (frames) and bytes each node sent. `npm run sim:scale` runs 30,
+// 100, 300 and 1,000 nodes (SIM_SIZES, SIM_SEEDS, SIM_WRITERS) and writes
+// docs/scale.svg; test/scale-sim.test.ts runs a small seeded version. Not a
+// timed benchmark: the figures are counts, and nothing depends on speed.
 import { pipeline, Transform, type TransformCallback } from 'node:stream'
 import { writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
@@ -198,9 +199,9 @@ export async function simulate (options: ScaleOptions): Promise<ScaleResult> {
   }
 }
 
-/** `npm run sim:scale`: 100, 300 and 1,000 nodes, a table on stdout and docs/scale.svg. */
+/** `npm run sim:scale`: 30, 100, 300 and 1,000 nodes, a table on stdout and docs/scale.svg. */
 async function main (): Promise<void> {
-  const sizes = (process.env.SIM_SIZES ?? '100,300,1000').split(',').map(Number)
+  const sizes = (process.env.SIM_SIZES ?? '30,100,300,1000').split(',').map(Number)
   const seeds = Number(process.env.SIM_SEEDS ?? 3)
   const writers = Number(process.env.SIM_WRITERS ?? 100)
   const rows: ScaleResult[][] = []

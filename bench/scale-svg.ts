@@ -49,14 +49,14 @@ export function renderScaleSvg (points: ScalePoint[]): string {
   out.push(`<line x1="${M.left}" y1="${H - M.bottom}" x2="${W - M.right}" y2="${H - M.bottom}" stroke="black"/>`)
   out.push(`<line x1="${M.left}" y1="${M.top}" x2="${M.left}" y2="${H - M.bottom}" stroke="black"/>`)
   for (let y = 0; y <= ymax; y += ymax > 12 ? 2 : 1) {
-    out.push(`<line x1="${M.left}" y1="${py(y)}" x2="${W - M.right}" y2="${py(y)}" stroke="#ddd"/>`)
-    out.push(`<text x="${M.left - 8}" y="${py(y) + 4}" text-anchor="end">${y}</text>`)
+    out.push(`<line x1="${M.left}" y1="${py(y).toFixed(1)}" x2="${W - M.right}" y2="${py(y).toFixed(1)}" stroke="#ddd"/>`)
+    out.push(`<text x="${M.left - 8}" y="${(py(y) + 4).toFixed(1)}" text-anchor="end">${y}</text>`)
   }
   for (const ticks of [30, 100, 300, 1000, 3000, 10000]) {
     const x = Math.log2(ticks)
     if (x < lo || x > hi) continue
-    out.push(`<line x1="${px(x)}" y1="${H - M.bottom}" x2="${px(x)}" y2="${H - M.bottom + 5}" stroke="black"/>`)
-    out.push(`<text x="${px(x)}" y="${H - M.bottom + 20}" text-anchor="middle">${ticks.toLocaleString('en-US')}</text>`)
+    out.push(`<line x1="${px(x).toFixed(1)}" y1="${H - M.bottom}" x2="${px(x).toFixed(1)}" y2="${H - M.bottom + 5}" stroke="black"/>`)
+    out.push(`<text x="${px(x).toFixed(1)}" y="${H - M.bottom + 20}" text-anchor="middle">${ticks.toLocaleString('en-US')}</text>`)
   }
   out.push(`<text x="${W / 2}" y="${H - 15}" text-anchor="middle">nodes (log scale)</text>`)
   out.push(`<text transform="translate(18 ${H / 2}) rotate(-90)" text-anchor="middle">rounds</text>`)

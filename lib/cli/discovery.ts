@@ -3,6 +3,7 @@ import type { Source } from '../protocol.js'
 import type { Connection, Handshake } from '../net/connection.js'
 import { hasCode, netCodes, netError } from '../net/errors.js'
 import type { ReplicationClient } from '../net/reconnect.js'
+import { hostPort } from '../net/tcp.js'
 import type { KeyPair } from '../security/keys.js'
 import { AddressBook, MAX_ENTRIES, ownEntry, parseAddress, toWire } from './address-book.js'
 import { exchangeAsClient, exchangeAsServer, type PexMessage } from './peer-exchange.js'
@@ -13,6 +14,21 @@ export const DEFAULT_MAX_PEERS = 6
 export const DEFAULT_ROTATE_MS = 60_000
 /** How long an entry lives without news from its owner. */
 export const DEFAULT_PEER_TTL = 30 * 60_000
+
+/** `tcp://host:port` or `tls://host:port`: how peer exchange writes an address. */
+export function peerUrl (peer: { host: string, port: number, tls: boolean }): string {
+  return `${peer.tls ? 'tls' : 'tcp'}://${hostPort(peer.host, peer.port)}`
+}
+
+/** The address a node advertises, if any: a wildcard listen address is nobody's, so none (it still relays others'). */
+export function advertisedAddress (target: { host: string, port: number } | false, tls: boolean, log: (line: string) => void): string | undefined {
+  if (target === false) return undefined
+  if (target.host === '0.0.0.0' || target.host === '::' || target.host === '') {
+    log('not advertising an address to peer exchange: --host is a wildcard; give --advertise HOST:PORT')
+    return undefined
+  }
+  return peerUrl({ ...target, tls })
+}
 
 /** Options of a PeerDiscovery. */
 export interface DiscoveryOptions {
@@ -73,6 +89,8 @@ export class PeerDiscovery {
   readonly #proven = new WeakMap<Duplex, Source>()
   readonly #discovered = new Map<Source, Discovered>()
   readonly #seeds: Set<string>
+  /** The peer last rotated out: not picked again at once. */
+  #rotatedOut: Source | undefined
   #fillTimer: NodeJS.Timeout | undefined
   #rotateTimer: NodeJS.Timeout | undefined
   #stopped = false
@@ -186,19 +204,26 @@ export class PeerDiscovery {
   }
 
   #fill (): void {
-    const { maxPeers, self } = this.#options
+    const { maxPeers } = this.#options
     if (this.#stopped) return
     while (this.#discovered.size < maxPeers) {
-      const [pick] = this.book.sample(1, this.#random, (e) => e.id !== self && !this.#connected.has(e.id) &&
-        !this.#discovered.has(e.id) && !this.#seeds.has(e.address))
+      const [pick] = this.book.sample(1, this.#random, (e) => this.#candidate(e.id, e.address))
       if (pick === undefined) return
       this.#dialDiscovered(pick.id, pick.address)
     }
   }
 
+  /** A peer worth dialing: not this node, not connected either way, not dialed already, not a --peer, not just rotated out. */
+  #candidate (id: Source, address: string): boolean {
+    return id !== this.#options.self && !this.#connected.has(id) && !this.#discovered.has(id) && !this.#seeds.has(address) && id !== this.#rotatedOut
+  }
+
   #dialDiscovered (id: Source, address: string): void {
     const target = parseAddress(address)
-    if (target === undefined) return
+    if (target === undefined) {
+      this.book.markDead(id)
+      return
+    }
     const client = this.#options.dial(target, id)
     const entry: Discovered = { id, address, client, since: Date.now(), retired: false, lastError: undefined }
     this.#discovered.set(id, entry)
@@ -218,14 +243,15 @@ export class PeerDiscovery {
 
   /** Replace the oldest discovered connection, when another known peer could take its place. */
   #rotate (): void {
-    const { maxPeers, self } = this.#options
+    const { maxPeers } = this.#options
     if (this.#discovered.size < maxPeers) return
-    const spare = this.book.sample(1, this.#random, (e) => e.id !== self && !this.#connected.has(e.id) && !this.#discovered.has(e.id) && !this.#seeds.has(e.address))
+    const spare = this.book.sample(1, this.#random, (e) => this.#candidate(e.id, e.address))
     if (spare.length === 0) return
     let oldest: Discovered | undefined
     for (const d of this.#discovered.values()) if (oldest === undefined || d.since < oldest.since) oldest = d
     if (oldest === undefined) return
     oldest.retired = true
+    this.#rotatedOut = oldest.id
     void oldest.client.close()
   }
 

@@ -16,7 +16,7 @@ import type { KeyPair } from '../security/keys.js'
 import { securityOptions } from '../security/signer.js'
 import { usageError, type PeerTarget } from './args.js'
 import { probeAuthRequired } from './auth-probe.js'
-import { DEFAULT_MAX_PEERS, DEFAULT_ROTATE_MS, PeerDiscovery, type SeedState } from './discovery.js'
+import { advertisedAddress, DEFAULT_MAX_PEERS, DEFAULT_ROTATE_MS, PeerDiscovery, peerUrl, type SeedState } from './discovery.js'
 import { createHttpApi, type HttpApi } from './http-api.js'
 import type { HttpTokens } from './http-auth.js'
 import { RESTORE_UNSYNCED, clearRestore, restorePending, writeSnapshot } from './backup-format.js'
@@ -114,11 +114,6 @@ export async function openModel (dir: string, options: OpenOptions = {}): Promis
   return model
 }
 
-/** `tcp://host:port` or `tls://host:port`: how peer exchange writes an address. */
-export function peerUrl (peer: PeerTarget): string {
-  return `${peer.tls ? 'tls' : 'tcp'}://${hostPort(peer.host, peer.port)}`
-}
-
 /** Describe an error for a log line: each code and message down its causes (`HANDSHAKE_FAILED ...: AUTH_DENIED ...`). */
 export function describe (err: Error): string {
   let text = `${codeOf(err)} ${err.message}`
@@ -212,17 +207,9 @@ export class ScuttledbNode {
 
   /** `tcp://host:port` (or tls://) of what this node advertises to peer exchange, if anything. */
   #advertised (): string | undefined {
-    const { advertise, host, tls } = this.#options
-    if (advertise === false) return undefined
+    const { advertise, host, tls, log } = this.#options
     const tcp = this.#servers.find((s) => s.transport === 'tcp' || s.transport === 'tls')
-    if (advertise === undefined && tcp === undefined) return undefined
-    const target = advertise ?? { host, port: tcp?.address.port ?? 0 }
-    // A wildcard listen address is nobody's address: the node relays others' but advertises none (--advertise).
-    if (target.host === '0.0.0.0' || target.host === '::' || target.host === '') {
-      this.#options.log('not advertising an address to peer exchange: --host is a wildcard; give --advertise HOST:PORT')
-      return undefined
-    }
-    return peerUrl({ ...target, tls: tls !== undefined })
+    return advertisedAddress(advertise ?? (tcp === undefined ? false : { host, port: tcp.address.port }), tls !== undefined, log)
   }
 
   /** The addresses it listens on, for printing. */
