@@ -39,9 +39,12 @@ function encode (message: PexMessage): Buffer {
 
 /**
  * Read `n` bytes (fewer only at the end of the stream), leaving what follows
- * in the socket's buffer for the replication stream.
+ * in the socket's buffer for the replication stream. With `peek`, bytes that
+ * are not MAGIC are put back at once, in the same tick: once the last bytes of
+ * an ended stream are read, its 'end' is due on the next tick, and putting them
+ * back after that fails (and destroys the socket).
  */
-async function readUpTo (socket: Duplex, n: number): Promise<Buffer> {
+async function readUpTo (socket: Duplex, n: number, peek = false): Promise<Buffer> {
   return await new Promise<Buffer>((resolve, reject) => {
     const cleanup = (): void => {
       socket.off('readable', tryRead)
@@ -49,11 +52,13 @@ async function readUpTo (socket: Duplex, n: number): Promise<Buffer> {
       socket.off('close', onEnd)
       socket.off('error', onError)
     }
-    const onEnd = (): void => {
+    const done = (chunk: Buffer): void => {
       cleanup()
-      // What is left (if anything) comes out of a read() once ended.
-      resolve((socket.read() as Buffer | null) ?? Buffer.alloc(0))
+      if (peek && chunk.length > 0 && !chunk.equals(MAGIC) && !socket.destroyed) socket.unshift(chunk)
+      resolve(chunk)
     }
+    // What is left (if anything) comes out of a read() once ended.
+    const onEnd = (): void => { done((socket.read() as Buffer | null) ?? Buffer.alloc(0)) }
     const onError = (err: Error): void => {
       cleanup()
       reject(netError(netCodes.PEX_PROTOCOL, 'The connection failed during peer exchange', err))
@@ -64,8 +69,7 @@ async function readUpTo (socket: Duplex, n: number): Promise<Buffer> {
         if (socket.readableEnded || socket.destroyed) onEnd()
         return
       }
-      cleanup()
-      resolve(chunk)
+      done(chunk)
     }
     socket.on('readable', tryRead)
     socket.on('end', onEnd)
@@ -99,9 +103,8 @@ async function readBody (socket: Duplex): Promise<PexMessage> {
 /** The dialer's side: send ours, read theirs. A peer that answers without MAGIC does not exchange (PEX_PROTOCOL). */
 export async function exchangeAsClient (socket: Duplex, mine: PexMessage): Promise<PexMessage> {
   socket.write(encode(mine))
-  const magic = await readUpTo(socket, MAGIC.length)
+  const magic = await readUpTo(socket, MAGIC.length, true)
   if (!magic.equals(MAGIC)) {
-    if (magic.length > 0 && !socket.destroyed) socket.unshift(magic)
     throw netError(netCodes.PEX_PROTOCOL, 'The peer does not exchange addresses (an older scuttledb, or not a scuttledb node)')
   }
   return await readBody(socket)
@@ -113,11 +116,8 @@ export async function exchangeAsClient (socket: Duplex, mine: PexMessage): Promi
  * undefined (a dialer without peer exchange).
  */
 export async function exchangeAsServer (socket: Duplex, reply: (theirs: PexMessage) => PexMessage): Promise<PexMessage | undefined> {
-  const first = await readUpTo(socket, MAGIC.length)
-  if (!first.equals(MAGIC)) {
-    if (first.length > 0 && !socket.destroyed) socket.unshift(first)
-    return undefined
-  }
+  const first = await readUpTo(socket, MAGIC.length, true)
+  if (!first.equals(MAGIC)) return undefined
   const theirs = await readBody(socket)
   socket.write(encode(reply(theirs)))
   return theirs
