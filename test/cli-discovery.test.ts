@@ -52,6 +52,8 @@ test(`${NODES} nodes each told one seed address all converge, and still do after
   // Everyone is told only the seed; they start together, so early joiners learn the later ones from their peers.
   const rest = await Promise.all(Array.from({ length: NODES - 1 }, async () => await startNode(t, [...opts, '--peer', `127.0.0.1:${seed.port}`])))
   const nodes = [seed, ...rest]
+  const started = Date.now()
+  t.comment(`${NODES} nodes ready`)
 
   const writers = [0, 1, Math.floor(NODES / 2), NODES - 1]
   await Promise.all(writers.map(async (i) => {
@@ -60,6 +62,7 @@ test(`${NODES} nodes each told one seed address all converge, and still do after
   }))
   const before = writers.map((i) => `before-${i}`)
   t.deepEqual(await converge(nodes, before, CONVERGE_MS), [], `all ${NODES} nodes hold every write`)
+  t.comment(`converged ${Date.now() - started} ms after start (for the record, not asserted)`)
 
   const states = await Promise.all(nodes.map(status))
   t.ok(states.every((s) => s.discovery.known >= 2), 'every node learned addresses beyond its seed')
@@ -81,7 +84,9 @@ test(`${NODES} nodes each told one seed address all converge, and still do after
     t.equal(res.status, 200, `survivor ${i} took a write`)
   }))
   const after = [...before, ...late.map((i) => `after-${i}`)]
+  const killed = Date.now()
   t.deepEqual(await converge(survivors, after, CONVERGE_MS), [], `all ${survivors.length} survivors hold every write`)
+  t.comment(`survivors converged ${Date.now() - killed} ms after the kill (for the record, not asserted)`)
   t.deepEqual((await Promise.all(survivors.map(async (n) => await n.stop()))).filter((c) => c !== 0), [], 'every survivor exits 0')
 })
 
