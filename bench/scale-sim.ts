@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { MemoryLevel } from 'memory-level'
 import { Model } from '../lib/model.js'
 import { seededRandom } from '../lib/conformance.js'
+import { simulateLive } from './scale-live.js'
 import { renderScaleSvg } from './scale-svg.js'
 
 /** What to simulate. */
@@ -57,7 +58,7 @@ export interface ScaleResult {
 }
 
 /** One direction of a link: counts bytes and frames, delays chunks in order, and may cut the link. */
-class Wire extends Transform {
+export class Wire extends Transform {
   bytes = 0
   frames = 0
   #partial = 0
@@ -219,6 +220,13 @@ async function main (): Promise<void> {
   }
   for (const nodes of sizes) {
     if (writers > 0 && writers <= nodes) console.log(row([await simulate({ nodes, seed: nodes * 1000 + 99, writers })]))
+  }
+  console.log('\nlive connections (every node to its view of 8, as serve keeps them; one update):\n')
+  console.log('| nodes | links | hops from the writer to the farthest node | messages per node | bytes per node |')
+  console.log('|---|---|---|---|---|')
+  for (const nodes of sizes) {
+    const r = await simulateLive({ nodes, seed: nodes * 1000 + 1 })
+    console.log(`| ${nodes} | ${r.links} | ${r.eccentricity} | ${r.messagesPerNode.toFixed(1)} | ${Math.round(r.bytesPerNode)} |${r.reached < nodes ? ` reached ${r.reached} only` : ''}`)
   }
   const mid = sizes[Math.min(1, sizes.length - 1)]
   const partitioned = await simulate({ nodes: mid, seed: 42, partition: { from: 0, to: 6 } })

@@ -3,6 +3,7 @@
 // partition. `npm run sim:scale` runs 100, 300 and 1,000 nodes (docs/scale.md).
 import test from 'tape'
 import { simulate } from '../bench/scale-sim.js'
+import { simulateLive } from '../bench/scale-live.js'
 
 const SEED = Number(process.env.SIM_SEED ?? Date.now() % 100_000)
 
@@ -30,4 +31,11 @@ test('with every source in every clock, each handshake carries them: bytes per n
   const all = await simulate({ nodes: 16, seed: SEED, loss: 0, delayMs: 0, writers: 16 })
   t.ok(all.rounds <= 30, `the update still reaches every node (round ${all.rounds})`)
   t.ok(all.bytesPerNode > 2 * one.bytesPerNode, `bytes per node: ${Math.round(one.bytesPerNode)} with one source, ${Math.round(all.bytesPerNode)} with 16`)
+})
+
+test('over live connections an update reaches every node, each connection carrying it at most once each way', async (t) => {
+  t.comment(`seed ${SEED} (SIM_SEED=${SEED} to replay)`)
+  const r = await simulateLive({ nodes: 30, seed: SEED, delayMs: 2 })
+  t.equal(r.reached, 30, `every node has it (${r.eccentricity} hops from the writer to the farthest)`)
+  t.ok(r.messagesPerNode <= 2 * r.links / r.nodes, `${r.messagesPerNode.toFixed(1)} messages per node, at most 2 x ${r.links} links / ${r.nodes} nodes`)
 })
