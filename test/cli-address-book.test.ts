@@ -8,8 +8,8 @@ import { generateKeys, listen } from '../lib/index.js'
 import { AddressBook, BOOK_CAPACITY, MAX_ENTRIES, MAX_FUTURE_MS, ownEntry, parseAddress, toWire } from '../lib/cli/address-book.js'
 import { MAGIC } from '../lib/cli/peer-exchange.js'
 import { seededRandom } from '../lib/conformance.js'
-import { diskModel, until } from './helpers.js'
-import { http, startNode } from './fixtures/net-helpers.js'
+import { diskModel, sleep, until } from './helpers.js'
+import { freePort, http, startNode } from './fixtures/net-helpers.js'
 
 const HOUR = 3_600_000
 
@@ -126,4 +126,15 @@ test('a --peer that does not speak peer exchange (a library listener) still repl
   t.ok(await until(async () => (await model.get('from-node')) === 2, 20_000), 'and the listener the node\'s')
   t.ok(/SCUTTLEDB_PEX_PROTOCOL/.test(node.log()), 'after one attempt with peer exchange, logged once')
   t.equal(await node.stop(), 0, 'the node exits 0')
+})
+
+test('a node given its own address as --peer finds out by the exchange (SCUTTLEDB_PEX_SELF) and says so once', async (t) => {
+  const port = await freePort()
+  const a = await startNode(t, ['--port', String(port), '--peer', `127.0.0.1:${port}`])
+  t.ok(await until(() => /unreachable: SCUTTLEDB_HANDSHAKE_FAILED .*SCUTTLEDB_PEX_SELF/.test(a.log()), 10_000), `it names the mistake (${a.log().trim()})`)
+  await sleep(1500)
+  t.equal((a.log().match(/unreachable:/g) ?? []).length, 1, 'once, not on every retry')
+  const status = (await http(a.http, 'GET', '/status')).body as { peers: Array<{ state: string, direction: string }> }
+  t.notOk(status.peers.some((p) => p.direction === 'outgoing' && p.state === 'synced'), 'and never replicates with itself')
+  t.equal(await a.stop(), 0, 'it exits 0')
 })
