@@ -207,6 +207,11 @@ Options:
   --cors ORIGIN          answer browsers from ORIGIN with CORS headers
                          (repeatable or comma-separated; * for any)
   --peer HOST:PORT       connect to another node (repeatable); reconnects by itself
+  --max-peers N          also keep N connections to nodes learned from peers
+                         (peer exchange; default 6; 0: only the --peer ones)
+  --advertise HOST:PORT  the replication address peers tell others (default:
+                         the listening one; off: none, e.g. behind NAT)
+  --rotate-peers MS      replace one learned connection every MS (default 60000; off)
   --sync                 fsync every commit (survives power loss, slower)
   --accept-restore       a database just imported (same id) takes writes at once,
                          not only after syncing with a peer (it is the latest state)

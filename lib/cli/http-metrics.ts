@@ -13,6 +13,8 @@ export interface MetricsSource {
   latency?: CommitLatency
   /** Rejected remote input by code (see Rejections); without it the breakdown is left out. */
   rejections?: Rejections
+  /** Peer exchange: entries in the address book and discovered connections; without it left out. */
+  discovery?: () => { known: number, discovered: number }
 }
 
 /** Counts the instance's `rejected` events by error code, for `scuttledb_rejected_total{code}`. */
@@ -115,6 +117,11 @@ export async function renderMetrics (source: MetricsSource): Promise<string> {
     peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction }, p.progress?.behind.sources ?? 0]))
   metric('scuttledb_peer_lag_seconds', 'gauge', 'Per connected peer: the largest gap between this node\'s latest update of a source and the peer\'s, for sources the peer knows (0 when in sync).',
     peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction }, (p.progress?.behind.ms ?? 0) / 1000]))
+  if (source.discovery !== undefined) {
+    const { known, discovered } = source.discovery()
+    metric('scuttledb_known_peers', 'gauge', 'Nodes in the peer-exchange address book (live entries).', [[{}, known]])
+    metric('scuttledb_discovered_peers', 'gauge', 'Outgoing connections to peers learned by peer exchange (besides --peer ones).', [[{}, discovered]])
+  }
   if (source.latency !== undefined) {
     lines.push(...source.latency.lines('scuttledb_commit_duration_seconds', 'Time to write each commit (atomic batch) to the database, fsync included with --sync.'))
   }

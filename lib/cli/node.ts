@@ -1,11 +1,11 @@
 import { rm, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import type { Writable } from 'node:stream'
+import type { Duplex, Writable } from 'node:stream'
 import { codes, ScuttledbError } from '../errors.js'
 import { Model } from '../model.js'
 import type { Source } from '../protocol.js'
 import type { SyncProgress } from '../stream.js'
-import type { Connection, ConnectionOptions } from '../net/connection.js'
+import type { Connection, ConnectionOptions, Handshake } from '../net/connection.js'
 import { codeOf, hasCode, netCodes, netError } from '../net/errors.js'
 import type { ReplicationClient } from '../net/reconnect.js'
 import type { ReplicationServer } from '../net/server.js'
@@ -16,6 +16,7 @@ import type { KeyPair } from '../security/keys.js'
 import { securityOptions } from '../security/signer.js'
 import { usageError, type PeerTarget } from './args.js'
 import { probeAuthRequired } from './auth-probe.js'
+import { advertisedAddress, DEFAULT_MAX_PEERS, DEFAULT_ROTATE_MS, PeerDiscovery, peerUrl, type SeedState } from './discovery.js'
 import { createHttpApi, type HttpApi } from './http-api.js'
 import type { HttpTokens } from './http-auth.js'
 import { RESTORE_UNSYNCED, clearRestore, restorePending, writeSnapshot } from './backup-format.js'
@@ -63,6 +64,12 @@ export interface NodeOptions {
   acceptRestore?: boolean
   /** Shows first syncs with a large history. */
   progress?: ProgressView
+  /** Outgoing connections to peers learned by peer exchange, besides `peers` (default 6; 0: none). */
+  maxPeers?: number
+  /** The replication address other nodes should dial (`host:port`); default the listening one; false: advertise none. */
+  advertise?: { host: string, port: number } | false
+  /** Ms between rotations of one discovered connection (default 60000); false: never. */
+  rotatePeers?: number | false
 }
 
 /** One peer in `GET /status`. */
@@ -73,6 +80,8 @@ export interface PeerStatus {
   state: string
   id: string | null
   progress: SyncProgress | null
+  /** An outgoing connection to a peer learned by peer exchange (not a --peer). */
+  discovered?: boolean
 }
 
 /** How `openModel` opens a database. */
@@ -130,6 +139,7 @@ export class ScuttledbNode {
   readonly #options: NodeOptions
   readonly #servers: ReplicationServer[] = []
   readonly #clients = new Map<string, { client: ReplicationClient, transport: string }>()
+  readonly #discovery: PeerDiscovery
   #http: HttpApi | undefined
   #httpUrl: string | undefined
   #stopping: Promise<void> | undefined
@@ -140,6 +150,26 @@ export class ScuttledbNode {
     this.model = model
     this.db = db
     this.#options = options
+    const { keys, allow, ca } = options
+    this.#discovery = new PeerDiscovery({
+      self: model.id,
+      keys,
+      allow,
+      maxPeers: options.maxPeers ?? DEFAULT_MAX_PEERS,
+      rotate: options.rotatePeers ?? DEFAULT_ROTATE_MS,
+      seeds: options.peers.map(peerUrl),
+      dial: (target, id) => connect(this.model, {
+        ...target,
+        ...(target.tls ? { tls: ca === undefined ? true : { ca } } : {}),
+        ...this.#connectionOptions({ discovered: id }),
+        reconnect: false
+      }),
+      onConnected: (address, c) => {
+        options.log(`connected to discovered peer ${address}`)
+        this.#showProgress(address, c)
+      },
+      log: options.log
+    })
   }
 
   /** Open the database and start every listener and peer; on failure everything started is stopped. */
@@ -164,13 +194,22 @@ export class ScuttledbNode {
       }
       if (node.#restoring) options.log('restored database: local writes are refused until it has synced with a peer')
       await node.#listen()
+      node.#discovery.advertise = node.#advertised()
     } catch (err) {
       await node.stop()
       if (!existed) await rm(db, { recursive: true, force: true })
       throw err
     }
     for (const peer of options.peers) node.#dial(peer)
+    node.#discovery.start()
     return node
+  }
+
+  /** `tcp://host:port` (or tls://) of what this node advertises to peer exchange, if anything. */
+  #advertised (): string | undefined {
+    const { advertise, host, tls, log } = this.#options
+    const tcp = this.#servers.find((s) => s.transport === 'tcp' || s.transport === 'tls')
+    return advertisedAddress(advertise ?? (tcp === undefined ? false : { host, port: tcp.address.port }), tls !== undefined, log)
   }
 
   /** The addresses it listens on, for printing. */
@@ -181,28 +220,44 @@ export class ScuttledbNode {
     return out
   }
 
-  /** The options of every connection, both ways: timers, and the authentication handshake with keys. */
-  #connectionOptions (): ConnectionOptions {
+  /**
+   * The options of every connection, both ways: timers, the authentication
+   * handshake with keys, then (replication over TCP/TLS) peer exchange: `pex`
+   * is 'server' on the listener, or what the dialer dials.
+   */
+  #connectionOptions (pex?: 'server' | { seed: SeedState } | { discovered: string }): ConnectionOptions {
     const { keys, allow, keepAlive, idleTimeout, handshakeTimeout } = this.#options
-    return {
-      keepAlive,
-      idleTimeout,
-      handshakeTimeout,
-      ...(keys === undefined ? {} : { handshake: authenticate({ keys, allow, ...(handshakeTimeout === undefined ? {} : { timeout: handshakeTimeout }) }) })
+    const discovery = this.#discovery
+    const auth = keys === undefined
+      ? undefined
+      : authenticate({ keys, allow, ...(handshakeTimeout === undefined ? {} : { timeout: handshakeTimeout }), onPeer: (peer, socket) => { discovery.prove(socket, peer.id) } })
+    let handshake: Handshake | undefined = auth
+    if (pex === 'server') {
+      handshake = async (socket: Duplex, side) => {
+        await auth?.(socket, side)
+        await discovery.server(socket)
+      }
+    } else if (pex !== undefined) {
+      // Without a key, a peer that demands authentication is named as such (not as a malformed header).
+      handshake = async (socket: Duplex, side) => {
+        await auth?.(socket, side)
+        await discovery.client(socket, pex, auth === undefined ? probeAuthRequired : undefined)
+      }
     }
+    return { keepAlive, idleTimeout, handshakeTimeout, ...(handshake === undefined ? {} : { handshake }) }
   }
 
   async #listen (): Promise<void> {
     const { host, port, ws, http, log, tls } = this.#options
     const connection = this.#connectionOptions()
-    if (port !== false) this.#watch(await listen(this.model, { port, host, tls, ...connection }))
+    if (port !== false) this.#watch(await listen(this.model, { port, host, tls, ...this.#connectionOptions('server') }))
     if (ws !== false) this.#watch(await listenWebSocket(this.model, { port: ws, host, tls, ...connection }))
     if (http !== false) {
       const { httpHost = host, httpTokens, cors } = this.#options
       // Listens from the start: commits made before the first scrape count. The model's close ends it.
       const latency = new CommitLatency(this.model)
       const rejections = new Rejections(this.model)
-      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[], latency, rejections })
+      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[], latency, rejections, discovery: () => ({ known: this.#discovery.book.size, discovered: this.#discovery.discovered.length }) })
       const backup = async (out: Writable): Promise<number> => await writeSnapshot(this.model, out)
       const writable = (): void => {
         if (this.#restoring) throw new HttpError(503, RESTORE_UNSYNCED, 'This node was restored from a backup and has not synced with a peer yet: writes would lose what it has to get back')
@@ -235,14 +290,11 @@ export class ScuttledbNode {
   #dial (peer: PeerTarget): void {
     const { log, ca } = this.#options
     const address = hostPort(peer.host, peer.port)
-    const connection = this.#connectionOptions()
     const client = connect(this.model, {
       host: peer.host,
       port: peer.port,
       ...(peer.tls ? { tls: ca === undefined ? true : { ca } } : {}),
-      ...connection,
-      // Without a key, a peer that demands authentication is named as such (not as a malformed header).
-      handshake: connection.handshake ?? probeAuthRequired,
+      ...this.#connectionOptions({ seed: { pex: true } }),
       maxDelay: 5000
     })
     this.#clients.set(address, { client, transport: peer.tls ? 'tls' : 'tcp' })
@@ -289,6 +341,11 @@ export class ScuttledbNode {
       const c = client.connection
       peers.push({ address, direction: 'outgoing', transport, state: client.state, id: c?.peerId ?? null, progress: c?.progress ?? null })
     }
+    for (const { address, client } of this.#discovery.discovered) {
+      const c = client.connection
+      const target = /^(tcp|tls):\/\/(.*)$/.exec(address)
+      peers.push({ address: target?.[2] ?? address, direction: 'outgoing', transport: target?.[1] ?? 'tcp', state: client.state, id: c?.peerId ?? null, progress: c?.progress ?? null, discovered: true })
+    }
     for (const server of this.#servers) {
       for (const c of server.connections) {
         peers.push({ address: c.remote, direction: 'incoming', transport: c.transport, state: c.state, id: c.peerId ?? null, progress: c.progress })
@@ -303,6 +360,12 @@ export class ScuttledbNode {
       synced: peers.every((p) => p.state === 'synced'),
       // A restore (same id) refusing local writes until it has synced with a peer.
       restoring: this.#restoring,
+      discovery: {
+        advertise: this.#discovery.advertise ?? null,
+        maxPeers: this.#options.maxPeers ?? DEFAULT_MAX_PEERS,
+        known: this.#discovery.book.size,
+        connected: this.#discovery.connected.length
+      },
       stats: { ...this.model.stats },
       streams: this.model.streams,
       security: {
@@ -331,6 +394,7 @@ export class ScuttledbNode {
         })
       await Promise.all([
         ...this.#servers.map(async (s) => { await s.close() }),
+        this.#discovery.stop(),
         ...[...this.#clients.values()].map(async ({ client }) => { await client.close() })
       ])
       // Requests in flight get a moment to be answered; then their sockets go.

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { hostPort } from '../net/tcp.js'
-import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_PORT, help, msArg, parse, parsePeer, portOption, str, usageError } from './args.js'
+import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_PORT, help, msArg, parse, parseHostPort, parsePeer, portOption, str, usageError } from './args.js'
+import { DEFAULT_MAX_PEERS, DEFAULT_ROTATE_MS } from './discovery.js'
 import { ScuttledbNode } from './node.js'
 import { ProgressView } from './progress.js'
 import { loadNodeKeys, loadTls, parseAllow } from './security.js'
@@ -26,6 +27,9 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
     'accept-restore': { type: 'boolean' },
     cors: { type: 'string', multiple: true },
     peer: { type: 'string', multiple: true },
+    'max-peers': { type: 'string' },
+    advertise: { type: 'string' },
+    'rotate-peers': { type: 'string' },
     sync: { type: 'boolean' },
     keepalive: { type: 'string' },
     'idle-timeout': { type: 'string' },
@@ -53,6 +57,13 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
   const tlsDefault = tlsCert !== undefined || tlsCa !== undefined
   const peers = ((values.peer ?? []) as string[]).map((p) => parsePeer(p, tlsDefault))
   const port = portOption(str(values, 'port'), DEFAULT_PORT, 'port')
+  const maxPeersText = str(values, 'max-peers')
+  if (maxPeersText !== undefined && !/^\d{1,4}$/.test(maxPeersText)) throw usageError(`--max-peers must be a number from 0 to 9999, not "${maxPeersText}"`)
+  const maxPeers = maxPeersText === undefined ? DEFAULT_MAX_PEERS : Number(maxPeersText)
+  const advertiseText = str(values, 'advertise')
+  const advertise = advertiseText === undefined ? undefined : advertiseText === 'off' ? false : parseHostPort(advertiseText, '--advertise')
+  const rotateText = str(values, 'rotate-peers')
+  const rotatePeers = rotateText === 'off' ? false : msArg(rotateText, DEFAULT_ROTATE_MS, 'rotate-peers')
   const ws = portOption(str(values, 'ws'), false, 'ws')
   const httpPort = portOption(str(values, 'http'), DEFAULT_HTTP_PORT, 'http', true)
   const keepAlive = msArg(str(values, 'keepalive'), 15_000, 'keepalive')
@@ -85,6 +96,9 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
     httpTokens,
     cors,
     peers,
+    maxPeers,
+    advertise,
+    rotatePeers,
     sync: values.sync === true,
     acceptRestore: values['accept-restore'] === true,
     keepAlive,

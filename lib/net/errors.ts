@@ -37,7 +37,13 @@ export const netCodes = {
   /** A key (or route) does not exist. */
   NOT_FOUND: 'SCUTTLEDB_NOT_FOUND',
   /** An HTTP request is malformed (bad JSON, bad key, body too large). */
-  BAD_REQUEST: 'SCUTTLEDB_BAD_REQUEST'
+  BAD_REQUEST: 'SCUTTLEDB_BAD_REQUEST',
+  /** The peer sent a malformed peer-exchange message, or does not speak peer exchange (an older node, a library listener). */
+  PEX_PROTOCOL: 'SCUTTLEDB_PEX_PROTOCOL',
+  /** A dialed address turned out to be this node itself. */
+  PEX_SELF: 'SCUTTLEDB_PEX_SELF',
+  /** A discovered peer is already connected to this node (the other connection is kept). */
+  PEX_DUPLICATE: 'SCUTTLEDB_PEX_DUPLICATE'
 } as const
 
 /** One of the network layer's codes. */
