@@ -36,3 +36,5 @@ export type { Connection, ConnectionOptions, ConnectionEvents, ConnectionState, 
 export type { Replicable, Documents, DocumentResolver, Target } from './net/target.js'
 export { NetError, netCodes } from './net/errors.js'
 export type { NetErrorCode } from './net/errors.js'
+export { messagePortStream } from './net/message-port.js'
+export type { MessagePortLike, MessagePortStreamOptions } from './net/message-port.js'
