@@ -51,7 +51,8 @@ async function readExactly (socket: Duplex, n: number): Promise<Uint8Array> {
       if (chunk === null) return
       cleanup()
       if (chunk.length < n) onEnd()
-      else resolve(chunk)
+      // A plain Uint8Array view: in a page, streams hand out the buffer package's Buffer, which msgpackr packs as a map.
+      else resolve(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))
     }
     socket.on('readable', tryRead)
     socket.on('end', onEnd)
