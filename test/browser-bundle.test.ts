@@ -42,11 +42,13 @@ test('an app importing scuttledb from the packed package bundles with plain esbu
   t.ok(gzip <= GZIP_CEILING, `${kb(gzip)} gzip is within ${kb(GZIP_CEILING)}`)
 })
 
-test('the browser example (examples/browser/app.js) bundles from the packed package', async (t) => {
+test('the examples (examples/browser/app.js, examples/notes/app.js) bundle from the packed package', async (t) => {
   const app = await installPacked(await tempDir(t))
-  const entry = join(app, 'example.js')
-  await copyFile(resolve(import.meta.dirname, '..', '..', 'examples', 'browser', 'app.js'), entry)
-  const out = await bundle(app, entry)
-  t.ok(out.bytes > 0, 'bundled')
-  t.deepEqual(nodeImports(out.text), [], 'naming no node: module')
+  for (const example of ['browser', 'notes']) {
+    const entry = join(app, `${example}.js`)
+    await copyFile(resolve(import.meta.dirname, '..', '..', 'examples', example, 'app.js'), entry)
+    const out = await bundle(app, entry)
+    t.ok(out.bytes > 0, `${example} bundled`)
+    t.deepEqual(nodeImports(out.text), [], `${example} names no node: module`)
+  }
 })
