@@ -1,10 +1,9 @@
-import * as ed from '@noble/ed25519'
 import type { Duplex } from 'stream'
 import { readUInt32BE, writeUInt32BE } from '../bytes.js'
 import { pack, unpack } from '../msgpack.js'
 import type { Source } from '../protocol.js'
 import { SecurityError, securityCodes, securityError, type SecurityErrorCode } from './errors.js'
-import { browserIdOf, rawEd25519Key, type BrowserKeyPair } from './browser-keys.js'
+import { browserIdOf, ed25519, rawEd25519Key, type BrowserKeyPair } from './browser-keys.js'
 
 /** Options of `authenticateBrowser()`. */
 export interface BrowserAuthenticateOptions {
@@ -132,7 +131,7 @@ export function authenticateBrowser (options: BrowserAuthenticateOptions): (sock
       if (challenge.length !== NONCE_BYTES) throw securityError(securityCodes.AUTH_PROTOCOL, 'Bad nonce size')
       if (equalBytes(challenge, nonce)) throw securityError(securityCodes.AUTH_FAILED, 'The peer reflected our challenge')
       const binding = new Uint8Array(0)
-      socket.write(frame({ key: keys.publicKeyDer, sig: ed.sign(pack([AUTH_PROTOCOL, side, challenge, nonce, binding]), keys.secretKey) }))
+      socket.write(frame({ key: keys.publicKeyDer, sig: ed25519().sign(pack([AUTH_PROTOCOL, side, challenge, nonce, binding]), keys.secretKey) }))
       const proof = await next()
       const der = bytesField(proof, 'key', 4096)
       let raw: Uint8Array
@@ -144,7 +143,7 @@ export function authenticateBrowser (options: BrowserAuthenticateOptions): (sock
       const id = browserIdOf(der)
       let valid = false
       try {
-        valid = ed.verify(bytesField(proof, 'sig', 4096), pack([AUTH_PROTOCOL, peerSide, nonce, challenge, binding]), raw, { zip215: false })
+        valid = ed25519().verify(bytesField(proof, 'sig', 4096), pack([AUTH_PROTOCOL, peerSide, nonce, challenge, binding]), raw, { zip215: false })
       } catch {}
       if (!valid) throw securityError(securityCodes.AUTH_FAILED, `The peer failed to prove id ${id}`)
       let admitted: boolean

@@ -5,9 +5,16 @@ import { concat } from '../bytes.js'
 import type { Source } from '../protocol.js'
 import { securityCodes, securityError } from './errors.js'
 
-// Synchronous SHA-512 for @noble/ed25519's synchronous sign and verify: Security.sign
-// must be synchronous (lib/scuttlebutt.ts), which Web Crypto's signing is not.
-ed.hashes.sha512 = sha512
+/**
+ * @noble/ed25519 with synchronous SHA-512 (its sync sign and verify need it):
+ * Security.sign must be synchronous (lib/scuttlebutt.ts), which Web Crypto's
+ * signing is not. Set on first use, not at import, so an app that never signs
+ * bundles none of it.
+ */
+export function ed25519 (): typeof ed {
+  ed.hashes.sha512 ??= sha512
+  return ed
+}
 
 /** An Ed25519 key pair held as bytes, for the browser (no node:crypto): what a browser peer signs and proves its id with. */
 export interface BrowserKeyPair {
@@ -23,7 +30,7 @@ export interface BrowserKeyPair {
 }
 
 /** The fixed 12-byte SPKI DER prefix of every Ed25519 public key (RFC 8410); the raw key follows. */
-const ED25519_SPKI_PREFIX = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00)
+const ED25519_SPKI_PREFIX = /* @__PURE__ */ Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00)
 
 /** Canonical unpadded base64url of `bytes`. */
 export function toBase64url (bytes: Uint8Array): string {
@@ -65,14 +72,14 @@ export function rawEd25519Key (der: Uint8Array): Uint8Array {
 export function browserKeysFromSecret (secretKey: Uint8Array): BrowserKeyPair {
   if (!(secretKey instanceof Uint8Array) || secretKey.length !== 32) throw securityError(securityCodes.INVALID_KEY, 'An Ed25519 secret key is 32 bytes')
   const secret = new Uint8Array(secretKey)
-  const publicKey = ed.getPublicKey(secret)
+  const publicKey = ed25519().getPublicKey(secret)
   const publicKeyDer = concat([ED25519_SPKI_PREFIX, publicKey])
   return { type: 'ed25519', id: browserIdOf(publicKeyDer), publicKey, publicKeyDer, secretKey: secret }
 }
 
 /** A new Ed25519 key pair from the platform's secure random source. */
 export function generateBrowserKeys (): BrowserKeyPair {
-  return browserKeysFromSecret(ed.utils.randomSecretKey())
+  return browserKeysFromSecret(ed25519().utils.randomSecretKey())
 }
 
 /**

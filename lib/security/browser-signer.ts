@@ -1,9 +1,8 @@
-import * as ed from '@noble/ed25519'
 import { pack, unpack } from '../msgpack.js'
 import type { Source, Update } from '../protocol.js'
 import type { Security } from '../scuttlebutt.js'
 import { securityCodes, securityError } from './errors.js'
-import { browserIdOf, fromBase64url, rawEd25519Key, toBase64url, type BrowserKeyPair } from './browser-keys.js'
+import { browserIdOf, ed25519, fromBase64url, rawEd25519Key, toBase64url, type BrowserKeyPair } from './browser-keys.js'
 
 /** The first element of every signed update (the same as `UPDATE_DOMAIN` of the Node entry). */
 const UPDATE_DOMAIN = 'scuttledb/update/1'
@@ -86,7 +85,7 @@ export function createBrowserSecurity (options: BrowserSecurityOptions = {}): Br
     try {
       const data = pack([UPDATE_DOMAIN, update[0], update[1], update[2]])
       // zip215: false is RFC 8032's rule, which refuses small-order keys (OpenSSL would accept trivial signatures for them).
-      return ed.verify(signature, data, key, { zip215: false }) ? true : reasons.BAD_SIGNATURE
+      return ed25519().verify(signature, data, key, { zip215: false }) ? true : reasons.BAD_SIGNATURE
     } catch {
       return reasons.BAD_SIGNATURE
     }
@@ -104,7 +103,7 @@ export function createBrowserSecurity (options: BrowserSecurityOptions = {}): Br
     if (!equalBytes(pack(unpack(data)), data)) {
       throw securityError(securityCodes.CANNOT_SIGN, 'The change does not survive a msgpack round trip (e.g. a Map, a Set, a typed array or an integer beyond 2^53)')
     }
-    return [toBase64url(ed.sign(data, keys.secretKey)), encodedKey]
+    return [toBase64url(ed25519().sign(data, keys.secretKey)), encodedKey]
   }
 
   const security: BrowserSecurity = { id: keys?.id, sign, verify }
