@@ -1,9 +1,9 @@
 import { EventEmitter } from 'events'
 import { pipeline, type Duplex } from 'stream'
-import type { Scuttlebutt } from '../scuttlebutt.js'
 import type { ReplicationStream } from '../stream.js'
 import { netCodes, netError } from './errors.js'
 import { messagePortStream, type MessagePortLike } from './message-port.js'
+import type { Replicable } from './target.js'
 
 /** The part of the Web Locks API (`navigator.locks`) this uses. */
 export interface TabLocks {
@@ -26,6 +26,12 @@ export interface JoinTabsOptions {
   locks?: TabLocks
   /** Default `globalThis.BroadcastChannel`. */
   BroadcastChannel?: TabChannelConstructor
+}
+
+/** What a tab group holds: any Scuttlebutt (Model, Events, ...), opened and closed by the group. */
+export interface TabInstance extends Replicable {
+  open: () => Promise<void>
+  close: () => Promise<void>
 }
 
 /** What this tab is in its group: the hub every other tab replicates with, or a member. */
@@ -70,7 +76,7 @@ function randomToken (): string {
  * the hub tab closes, the lock passes to another tab, which becomes the hub, and
  * the rest replicate with it.
  */
-export class TabGroup<T extends Scuttlebutt<any>> extends EventEmitter<TabGroupEvents> {
+export class TabGroup<T extends TabInstance> extends EventEmitter<TabGroupEvents> {
   /** This tab's instance (open). */
   readonly instance: T
   /** The database this tab holds (`name`, or `name~N`). */
@@ -216,7 +222,7 @@ export class TabGroup<T extends Scuttlebutt<any>> extends EventEmitter<TabGroupE
  * replicates it with the group's other tabs (see TabGroup). Rejects with
  * SCUTTLEDB_DATABASE_LOCKED when `maxTabs` tabs already hold one.
  */
-export async function joinTabs<T extends Scuttlebutt<any>> (name: string, create: (database: string) => T, options: JoinTabsOptions = {}): Promise<TabGroup<T>> {
+export async function joinTabs<T extends TabInstance> (name: string, create: (database: string) => T, options: JoinTabsOptions = {}): Promise<TabGroup<T>> {
   if (typeof name !== 'string' || name === '') throw new TypeError('name must be a non-empty string')
   if (typeof create !== 'function') throw new TypeError('create must be a function of the database name')
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
