@@ -39,7 +39,7 @@ export type TabRole = 'hub' | 'member'
 
 /** Events of a TabGroup. */
 export interface TabGroupEvents {
-  /** This tab became the hub (the previous one closed) or, at first, a member. */
+  /** This tab's role changed: it became the hub (the previous hub closed). */
   role: [role: TabRole]
   /** The replication with another tab finished its initial exchange. */
   synced: [tab: string]
@@ -113,22 +113,28 @@ export class TabGroup<T extends TabInstance> extends EventEmitter<TabGroupEvents
     return this.#role
   }
 
-  /** @internal Take this tab's life lock, then wait in line for the hub lock. */
+  /** @internal Take this tab's life lock and the hub lock if it is free (so the first role is known on return), else wait in line for it. */
   async start (): Promise<void> {
     const alive = await hold(this.#locks, `scuttledb:${this.#name}:tab:${this.tab}`, {})
     if (alive !== undefined) this.#releases.push(alive)
-    // The hub lock is granted when no other tab holds it: at once, or when the hub closes.
-    hold(this.#locks, `scuttledb:${this.#name}:hub`, { signal: this.#hubWait.signal }).then((release) => {
+    const hub = `scuttledb:${this.#name}:hub`
+    const free = await hold(this.#locks, hub, { ifAvailable: true })
+    if (free !== undefined) {
+      this.#releases.push(free)
+      this.#becomeHub(false)
+      return
+    }
+    // Granted when the hub closes (or at once, if it closed meanwhile).
+    hold(this.#locks, hub, { signal: this.#hubWait.signal }).then((release) => {
       if (release === undefined) return
       if (this.#closing !== undefined) {
         release()
         return
       }
       this.#releases.push(release)
-      this.#becomeHub()
+      this.#becomeHub(true)
     }, () => {})
     this.#post({ who: true })
-    this.emit('role', 'member')
   }
 
   #post (message: Control): void {
@@ -189,13 +195,13 @@ export class TabGroup<T extends TabInstance> extends EventEmitter<TabGroupEvents
     this.#post({ join: this.tab, hub })
   }
 
-  #becomeHub (): void {
+  #becomeHub (changed: boolean): void {
     for (const pair of this.#pairs.values()) pair.destroy()
     this.#pairs.clear()
     this.#role = 'hub'
     this.#hub = this.tab
     this.#post({ hub: this.tab })
-    this.emit('role', 'hub')
+    if (changed) this.emit('role', 'hub')
   }
 
   /** Leave the group: ends the replications with other tabs, closes the instance, frees the database for the next tab. */
