@@ -2,9 +2,8 @@ import test from 'tape'
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Model, listenWebSocket } from '../lib/index.js'
-import { bundle, copyInto, installPacked, servePage } from './fixtures/browser-build.js'
-import { call, finish, launch, nodeAt, nodeValue, openPage, waitBytes, pageScript } from './fixtures/browser-pages.js'
-import { nodeImports } from './fixtures/browser-build.js'
+import { bundle, copyInto, installPacked, nodeImports, servePage } from './fixtures/browser-build.js'
+import { call, finish, launch, nodeAt, nodeValue, openPage, pageScript, waitBytes } from './fixtures/browser-pages.js'
 import { tempDir } from './helpers.js'
 
 test('a Chromium page and a Node node sync both ways over WebSocket; a reload keeps the data in IndexedDB and the next sync sends only what is new', async (t) => {
