@@ -1,96 +1,10 @@
-import test, { type Test } from 'tape'
-import { existsSync } from 'node:fs'
+import test from 'tape'
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { Model, listenWebSocket, type ReplicationServer } from '../lib/index.js'
-import { addFixture, bundle, copyInto, installPacked, nodeImports, servePage } from './fixtures/browser-build.js'
+import { Model, listenWebSocket } from '../lib/index.js'
+import { bundle, copyInto, installPacked, nodeImports, servePage } from './fixtures/browser-build.js'
+import { call, finish, launch, nodeAt, nodeValue, openPage, pageScript, waitBytes } from './fixtures/browser-pages.js'
 import { tempDir } from './helpers.js'
-
-/** Debian's chromium; .ci/run installs it. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-
-let script: Promise<string> | undefined
-
-/** The test page's script: test/fixtures/browser-app bundled from the packed package, built once. */
-async function pageScript (t: Test): Promise<string> {
-  script ??= (async () => {
-    const app = await installPacked(await tempDir(t, 'scuttledb-browser-'))
-    const out = await bundle(app, await addFixture(app, 'browser-app'))
-    if (nodeImports(out.text).length > 0) throw new Error(`the page bundle names ${nodeImports(out.text).join(', ')}`)
-    return out.text
-  })()
-  return await script
-}
-
-/** A headless Chromium, closed when the test ends; fails the test clearly when Chromium is missing. */
-async function launch (t: Test): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (as .ci/run does), or set CHROMIUM_PATH`)
-  // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
-  t.teardown(async () => { await browser.close() })
-  return browser
-}
-
-const pageErrors = new WeakMap<Page, string[]>()
-
-/** Close the page's app, then check that nothing was thrown uncaught in the page. */
-async function finish (t: Test, page: Page): Promise<void> {
-  await call(page, 'close')
-  t.deepEqual(pageErrors.get(page), [], 'no uncaught error in the page')
-}
-
-/** A page running the test app, served from 127.0.0.1. */
-async function openPage (t: Test, browser: Browser): Promise<Page> {
-  const { url, server } = await servePage(await pageScript(t))
-  t.teardown(() => { server.close() })
-  const page = await browser.newPage()
-  const errors: string[] = []
-  pageErrors.set(page, errors)
-  page.on('pageerror', (err) => { errors.push(String(err)) })
-  await page.goto(url)
-  await page.waitForFunction(() => 'app' in globalThis)
-  return page
-}
-
-/** Call `app[method](...args)` in the page. */
-async function call (page: Page, method: string, ...args: unknown[]): Promise<any> {
-  return await page.evaluate(async ([m, a]) => await (globalThis as any).app[m as string](...(a as unknown[])), [method, args] as const)
-}
-
-/** A Node node on classic-level in `dir`, listening for WebSockets on `port` (0: any) once `before` has run. */
-async function nodeAt (t: Test, dir: string, port = 0, before?: (model: Model) => Promise<void>): Promise<{ model: Model, server: ReplicationServer, stop: () => Promise<void> }> {
-  const model = new Model({ db: dir })
-  await model.open()
-  await before?.(model)
-  const server = await listenWebSocket(model, { port })
-  let stopped = false
-  const stop = async (): Promise<void> => {
-    if (stopped) return
-    stopped = true
-    await server.close()
-    await model.close()
-  }
-  t.teardown(stop)
-  return { model, server, stop }
-}
-
-/** The page's [isUint8Array, bytes, class name] for `key` once it holds a value. */
-async function waitBytes (page: Page, key: string): Promise<[boolean, number[], string]> {
-  await call(page, 'present', key)
-  return await call(page, 'getBytes', key)
-}
-
-/** Resolves once the Node model holds `expected` at `key`; fails after 20 s. */
-async function nodeValue (model: Model, key: string, expected: unknown): Promise<unknown> {
-  const started = Date.now()
-  for (;;) {
-    const value = await model.get(key)
-    if (JSON.stringify(value) === JSON.stringify(expected)) return value
-    if (Date.now() - started > 20_000) return value
-    await new Promise((resolve) => { model.once('change', resolve); setTimeout(resolve, 50) })
-  }
-}
 
 test('a Chromium page and a Node node sync both ways over WebSocket; a reload keeps the data in IndexedDB and the next sync sends only what is new', async (t) => {
   const browser = await launch(t)

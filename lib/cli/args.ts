@@ -204,6 +204,7 @@ Options:
   --http-token-file FILE bearer tokens of the HTTP API, one "read TOKEN" or
                          "read-write TOKEN" a line; required with --key
   --http-open            with --key: leave the HTTP API open (no tokens)
+  --static DIR           serve the files in DIR (a web app) on the HTTP port too
   --cors ORIGIN          answer browsers from ORIGIN with CORS headers
                          (repeatable or comma-separated; * for any)
   --peer HOST:PORT       connect to another node (repeatable); reconnects by itself

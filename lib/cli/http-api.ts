@@ -27,6 +27,8 @@ export interface HttpApiOptions {
   tokens?: HttpTokens
   /** Origins answered with CORS headers (`*`: any). Default none. */
   cors?: string[]
+  /** Serves a GET for a path that is no route (`serve --static`); resolves false when it has nothing. */
+  files?: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => Promise<boolean>
   /** @internal Live updates an event stream holds while it resumes from storage (tests make it small). */
   resumeBuffer?: number
 }
@@ -116,7 +118,7 @@ export interface HttpApi {
  * `GET /metrics`. JSON in and out; every error is `{ error: { code, message } }`.
  */
 export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
-  const { status, metrics, backup, writable, log, headersTimeout = 10_000, maxBody = 1024 * 1024, tokens, cors = [], resumeBuffer } = options
+  const { status, metrics, backup, writable, log, headersTimeout = 10_000, maxBody = 1024 * 1024, tokens, cors = [], resumeBuffer, files } = options
   const open = new Set<http.ServerResponse>()
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -125,6 +127,7 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
     for (const [name, value] of Object.entries(allowedCors)) res.setHeader(name, value)
     const preflight = 'access-control-allow-origin' in allowedCors
     const r = (path === '/metrics' && metrics === undefined) || (path === '/export' && backup === undefined) ? undefined : route(path)
+    if (r === undefined && files !== undefined && await files(req, res, path)) return
     if (r === undefined) throw new HttpError(404, netCodes.NOT_FOUND, `No route ${path}: see GET /kv, /kv/:key, POST /batch, /events, /changes, /status, /metrics, /export`)
     const allow = [...r.methods, 'OPTIONS'].join(', ')
     const m = req.method ?? 'GET'

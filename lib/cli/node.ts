@@ -21,6 +21,7 @@ import { createHttpApi, type HttpApi } from './http-api.js'
 import type { HttpTokens } from './http-auth.js'
 import { RESTORE_UNSYNCED, clearRestore, restorePending, writeSnapshot } from './backup-format.js'
 import { HttpError } from './http-errors.js'
+import { staticFiles } from './http-static.js'
 import { CommitLatency, Rejections, renderMetrics } from './http-metrics.js'
 import type { ProgressView } from './progress.js'
 import { isKeyId } from './security.js'
@@ -41,6 +42,8 @@ export interface NodeOptions {
   httpTokens?: HttpTokens
   /** Origins the HTTP API answers with CORS headers. */
   cors?: string[]
+  /** A directory whose files the HTTP port serves at paths that are no API route (a web app). */
+  static?: string
   peers: PeerTarget[]
   sync?: boolean
   /**
@@ -262,7 +265,8 @@ export class ScuttledbNode {
       const writable = (): void => {
         if (this.#restoring) throw new HttpError(503, RESTORE_UNSYNCED, 'This node was restored from a backup and has not synced with a peer yet: writes would lose what it has to get back')
       }
-      const api = createHttpApi(this.model, { status: () => this.status(), metrics, backup, writable, log, headersTimeout: this.#options.handshakeTimeout, tokens: httpTokens, cors })
+      const files = this.#options.static === undefined ? undefined : staticFiles(this.#options.static)
+      const api = createHttpApi(this.model, { status: () => this.status(), metrics, backup, writable, log, headersTimeout: this.#options.handshakeTimeout, tokens: httpTokens, cors, files })
       this.#http = api
       const address = await bind(api.server, httpHost, http)
       this.#httpUrl = `http://${hostPort(httpHost, address.port)}`

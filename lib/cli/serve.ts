@@ -26,6 +26,7 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
     'http-open': { type: 'boolean' },
     'accept-restore': { type: 'boolean' },
     cors: { type: 'string', multiple: true },
+    static: { type: 'string' },
     peer: { type: 'string', multiple: true },
     'max-peers': { type: 'string' },
     advertise: { type: 'string' },
@@ -95,6 +96,7 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
     httpHost,
     httpTokens,
     cors,
+    static: str(values, 'static'),
     peers,
     maxPeers,
     advertise,
@@ -116,6 +118,7 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
   if (replication !== undefined) lines.push(`  replication  ${replication}`)
   if (websocket !== undefined) lines.push(`  websocket    ${websocket}`)
   if (http !== undefined) lines.push(`  http         ${http}`)
+  if (http !== undefined && values.static !== undefined) lines.push(`  static       ${resolve(values.static as string)} (served at ${http}/)`)
   if (http !== undefined && tokenFile !== undefined) lines.push(`  http tokens  ${resolve(tokenFile)} (every request needs one)`)
   if (peers.length > 0) lines.push(`  peers        ${peers.map((p) => `${p.tls ? 'tls' : 'tcp'}://${hostPort(p.host, p.port)}`).join(', ')}`)
   if (keys !== undefined && keyFile !== undefined) {

@@ -1,0 +1,259 @@
+import { EventEmitter } from 'events'
+import { pipeline, type Duplex } from 'stream'
+import type { ReplicationStream } from '../stream.js'
+import { netCodes, netError } from './errors.js'
+import { messagePortStream, type MessagePortLike } from './message-port.js'
+import type { Replicable } from './target.js'
+
+/** The part of the Web Locks API (`navigator.locks`) this uses. */
+export interface TabLocks {
+  request: (name: string, options: { ifAvailable?: boolean, signal?: AbortSignal }, callback: (lock: unknown) => Promise<void>) => Promise<unknown>
+}
+
+/** A BroadcastChannel (one origin's tabs, workers and frames). */
+export interface TabChannel extends MessagePortLike {
+  close: () => void
+}
+
+/** A BroadcastChannel constructor. */
+export type TabChannelConstructor = new (name: string) => TabChannel
+
+/** Options of `joinTabs()`. */
+export interface JoinTabsOptions {
+  /** Tabs of one group open at once; each holds one of this many databases. Default 16. */
+  maxTabs?: number
+  /** Default `navigator.locks`. */
+  locks?: TabLocks
+  /** Default `globalThis.BroadcastChannel`. */
+  BroadcastChannel?: TabChannelConstructor
+}
+
+/** What a tab group holds: any Scuttlebutt (Model, Events, ...), opened and closed by the group. */
+export interface TabInstance extends Replicable {
+  open: () => Promise<void>
+  close: () => Promise<void>
+}
+
+/** What this tab is in its group: the hub every other tab replicates with, or a member. */
+export type TabRole = 'hub' | 'member'
+
+/** Events of a TabGroup. */
+export interface TabGroupEvents {
+  /** This tab's role changed: it became the hub (the previous hub closed). */
+  role: [role: TabRole]
+  /** The replication with another tab finished its initial exchange. */
+  synced: [tab: string]
+}
+
+type Control = { hub: string } | { join: string, hub: string } | { who: true }
+
+/** Hold a Web Lock until the returned function is called; undefined when `ifAvailable` and it is taken. */
+async function hold (locks: TabLocks, name: string, options: { ifAvailable?: boolean, signal?: AbortSignal }): Promise<(() => void) | undefined> {
+  return await new Promise((resolve, reject) => {
+    locks.request(name, options, async (lock) => {
+      if (lock === null) {
+        resolve(undefined)
+        return
+      }
+      await new Promise<void>((release) => { resolve(release) })
+    }).catch(reject)
+  })
+}
+
+function randomToken (): string {
+  const bytes = new Uint8Array(12)
+  globalThis.crypto.getRandomValues(bytes)
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/**
+ * The tabs of one origin sharing one replicated database. Each tab holds a
+ * full replica in a database of its own (`name`, `name~1`, ...: a tab takes the
+ * first one no open tab holds, so a reload gets its own back), because two
+ * instances on one IndexedDB database would write as one source id. One tab, the
+ * holder of a Web Lock, is the hub: the others replicate with it over
+ * BroadcastChannel, so a write in any tab reaches every tab, online or not. When
+ * the hub tab closes, the lock passes to another tab, which becomes the hub, and
+ * the rest replicate with it.
+ */
+export class TabGroup<T extends TabInstance> extends EventEmitter<TabGroupEvents> {
+  /** This tab's instance (open). */
+  readonly instance: T
+  /** The database this tab holds (`name`, or `name~N`). */
+  readonly database: string
+  /** This tab's token in the group. */
+  readonly tab: string
+  readonly #name: string
+  readonly #locks: TabLocks
+  readonly #Channel: TabChannelConstructor
+  readonly #control: TabChannel
+  readonly #releases: Array<() => void> = []
+  readonly #hubWait = new AbortController()
+  readonly #pairs = new Map<string, Duplex>()
+  #role: TabRole = 'member'
+  #hub: string | undefined
+  #closing: Promise<void> | undefined
+
+  /** @internal Use `joinTabs()`. */
+  constructor (name: string, instance: T, database: string, tab: string, locks: TabLocks, Channel: TabChannelConstructor, release: () => void) {
+    super()
+    this.#name = name
+    this.instance = instance
+    this.database = database
+    this.tab = tab
+    this.#locks = locks
+    this.#Channel = Channel
+    this.#releases.push(release)
+    this.#control = new Channel(`scuttledb:${name}`)
+    this.#control.addEventListener?.('message', ((event: { data: Control }) => { this.#onControl(event.data) }) as never)
+  }
+
+  /** 'hub' or 'member'. */
+  get role (): TabRole {
+    return this.#role
+  }
+
+  /** @internal Take this tab's life lock and the hub lock if it is free (so the first role is known on return), else wait in line for it. */
+  async start (): Promise<void> {
+    const alive = await hold(this.#locks, `scuttledb:${this.#name}:tab:${this.tab}`, {})
+    if (alive !== undefined) this.#releases.push(alive)
+    const hub = `scuttledb:${this.#name}:hub`
+    const free = await hold(this.#locks, hub, { ifAvailable: true })
+    if (free !== undefined) {
+      this.#releases.push(free)
+      this.#becomeHub(false)
+      return
+    }
+    // Granted when the hub closes (or at once, if it closed meanwhile).
+    hold(this.#locks, hub, { signal: this.#hubWait.signal }).then((release) => {
+      if (release === undefined) return
+      if (this.#closing !== undefined) {
+        release()
+        return
+      }
+      this.#releases.push(release)
+      this.#becomeHub(true)
+    }, () => {})
+    this.#post({ who: true })
+  }
+
+  #post (message: Control): void {
+    if (this.#closing === undefined) this.#control.postMessage(message)
+  }
+
+  #onControl (message: Control): void {
+    if (this.#closing !== undefined || message === null || typeof message !== 'object') return
+    if ('who' in message) {
+      if (this.#role === 'hub') this.#post({ hub: this.tab })
+    } else if ('join' in message) {
+      if (this.#role === 'hub' && message.hub === this.tab && typeof message.join === 'string') this.#accept(message.join)
+    } else if (typeof message.hub === 'string' && this.#role === 'member' && message.hub !== this.#hub) {
+      this.#join(message.hub)
+    }
+  }
+
+  #channel (member: string, hub: string): TabChannel {
+    return new this.#Channel(`scuttledb:${this.#name}:pair:${member}:${hub}`)
+  }
+
+  /** Replicate `duplex` with this tab's instance; `key` names it in #pairs. */
+  #replicate (key: string, duplex: Duplex): void {
+    let stream: ReplicationStream
+    try {
+      stream = this.instance.createStream()
+    } catch {
+      duplex.destroy()
+      return
+    }
+    stream.once('sync', () => { this.emit('synced', key) })
+    // A tab that closes or reloads ends its pairs with SCUTTLEDB_PEER_CLOSED: expected.
+    pipeline(duplex, stream, duplex, () => {
+      if (this.#pairs.get(key) === duplex) this.#pairs.delete(key)
+    })
+  }
+
+  /** As the hub: replicate with a member until it goes (its life lock frees). */
+  #accept (member: string): void {
+    this.#pairs.get(member)?.destroy()
+    const duplex = messagePortStream(this.#channel(member, this.tab), { transfer: false })
+    this.#pairs.set(member, duplex)
+    this.#replicate(member, duplex)
+    hold(this.#locks, `scuttledb:${this.#name}:tab:${member}`, { signal: this.#hubWait.signal }).then((release) => {
+      release?.()
+      duplex.destroy()
+    }, () => {})
+  }
+
+  /** As a member: replicate with `hub`, which speaks first (our channel is open before it hears of us). */
+  #join (hub: string): void {
+    for (const pair of this.#pairs.values()) pair.destroy()
+    this.#hub = hub
+    const duplex = messagePortStream(this.#channel(this.tab, hub), { transfer: false })
+    this.#pairs.set(hub, duplex)
+    duplex.once('readable', () => { if (!duplex.destroyed) this.#replicate(hub, duplex) })
+    duplex.on('error', () => {})
+    this.#post({ join: this.tab, hub })
+  }
+
+  #becomeHub (changed: boolean): void {
+    for (const pair of this.#pairs.values()) pair.destroy()
+    this.#pairs.clear()
+    this.#role = 'hub'
+    this.#hub = this.tab
+    this.#post({ hub: this.tab })
+    if (changed) this.emit('role', 'hub')
+  }
+
+  /** Leave the group: ends the replications with other tabs, closes the instance, frees the database for the next tab. */
+  async close (): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#hubWait.abort()
+      this.#control.close()
+      for (const pair of this.#pairs.values()) pair.destroy()
+      this.#pairs.clear()
+      try {
+        await this.instance.close()
+      } finally {
+        // The database's lock last, once nothing uses it.
+        for (const release of this.#releases.reverse()) release()
+      }
+    })()
+    await this.#closing
+  }
+}
+
+/**
+ * Join the tabs of this origin that share the replicated database `name`: takes a
+ * database of its own for this tab, opens `create(database)` on it, and
+ * replicates it with the group's other tabs (see TabGroup). Rejects with
+ * SCUTTLEDB_DATABASE_LOCKED when `maxTabs` tabs already hold one.
+ */
+export async function joinTabs<T extends TabInstance> (name: string, create: (database: string) => T, options: JoinTabsOptions = {}): Promise<TabGroup<T>> {
+  if (typeof name !== 'string' || name === '') throw new TypeError('name must be a non-empty string')
+  if (typeof create !== 'function') throw new TypeError('create must be a function of the database name')
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+  const { maxTabs = 16 } = options
+  if (!(Number.isInteger(maxTabs) && maxTabs > 0)) throw new TypeError('maxTabs must be a positive integer')
+  const locks = options.locks ?? (globalThis as { navigator?: { locks?: TabLocks } }).navigator?.locks
+  const Channel = options.BroadcastChannel ?? (globalThis as { BroadcastChannel?: TabChannelConstructor }).BroadcastChannel
+  if (locks === undefined || typeof locks.request !== 'function') throw new TypeError('No Web Locks here: pass options.locks')
+  if (typeof Channel !== 'function') throw new TypeError('No BroadcastChannel here: pass options.BroadcastChannel')
+  for (let slot = 0; slot < maxTabs; slot++) {
+    const release = await hold(locks, `scuttledb:${name}:slot:${slot}`, { ifAvailable: true })
+    if (release === undefined) continue
+    const database = slot === 0 ? name : `${name}~${slot}`
+    let group: TabGroup<T> | undefined
+    try {
+      const instance = create(database)
+      await instance.open()
+      group = new TabGroup(name, instance, database, randomToken(), locks, Channel, release)
+      await group.start()
+      return group
+    } catch (err) {
+      if (group !== undefined) await group.close().catch(() => {})
+      else release()
+      throw err
+    }
+  }
+  throw netError(netCodes.DATABASE_LOCKED, `${maxTabs} tabs already hold a database of ${name}`)
+}

@@ -1,0 +1,31 @@
+import test from 'tape'
+import { call, finish, launch, openPage, serveApp } from './fixtures/browser-pages.js'
+
+test('two tabs of one origin share one database: each writes, both see everything, and closing the hub tab hands over', async (t) => {
+  const browser = await launch(t)
+  const context = await browser.newContext()
+  const url = await serveApp(t)
+  const first = await openPage(t, context, url)
+  t.equal(await call(first, 'joinTabs', 'shared'), 'shared', 'the first tab holds the database itself')
+  await call(first, 'role', 'hub')
+  const second = await openPage(t, context, url)
+  t.equal(await call(second, 'joinTabs', 'shared'), 'shared~1', 'the second tab holds a replica of its own (its own source id)')
+  t.equal(await call(second, 'role', 'member'), 'member', 'and is a member')
+  await call(first, 'set', 'fromFirst', 1)
+  await call(second, 'set', 'fromSecond', 2)
+  t.equal(await call(second, 'valueOf', 'fromFirst', 1), 1, 'the second tab sees the first tab\'s write')
+  t.equal(await call(first, 'valueOf', 'fromSecond', 2), 2, 'the first tab sees the second tab\'s write')
+
+  await first.close()
+  t.equal(await call(second, 'role', 'hub'), 'hub', 'closing the hub tab made the other tab the hub')
+  const third = await openPage(t, context, url)
+  t.equal(await call(third, 'joinTabs', 'shared'), 'shared', 'a new tab takes the freed database, with what it held')
+  t.equal(await call(third, 'get', 'fromSecond'), 2, 'which has the second tab\'s write from before')
+  await call(third, 'role', 'member')
+  await call(second, 'set', 'afterHandover', 'hub')
+  await call(third, 'set', 'fromThird', 3)
+  t.equal(await call(third, 'valueOf', 'afterHandover', 'hub'), 'hub', 'the new tab sees the new hub\'s write')
+  t.equal(await call(second, 'valueOf', 'fromThird', 3), 3, 'and the new hub sees the new tab\'s')
+  await finish(t, third)
+  await finish(t, second)
+})
