@@ -36,3 +36,7 @@ export type { Connection, ConnectionOptions, ConnectionEvents, ConnectionState, 
 export type { Replicable, Documents, DocumentResolver, Target } from './net/target.js'
 export { NetError, netCodes } from './net/errors.js'
 export type { NetErrorCode } from './net/errors.js'
+export { Collection, isDocumentName, MAX_NAME_LENGTH } from './collection.js'
+export type { CollectionOptions, CollectionEvents, CollectionStatus, Access, AccessResolver, AnyDocument, DocumentType } from './collection.js'
+export { CollectionStream } from './collection-stream.js'
+export type { CollectionStreamOptions, CollectionStreamCounts, StreamContext } from './collection-stream.js'

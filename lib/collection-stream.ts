@@ -1,0 +1,383 @@
+import { Duplex } from 'stream'
+import { DEFAULT_MAX_FRAME_BYTES, msgpackCodec, type Decoder } from './codec.js'
+import { codes, error, ScuttledbError } from './errors.js'
+import { parseUpdate, type Header, type Source, type Update } from './protocol.js'
+import { encodeMessage, parseCollectionMessage, type CollectionMessage, type DocEntry } from './collection-protocol.js'
+import { CollectionOutbox } from './collection-outbox.js'
+import type { Access, AnyDocument, Collection } from './collection.js'
+import type { SyncProgress } from './stream-options.js'
+
+/** Options of `Collection#createStream()`. */
+export interface CollectionStreamOptions {
+  /** The peer's proven id (for `access`); see also the transports' handshake. */
+  peer?: Source
+  /** Largest frame accepted from the peer. Default 16 MiB. */
+  maxFrameBytes?: number
+  /** Only 'msgpack': collections have no JSON mode. */
+  wrapper?: 'msgpack' | 'json'
+}
+
+/** What a transport knows about the peer when it creates a stream. */
+export interface StreamContext {
+  /** The id the peer proved in the handshake, if any. */
+  peer?: Source
+}
+
+/** Counts of what crossed a collection stream (control messages apart from updates). */
+export interface CollectionStreamCounts {
+  messagesSent: number
+  messagesReceived: number
+  updatesSent: number
+  updatesReceived: number
+}
+
+/** A decoded chunk's work, run in order. */
+type Action = CollectionMessage | { t: 'updates', name: string, updates: Array<[Update, Uint8Array]> }
+
+/** Received updates not yet settled, up to one `done` marker of the peer. */
+interface Generation {
+  pending: number
+  seq: number | undefined
+}
+
+type Callback = (err?: Error | null) => void
+
+/** Documents with received updates still committing, per stream, before it stops taking input. */
+const MAX_INBOUND_DOCS = 64
+
+/**
+ * One peer's replication of a whole collection (see docs/protocol.md,
+ * "Collections"). Each side says hello (id, epoch, change sequence), asks for
+ * the documents changed since what it last confirmed of the peer, answers the
+ * peer's list with its own clocks, and sends each document's missing updates,
+ * many documents per chunk. `done S` says: every document you may see with
+ * sequence <= S has been sent; the receiver records S once all of it committed.
+ */
+export class CollectionStream extends Duplex {
+  readonly #collection: Collection
+  readonly #peer: Source | undefined
+  readonly #decoder: Decoder
+  readonly #outbox: CollectionOutbox
+  #hello: Extract<CollectionMessage, { t: 'hello' }> | undefined
+  #current: string | undefined
+  /** Types the peer announced, for documents we create when their updates arrive. */
+  readonly #peerTypes = new Map<string, string>()
+  #gens: Generation[] = [{ pending: 0, seq: undefined }]
+  /** Documents leased for received updates, with the number still committing. */
+  readonly #inbound = new Map<string, number>()
+  #inboundRoom: (() => void) | undefined
+  #syncSent = false
+  #syncReceived = false
+  #finalCallback: Callback | undefined
+  readonly #closed: Promise<void>
+  /** Counts of messages and updates each way. */
+  readonly counts: CollectionStreamCounts = { messagesSent: 0, messagesReceived: 0, updatesSent: 0, updatesReceived: 0 }
+
+  /** Use `Collection#createStream()`. */
+  constructor (collection: Collection, options: CollectionStreamOptions = {}, context: StreamContext = {}) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 64 * 1024 })
+    if (options.wrapper !== undefined && options.wrapper !== 'msgpack') throw new TypeError('A collection stream speaks msgpack only')
+    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    if (!(Number.isInteger(maxFrameBytes) && maxFrameBytes > 0)) throw new TypeError('maxFrameBytes must be a positive integer')
+    this.#collection = collection
+    this.#peer = options.peer ?? context.peer
+    this.#decoder = msgpackCodec.decoder(maxFrameBytes)
+    this.#outbox = new CollectionOutbox(collection, this.#peer, {
+      push: (chunk, messages, updates) => {
+        this.counts.messagesSent += messages
+        this.counts.updatesSent += updates
+        return this.destroyed ? false : this.push(chunk)
+      },
+      done: () => { this.#onDoneSent() },
+      fail: (err) => { this.#abort(err) },
+      end: () => { this.push(null) }
+    })
+    this.setMaxListeners(32)
+    this.#closed = new Promise((resolve) => this.once('close', resolve))
+    this.once('close', () => { collection._unstream(this) })
+    void this.#start()
+  }
+
+  /** The peer's proven id, as given when the stream was created. */
+  get peerIdentity (): Source | undefined {
+    return this.#peer
+  }
+
+  /** The peer's collection id, once its hello arrived. */
+  get peerId (): Source | undefined {
+    return this.#hello?.id
+  }
+
+  /** Progress of the initial exchange (the shape of a replication stream's). */
+  get progress (): SyncProgress {
+    return { sent: this.counts.updatesSent, received: this.counts.updatesReceived, syncSent: this.#syncSent, syncReceived: this.#syncReceived, behind: { sources: 0, ms: 0 } }
+  }
+
+  /** @internal Resolves once the stream has closed. */
+  async _closed (): Promise<void> {
+    await this.#closed
+  }
+
+  /** @internal A document of the collection committed something. */
+  _changed (name: string): void {
+    if (!this.destroyed) this.#outbox.changed(name)
+  }
+
+  async #start (): Promise<void> {
+    try {
+      const catalog = this.#collection._catalog
+      const seq = catalog.seq
+      // A sequence number is announced only once it can never be handed out again.
+      await catalog.durable(seq)
+      this.#outbox.send([encodeMessage({ t: 'hello', id: catalog.id, epoch: catalog.epoch, seq })], 0)
+    } catch (err) {
+      this.#abort(err as Error)
+    }
+  }
+
+  override _read (): void {
+    this.#outbox.resume()
+  }
+
+  override _write (chunk: Uint8Array, _encoding: BufferEncoding, callback: Callback): void {
+    if (this.destroyed) {
+      callback()
+      return
+    }
+    const actions: Action[] = []
+    try {
+      this.#decoder.write(chunk, (value, bytes) => { this.#decode(value, bytes as Uint8Array, actions) })
+    } catch (err) {
+      this.#fail(err instanceof ScuttledbError ? err : error(codes.INVALID_MESSAGE, 'Invalid message', { cause: err as Error }))
+      callback()
+      return
+    }
+    this.#run(actions).then(() => { callback() }, (err: Error) => {
+      this.#fail(err instanceof ScuttledbError ? err : error(codes.INVALID_MESSAGE, 'Invalid message', { cause: err }))
+      callback()
+    })
+  }
+
+  override _final (callback: Callback): void {
+    try {
+      this.#decoder.end()
+    } catch (err) {
+      this.#fail(err as ScuttledbError)
+      callback()
+      return
+    }
+    // The peer ended its side: end ours once what it sent has committed.
+    this.#finalCallback = callback
+    this.#settle()
+  }
+
+  override _destroy (err: Error | null, callback: Callback): void {
+    this.#finalCallback = undefined
+    this.#inboundRoom?.()
+    this.#outbox.close().then(() => { callback(err) }, () => { callback(err) })
+  }
+
+  /** Shape-check one decoded value into the chunk's actions (no state moves yet). */
+  #decode (value: unknown, bytes: Uint8Array, actions: Action[]): void {
+    if (Array.isArray(value)) {
+      const update = parseUpdate(value)
+      if (this.#current === undefined) throw error(codes.INVALID_MESSAGE, 'An update before any doc message')
+      const last = actions[actions.length - 1]
+      if (last !== undefined && last.t === 'updates' && last.name === this.#current) last.updates.push([update, bytes])
+      else actions.push({ t: 'updates', name: this.#current, updates: [[update, bytes]] })
+      return
+    }
+    const message = parseCollectionMessage(value)
+    if (message.t === 'beat') return
+    this.counts.messagesReceived++
+    if (message.t === 'hello') {
+      if (this.#hello !== undefined) throw error(codes.DUPLICATE_HEADER, 'The peer sent a second hello')
+      this.#hello = message
+    } else if (this.#hello === undefined) {
+      throw error(codes.HEADER_EXPECTED, 'The peer must say hello first')
+    }
+    if (message.t === 'doc') {
+      // Only documents we said we accept: a reader, or a peer that may not see the name, gets no further.
+      if (!this.#outbox.accepts(message.name)) throw error(codes.ACCESS_DENIED, `The peer may not write document ${message.name}`)
+      this.#current = message.name
+      return
+    }
+    actions.push(message)
+  }
+
+  /** Run a chunk's actions in order; resolves when the stream may take more input. */
+  async #run (actions: Action[]): Promise<void> {
+    for (const action of actions) {
+      if (this.destroyed) return
+      switch (action.t) {
+        case 'hello': await this.#onHello(action); break
+        case 'want': await this.#outbox.list(action.since); break
+        case 'docs': await this.#onEntries(action.entries); break
+        case 'done': this.#onDone(action.seq); break
+        case 'updates': await this.#onUpdates(action.name, action.updates); break
+      }
+    }
+    // Backpressure: wait while too many documents are still committing what we passed them.
+    while (this.#inbound.size >= MAX_INBOUND_DOCS && !this.destroyed) {
+      await new Promise<void>((resolve) => { this.#inboundRoom = resolve })
+    }
+  }
+
+  /** The key of the record of what this peer was confirmed to have sent. */
+  #peerKey (): string {
+    return `${this.#peer ?? ''}\x00${(this.#hello as { id: Source }).id}`
+  }
+
+  async #onHello (hello: Extract<CollectionMessage, { t: 'hello' }>): Promise<void> {
+    const header: Header = { id: hello.id, clock: {} }
+    this.emit('header', header)
+    const record = await this.#collection._catalog.peer(this.#peerKey())
+    // A record of another epoch, or ahead of what the peer has numbered (a restore), is no good: compare everything.
+    const since = record !== undefined && record.epoch === hello.epoch && record.seq <= hello.seq ? record.seq : 0
+    this.#outbox.send([encodeMessage({ t: 'want', since })], 1)
+  }
+
+  async #onEntries (entries: DocEntry[]): Promise<void> {
+    const modes = entries.map((e) => this.#outbox.mode(e.name))
+    const resolved: Access[] = modes.some((m) => m instanceof Promise) ? await Promise.all(modes) : modes as Access[]
+    const replies: DocEntry[] = []
+    entries.forEach((entry, i) => {
+      const mode = resolved[i]
+      this.#peerTypes.set(entry.name, entry.type)
+      const reply = this.#outbox.peerEntry(entry, mode)
+      if (reply) replies.push(this.#entryFor(entry, mode))
+    })
+    this.#outbox.sendEntries(replies)
+  }
+
+  /** Our entry in answer to the peer's: what we hold and whether we take its updates. */
+  #entryFor (peer: DocEntry, mode: Access): DocEntry {
+    const name = peer.name
+    // A peer that may not see the name learns nothing: not even whether we hold it.
+    if (mode === 'none') return { name, type: peer.type, clock: new Map(), accepts: false }
+    const type = this.#collection.typeOf(name)
+    if (type !== undefined && type !== peer.type) {
+      this.#collection._documentError(name, error(codes.TYPE_MISMATCH, `Document ${name} is a ${type} here and a ${peer.type} at the peer`))
+      return { name, type, clock: new Map(), accepts: false }
+    }
+    if (type === undefined && !this.#collection._hasType(peer.type)) {
+      this.#collection._documentError(name, error(codes.UNKNOWN_TYPE, `Document ${name} is a ${peer.type} at the peer, a type not registered here`))
+      return { name, type: peer.type, clock: new Map(), accepts: false }
+    }
+    return { name, type: peer.type, clock: this.#collection._clockOf(name) ?? new Map(), accepts: mode === 'write' }
+  }
+
+  async #onUpdates (name: string, updates: Array<[Update, Uint8Array]>): Promise<void> {
+    let doc: AnyDocument
+    const held = this.#inbound.get(name)
+    if (held === undefined) {
+      // Reserve before the await, so the lease is taken once per document.
+      this.#inbound.set(name, 0)
+      try {
+        doc = await this.#collection._lease(name, this.#collection.typeOf(name) ?? this.#peerTypes.get(name))
+      } catch (err) {
+        this.#inbound.delete(name)
+        throw err
+      }
+    } else {
+      doc = this.#collection._current(name) as AnyDocument
+    }
+    if (this.destroyed) {
+      this.#releaseInbound(name, 0)
+      return
+    }
+    const gen = this.#gens[this.#gens.length - 1]
+    const known = this.#outbox.known(name)
+    for (const [update, bytes] of updates) {
+      if (!doc._validChange(update[0])) {
+        this.#releaseInbound(name, 0)
+        throw error(codes.INVALID_MESSAGE, `Invalid change for document ${name}`, { update })
+      }
+      // The peer holds what it sends: never send it back.
+      const [, ts, source] = update
+      if (!((known.get(source) ?? 0) >= ts)) known.set(source, ts)
+      this.counts.updatesReceived++
+      gen.pending++
+      this.#inbound.set(name, (this.#inbound.get(name) ?? 0) + 1)
+      doc._receive(update, bytes, undefined, (err) => {
+        gen.pending--
+        this.#releaseInbound(name, 1)
+        if (err !== null) this.#abort(err)
+        this.#settle()
+      })
+    }
+    if (this.#inbound.get(name) === 0) this.#releaseInbound(name, 0)
+    await doc._room()
+  }
+
+  #releaseInbound (name: string, settled: number): void {
+    const left = (this.#inbound.get(name) ?? 0) - settled
+    if (left > 0) {
+      this.#inbound.set(name, left)
+      return
+    }
+    if (!this.#inbound.has(name)) return
+    this.#inbound.delete(name)
+    this.#collection._release(name)
+    const room = this.#inboundRoom
+    this.#inboundRoom = undefined
+    room?.()
+  }
+
+  #onDone (seq: number): void {
+    const gen = this.#gens[this.#gens.length - 1]
+    gen.seq = seq
+    this.#gens.push({ pending: 0, seq: undefined })
+    this.#settle()
+  }
+
+  /** Confirm every `done` whose updates have all committed; finish the input once the peer has ended. */
+  #settle (): void {
+    while (this.#gens.length > 1 && this.#gens[0].pending === 0) {
+      const gen = this.#gens.shift() as Generation
+      this.#confirm(gen.seq as number)
+    }
+    const callback = this.#finalCallback
+    if (callback !== undefined && this.#gens.every((g) => g.pending === 0)) {
+      this.#finalCallback = undefined
+      this.#outbox.end()
+      callback()
+    }
+  }
+
+  #confirm (seq: number): void {
+    if (this.destroyed || this.#hello === undefined) return
+    // Recorded only now: everything before the peer's `done` has committed.
+    this.#collection._catalog.setPeer(this.#peerKey(), { epoch: this.#hello.epoch, seq }).catch(() => {})
+    if (this.#syncReceived) return
+    this.#syncReceived = true
+    this.emit('syncReceived')
+    this.#syncedIfBoth()
+  }
+
+  #onDoneSent (): void {
+    if (this.#syncSent) return
+    this.#syncSent = true
+    this.emit('syncSent')
+    this.#syncedIfBoth()
+  }
+
+  #syncedIfBoth (): void {
+    if (!this.#syncSent || !this.#syncReceived || this.destroyed) return
+    this.emit('progress', this.progress)
+    this.emit('sync')
+  }
+
+  /** Destroy with an error, emitting it only to listeners (an unhandled 'error' would crash the process). */
+  #abort (err: Error): void {
+    if (this.destroyed) return
+    this.destroy(this.listenerCount('error') > 0 ? err : undefined)
+  }
+
+  /** A protocol error: report it, close this stream, leave everything else alone. */
+  #fail (err: ScuttledbError): void {
+    if (this.destroyed) return
+    this.#collection._reject(err)
+    this.#abort(err)
+  }
+}
