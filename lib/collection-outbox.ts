@@ -162,6 +162,8 @@ export class CollectionOutbox {
     const mode = this.mode(name)
     if (!(mode instanceof Promise)) {
       this.#changedWith(name, doc, mode)
+      // Nothing to send (an update that came from this peer): a later `done` still tells it how far it is.
+      this.#maybeDone()
       return
     }
     this.#resolving++

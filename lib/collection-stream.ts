@@ -129,7 +129,7 @@ export class CollectionStream extends Duplex {
       const seq = catalog.seq
       // A sequence number is announced only once it can never be handed out again.
       await catalog.durable(seq)
-      this.#outbox.send([encodeMessage({ t: 'hello', id: catalog.id, epoch: catalog.epoch, seq })], 0)
+      this.#outbox.send([encodeMessage({ t: 'hello', id: catalog.id, epoch: catalog.epoch, seq })], 1)
     } catch (err) {
       this.#abort(err as Error)
     }
