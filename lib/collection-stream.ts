@@ -6,6 +6,7 @@ import { encodeMessage, parseCollectionMessage, type CollectionMessage, type Doc
 import { CollectionOutbox } from './collection-outbox.js'
 import type { Access, AnyDocument, Collection } from './collection.js'
 import type { SyncProgress } from './stream-options.js'
+import type { StreamContext } from './net/target.js'
 
 /** Options of `Collection#createStream()`. */
 export interface CollectionStreamOptions {
@@ -17,11 +18,7 @@ export interface CollectionStreamOptions {
   wrapper?: 'msgpack' | 'json'
 }
 
-/** What a transport knows about the peer when it creates a stream. */
-export interface StreamContext {
-  /** The id the peer proved in the handshake, if any. */
-  peer?: Source
-}
+export type { StreamContext }
 
 /** Counts of what crossed a collection stream (control messages apart from updates). */
 export interface CollectionStreamCounts {
