@@ -29,13 +29,13 @@ export function linkCollections (x: Collection, y: Collection, peers: { a?: stri
   return { a, b, synced, closed }
 }
 
-/** Every document's history, by name (opening each). */
+/** Every document's history, by name (opening each); documents without updates are left out (peers create a document with its first update). */
 export async function snapshot (c: Collection): Promise<Record<string, { type: string | undefined, history: unknown[] }>> {
   const out: Record<string, { type: string | undefined, history: unknown[] }> = {}
   for (const name of [...c.names()].sort()) {
     const history: unknown[] = []
     await c.use(name, async (doc) => { for await (const update of doc.history()) history.push(update) })
-    out[name] = { type: c.typeOf(name), history }
+    if (history.length > 0) out[name] = { type: c.typeOf(name), history }
   }
   return out
 }
@@ -48,4 +48,15 @@ export async function quiet (streams: CollectionStream[], quietMs = 60): Promise
     last = total()
     await new Promise((resolve) => setTimeout(resolve, quietMs))
   }
+}
+
+/** The names whose type or history differ between two snapshots (empty when they agree). */
+export function differences (a: Awaited<ReturnType<typeof snapshot>>, b: Awaited<ReturnType<typeof snapshot>>): string[] {
+  const names = new Set([...Object.keys(a), ...Object.keys(b)])
+  return [...names].filter((name) => JSON.stringify(a[name]) !== JSON.stringify(b[name])).sort()
+}
+
+/** `differences()` of two collections, reading every document. */
+export async function divergent (x: Collection, y: Collection): Promise<string[]> {
+  return differences(await snapshot(x), await snapshot(y))
 }
