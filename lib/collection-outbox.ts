@@ -63,7 +63,8 @@ export class CollectionOutbox {
   #doneBusy = false
   #doneTimer: ReturnType<typeof setTimeout> | undefined
   #blocked = false
-  #room: (() => void) | undefined
+  /** Scans waiting for the peer to read. */
+  #waiting: Array<() => void> = []
   #ending = false
   #closed = false
 
@@ -197,9 +198,9 @@ export class CollectionOutbox {
   /** The peer reads again. */
   resume (): void {
     this.#blocked = false
-    const room = this.#room
-    this.#room = undefined
-    room?.()
+    const waiting = this.#waiting
+    this.#waiting = []
+    for (const wake of waiting) wake()
   }
 
   /** The peer ended its side: finish the scans under way, then end ours. */
@@ -277,7 +278,7 @@ export class CollectionOutbox {
         const cursor = leased._cursor(doc.known)
         try {
           for (;;) {
-            if (this.#blocked) await new Promise<void>((resolve) => { this.#room = resolve })
+            if (this.#blocked) await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
             if (this.#closed) return
             const entries = await cursor.nextBatch(STEP_UPDATES, STEP_BYTES)
             if (entries.length === 0 || this.#closed) break

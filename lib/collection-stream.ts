@@ -177,6 +177,7 @@ export class CollectionStream extends Duplex {
   /** Shape-check one decoded value into the chunk's actions (no state moves yet). */
   #decode (value: unknown, bytes: Uint8Array, actions: Action[]): void {
     if (Array.isArray(value)) {
+      if (this.#hello === undefined) throw error(codes.HEADER_EXPECTED, 'The peer must say hello first')
       const update = parseUpdate(value)
       if (this.#current === undefined) throw error(codes.INVALID_MESSAGE, 'An update before any doc message')
       const last = actions[actions.length - 1]

@@ -13,9 +13,9 @@ test('collection crash: SIGKILL mid-sync, then a reconnect converges and loses n
   const server = new Collection({ db: await tempDir(t), maxOpen: 50 })
   await server.open()
   t.teardown(async () => { await server.close() })
-  for (let i = 0; i < DOCS; i++) {
-    await server.use(`server/${i}`, async (doc: Model) => { for (let k = 0; k < 10; k++) await doc.set(`k${k}`, i * 10 + k) }, Model)
-  }
+  await Promise.all(Array.from({ length: DOCS }, async (_, i) => {
+    await server.use(`server/${i}`, async (doc: Model) => { await doc.batch(Array.from({ length: 10 }, (_, k) => ({ type: 'put' as const, key: `k${k}`, value: i * 10 + k }))) }, Model)
+  }))
   const listener = await listen(server.target(), { port: 0 })
   t.teardown(async () => { await listener.close() })
   const childDir = await tempDir(t)
