@@ -8,8 +8,8 @@ import type { Access, AnyDocument, Collection } from './collection.js'
 export interface OutboxSink {
   /** Push a chunk of frames; false asks the outbox to wait for `resume()`. */
   push: (chunk: Uint8Array, messages: number, updates: number) => boolean
-  /** A `done` was sent. */
-  done: () => void
+  /** A `done` was sent; `after`: it covers the peer's first `done` (see `peerSynced`). */
+  done: (after: boolean) => void
   /** Sending failed (storage): the stream must close. */
   fail: (err: Error) => void
   /** The output is finished (after `end()`). */
@@ -61,6 +61,8 @@ export class CollectionOutbox {
   #offers: DocEntry[] = []
   #lastDone: number | undefined
   #doneBusy = false
+  /** The peer's first `done` has committed here: the next `done` says so (`after`), at once. */
+  #after: 'no' | 'due' | 'sent' = 'no'
   #doneTimer: ReturnType<typeof setTimeout> | undefined
   #blocked = false
   /** Scans waiting for the peer to read. */
@@ -195,6 +197,15 @@ export class CollectionOutbox {
     this.sendEntries(offers)
   }
 
+  /** Everything before the peer's first `done` has committed: tell it, so it can record how far we are. */
+  peerSynced (): void {
+    if (this.#after !== 'no') return
+    this.#after = 'due'
+    clearTimeout(this.#doneTimer)
+    this.#doneTimer = undefined
+    this.#maybeDone()
+  }
+
   /** The peer reads again. */
   resume (): void {
     this.#blocked = false
@@ -314,8 +325,8 @@ export class CollectionOutbox {
     if (!this.#listed || this.#listing || this.#outstanding > 0 || this.#resolving > 0) return
     if (this.#closed || this.#ending || this.#doneBusy || this.#doneTimer !== undefined) return
     const catalog = this.#collection._catalog
-    if (catalog.seq === this.#lastDone) return
-    if (this.#lastDone !== undefined) {
+    if (catalog.seq === this.#lastDone && this.#after !== 'due') return
+    if (this.#lastDone !== undefined && this.#after !== 'due') {
       this.#doneTimer = setTimeout(() => {
         this.#doneTimer = undefined
         this.#sendDone()
@@ -330,13 +341,15 @@ export class CollectionOutbox {
     if (this.#outstanding > 0 || this.#resolving > 0 || this.#closed) return
     const catalog = this.#collection._catalog
     const seq = catalog.seq
+    const after = this.#after === 'due'
+    if (after) this.#after = 'sent'
     this.#doneBusy = true
     catalog.durable(seq).then(() => {
       this.#doneBusy = false
       if (this.#closed) return
       this.#lastDone = seq
-      this.send([encodeMessage({ t: 'done', seq })], 1)
-      this.#sink.done()
+      this.send([encodeMessage({ t: 'done', seq, after })], 1)
+      this.#sink.done(after)
       this.#maybeDone()
     }, (err: Error) => { this.#sink.fail(err) })
   }

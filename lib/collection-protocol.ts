@@ -21,7 +21,7 @@ export type CollectionMessage =
   | { t: 'want', since: number }
   | { t: 'docs', entries: DocEntry[] }
   | { t: 'doc', name: string }
-  | { t: 'done', seq: number }
+  | { t: 'done', seq: number, after: boolean }
   | { t: 'beat' }
 
 /** The longest type name and epoch accepted from a peer. */
@@ -80,8 +80,8 @@ export function parseCollectionMessage (x: unknown): CollectionMessage {
       if (!isDocumentName(m.d)) throw invalid('Bad doc message')
       return { t: 'doc', name: m.d }
     case 'done':
-      if (!isSeq(m.seq)) throw invalid('Bad done message')
-      return { t: 'done', seq: m.seq }
+      if (!isSeq(m.seq) || (m.after !== undefined && typeof m.after !== 'boolean')) throw invalid('Bad done message')
+      return { t: 'done', seq: m.seq, after: m.after === true }
     default:
       throw invalid('Unknown collection message')
   }
@@ -94,6 +94,6 @@ export function encodeMessage (message: Exclude<CollectionMessage, { t: 'beat' }
     case 'want': return pack({ t: 'want', since: message.since })
     case 'docs': return pack({ t: 'docs', d: message.entries.map((e) => [e.name, e.type, Object.fromEntries(e.clock), e.accepts]) })
     case 'doc': return pack({ t: 'doc', d: message.name })
-    case 'done': return pack({ t: 'done', seq: message.seq })
+    case 'done': return pack(message.after ? { t: 'done', seq: message.seq, after: true } : { t: 'done', seq: message.seq })
   }
 }

@@ -35,6 +35,8 @@ type Action = CollectionMessage | { t: 'updates', name: string, updates: Array<[
 interface Generation {
   pending: number
   seq: number | undefined
+  /** The `done` that closed it covers our first `done`. */
+  after: boolean
 }
 
 type Callback = (err?: Error | null) => void
@@ -59,7 +61,7 @@ export class CollectionStream extends Duplex {
   #current: string | undefined
   /** Types the peer announced, for documents we create when their updates arrive. */
   readonly #peerTypes = new Map<string, string>()
-  #gens: Generation[] = [{ pending: 0, seq: undefined }]
+  #gens: Generation[] = [{ pending: 0, seq: undefined, after: false }]
   /** Documents leased for received updates, with the number still committing. */
   readonly #inbound = new Map<string, number>()
   #inboundRoom: (() => void) | undefined
@@ -85,7 +87,7 @@ export class CollectionStream extends Duplex {
         this.counts.updatesSent += updates
         return this.destroyed ? false : this.push(chunk)
       },
-      done: () => { this.#onDoneSent() },
+      done: (after) => { if (after) this.#onDoneSent() },
       fail: (err) => { this.#abort(err) },
       end: () => { this.push(null) }
     })
@@ -211,7 +213,7 @@ export class CollectionStream extends Duplex {
         case 'hello': await this.#onHello(action); break
         case 'want': await this.#outbox.list(action.since); break
         case 'docs': await this.#onEntries(action.entries); break
-        case 'done': this.#onDone(action.seq); break
+        case 'done': this.#onDone(action.seq, action.after); break
         case 'updates': await this.#onUpdates(action.name, action.updates); break
       }
     }
@@ -322,10 +324,11 @@ export class CollectionStream extends Duplex {
     room?.()
   }
 
-  #onDone (seq: number): void {
+  #onDone (seq: number, after: boolean): void {
     const gen = this.#gens[this.#gens.length - 1]
     gen.seq = seq
-    this.#gens.push({ pending: 0, seq: undefined })
+    gen.after = after
+    this.#gens.push({ pending: 0, seq: undefined, after: false })
     this.#settle()
   }
 
@@ -333,7 +336,7 @@ export class CollectionStream extends Duplex {
   #settle (): void {
     while (this.#gens.length > 1 && this.#gens[0].pending === 0) {
       const gen = this.#gens.shift() as Generation
-      this.#confirm(gen.seq as number)
+      this.#confirm(gen.seq as number, gen.after)
     }
     const callback = this.#finalCallback
     if (callback !== undefined && this.#gens.every((g) => g.pending === 0)) {
@@ -343,11 +346,13 @@ export class CollectionStream extends Duplex {
     }
   }
 
-  #confirm (seq: number): void {
+  #confirm (seq: number, after: boolean): void {
     if (this.destroyed || this.#hello === undefined) return
     // Recorded only now: everything before the peer's `done` has committed.
     this.#collection._catalog.setPeer(this.#peerKey(), { epoch: this.#hello.epoch, seq }).catch(() => {})
-    if (this.#syncReceived) return
+    this.#outbox.peerSynced()
+    // Synced once the peer has said it holds our history too (so both records are current).
+    if (this.#syncReceived || !after) return
     this.#syncReceived = true
     this.emit('syncReceived')
     this.#syncedIfBoth()
