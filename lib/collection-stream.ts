@@ -43,6 +43,15 @@ type Callback = (err?: Error | null) => void
 
 /** Documents with received updates still committing, per stream, before it stops taking input. */
 const MAX_INBOUND_DOCS = 64
+/** Received updates still committing, over all documents, before it stops taking input. */
+const MAX_INBOUND_UPDATES = 8192
+
+/** A document receiving updates: its lease (opening) and how many of its updates are still committing. */
+interface Inbound {
+  pending: number
+  leased: boolean
+  doc: Promise<AnyDocument | undefined>
+}
 
 /**
  * One peer's replication of a whole collection (see docs/protocol.md,
@@ -63,7 +72,9 @@ export class CollectionStream extends Duplex {
   readonly #peerTypes = new Map<string, string>()
   #gens: Generation[] = [{ pending: 0, seq: undefined, after: false }]
   /** Documents leased for received updates, with the number still committing. */
-  readonly #inbound = new Map<string, number>()
+  readonly #inbound = new Map<string, Inbound>()
+  /** Received updates not yet settled, over all documents. */
+  #pendingUpdates = 0
   #inboundRoom: (() => void) | undefined
   #syncSent = false
   #syncReceived = false
@@ -214,11 +225,11 @@ export class CollectionStream extends Duplex {
         case 'want': await this.#outbox.list(action.since); break
         case 'docs': await this.#onEntries(action.entries); break
         case 'done': this.#onDone(action.seq, action.after); break
-        case 'updates': await this.#onUpdates(action.name, action.updates); break
+        case 'updates': this.#onUpdates(action.name, action.updates); break
       }
     }
     // Backpressure: wait while too many documents are still committing what we passed them.
-    while (this.#inbound.size >= MAX_INBOUND_DOCS && !this.destroyed) {
+    while ((this.#inbound.size >= MAX_INBOUND_DOCS || this.#pendingUpdates >= MAX_INBOUND_UPDATES) && !this.destroyed) {
       await new Promise<void>((resolve) => { this.#inboundRoom = resolve })
     }
   }
@@ -267,61 +278,68 @@ export class CollectionStream extends Duplex {
     return { name, type: peer.type, clock: this.#collection._clockOf(name) ?? new Map(), accepts: mode === 'write' }
   }
 
-  async #onUpdates (name: string, updates: Array<[Update, Uint8Array]>): Promise<void> {
-    let doc: AnyDocument
-    const held = this.#inbound.get(name)
-    if (held === undefined) {
-      // Reserve before the await, so the lease is taken once per document.
-      this.#inbound.set(name, 0)
-      try {
-        doc = await this.#collection._lease(name, this.#collection.typeOf(name) ?? this.#peerTypes.get(name))
-      } catch (err) {
-        this.#inbound.delete(name)
-        throw err
-      }
-    } else {
-      doc = this.#collection._current(name) as AnyDocument
-    }
-    if (this.destroyed) {
-      this.#releaseInbound(name, 0)
-      return
-    }
+  /**
+   * Pass a run of one document's updates to it: opened (and created, with the
+   * peer's type) without holding up other documents; each document's updates
+   * keep their order, because each run waits on the same open.
+   */
+  #onUpdates (name: string, updates: Array<[Update, Uint8Array]>): void {
     const gen = this.#gens[this.#gens.length - 1]
-    const known = this.#outbox.known(name)
-    for (const [update, bytes] of updates) {
-      if (!doc._validChange(update[0])) {
-        this.#releaseInbound(name, 0)
-        throw error(codes.INVALID_MESSAGE, `Invalid change for document ${name}`, { update })
-      }
-      // The peer holds what it sends: never send it back.
-      const [, ts, source] = update
-      if (!((known.get(source) ?? 0) >= ts)) known.set(source, ts)
-      this.counts.updatesReceived++
-      gen.pending++
-      this.#inbound.set(name, (this.#inbound.get(name) ?? 0) + 1)
-      doc._receive(update, bytes, undefined, (err) => {
-        gen.pending--
-        this.#releaseInbound(name, 1)
-        if (err !== null) this.#abort(err)
-        this.#settle()
+    let inbound = this.#inbound.get(name)
+    if (inbound === undefined) {
+      const entry: Inbound = { pending: 0, leased: false, doc: undefined as unknown as Promise<AnyDocument | undefined> }
+      entry.doc = this.#collection._lease(name, this.#collection.typeOf(name) ?? this.#peerTypes.get(name)).then((doc) => {
+        entry.leased = true
+        return doc
+      }, (err: Error) => {
+        this.#abort(err)
+        return undefined
       })
+      this.#inbound.set(name, entry)
+      inbound = entry
     }
-    if (this.#inbound.get(name) === 0) this.#releaseInbound(name, 0)
-    await doc._room()
+    const entry = inbound
+    entry.pending += updates.length
+    gen.pending += updates.length
+    this.#pendingUpdates += updates.length
+    const known = this.#outbox.known(name)
+    for (const [[, ts, source]] of updates) {
+      // The peer holds what it sends: never send it back.
+      if (!((known.get(source) ?? 0) >= ts)) known.set(source, ts)
+    }
+    this.counts.updatesReceived += updates.length
+    void entry.doc.then((doc) => {
+      let refused = doc === undefined || this.destroyed
+      for (const [update, bytes] of updates) {
+        if (!refused && !(doc as AnyDocument)._validChange(update[0])) {
+          refused = true
+          this.#fail(error(codes.INVALID_MESSAGE, `Invalid change for document ${name}`, { update }))
+        }
+        // Once refused, nothing more of the run is stored (the stream is closed: nothing is recorded either).
+        if (refused) {
+          this.#settleOne(name, entry, gen)
+          continue
+        }
+        ;(doc as AnyDocument)._receive(update, bytes, undefined, (err) => {
+          if (err !== null) this.#abort(err)
+          this.#settleOne(name, entry, gen)
+        })
+      }
+    })
   }
 
-  #releaseInbound (name: string, settled: number): void {
-    const left = (this.#inbound.get(name) ?? 0) - settled
-    if (left > 0) {
-      this.#inbound.set(name, left)
-      return
+  /** One received update settled (committed, dropped as old, or refused). */
+  #settleOne (name: string, entry: Inbound, gen: Generation): void {
+    gen.pending--
+    this.#pendingUpdates--
+    if (--entry.pending === 0 && this.#inbound.get(name) === entry) {
+      this.#inbound.delete(name)
+      if (entry.leased) this.#collection._release(name)
     }
-    if (!this.#inbound.has(name)) return
-    this.#inbound.delete(name)
-    this.#collection._release(name)
     const room = this.#inboundRoom
     this.#inboundRoom = undefined
     room?.()
+    this.#settle()
   }
 
   #onDone (seq: number, after: boolean): void {

@@ -82,6 +82,8 @@ interface Slot {
   /** Holders that must not see it closed: streams sending or committing it, `use()` callers. */
   leases: number
   off: (() => void) | undefined
+  /** The document's sublevel: closed after the document, or the root keeps it (and all below it) forever. */
+  db: AnyLevel | undefined
 }
 
 /**
@@ -293,7 +295,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
     if (entry !== undefined && type !== undefined && entry.type !== type) throw error(codes.TYPE_MISMATCH, `Document ${name} is a ${entry.type}, not a ${type}`)
     entry ??= catalog.create(name, type ?? this.#defaultType)
     const found = entry
-    const slot: Slot = { entry, opening: undefined as unknown as Promise<AnyDocument>, doc: undefined, leases: 0, off: undefined }
+    const slot: Slot = { entry, opening: undefined as unknown as Promise<AnyDocument>, doc: undefined, leases: 0, off: undefined, db: undefined }
     ;(slot as { opening: Promise<AnyDocument> }).opening = this.#openDocument(slot, found)
     // A failed open is forgotten, so that a later call tries again.
     slot.opening.catch(() => { if (this.#open.get(name) === slot) this.#open.delete(name) })
@@ -306,15 +308,22 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const Type = this.#types.get(entry.type)
     if (Type === undefined) throw error(codes.UNKNOWN_TYPE, `Document ${entry.name} is a ${entry.type}, which is not registered`)
     const catalog = this.#openCatalog()
-    const db = (this.#db as AnyLevel).sublevel('d' + entry.n.toString(36), { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+    const db = (this.#db as AnyLevel).sublevel('d' + entry.n.toString(36), { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as AnyLevel
+    slot.db = db
     // Marked open on disk before it can change: after a crash it is compared with peers again.
     entry.dirty = true
     await catalog.write(entry)
     const { sync, maxClockSkew, now } = this.#options
     const doc = new Type({ db: db as unknown as Database, id: catalog.id, sync, maxClockSkew, now })
-    await doc.open()
+    try {
+      await doc.open()
+    } catch (err) {
+      await db.close().catch(() => {})
+      throw err
+    }
     if (this.#status !== 'open') {
       await doc.close()
+      await db.close()
       throw error(codes.NOT_OPEN, 'The collection is closing')
     }
     const onChange = (): void => { this.#changed(entry) }
@@ -358,6 +367,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const closing = (async () => {
       slot.off?.()
       await doc.close()
+      // A sublevel attaches itself to its parent when it opens (and its own sublevels to it): only closing detaches it.
+      await slot.db?.close()
       entry.clock = doc._clockCopy()
       entry.dirty = false
       await this.#catalog?.write(entry)
