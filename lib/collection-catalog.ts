@@ -84,6 +84,11 @@ export class Catalog {
     return this.#seq
   }
 
+  /** The latest sequence number covered by the reservation on disk: safe to announce now. */
+  get announceable (): number {
+    return Math.min(this.#seq, this.#high)
+  }
+
   /** Every document's record, in insertion order. */
   entries (): IterableIterator<CatalogEntry> {
     return this.#entries.values()

@@ -103,9 +103,11 @@ export class CollectionStream extends Duplex {
       end: () => { this.push(null) }
     })
     this.setMaxListeners(32)
+    // A stream's error must never crash the process, even once a pipeline has let go of it.
+    this.on('error', () => {})
     this.#closed = new Promise((resolve) => this.once('close', resolve))
     this.once('close', () => { collection._unstream(this) })
-    void this.#start()
+    this.#start()
   }
 
   /** The peer's proven id, as given when the stream was created. */
@@ -133,16 +135,11 @@ export class CollectionStream extends Duplex {
     if (!this.destroyed) this.#outbox.changed(name)
   }
 
-  async #start (): Promise<void> {
-    try {
-      const catalog = this.#collection._catalog
-      const seq = catalog.seq
-      // A sequence number is announced only once it can never be handed out again.
-      await catalog.durable(seq)
-      this.#outbox.send([encodeMessage({ t: 'hello', id: catalog.id, epoch: catalog.epoch, seq })], 1)
-    } catch (err) {
-      this.#abort(err as Error)
-    }
+  /** Say hello first, before anything else can be pushed. */
+  #start (): void {
+    const catalog = this.#collection._catalog
+    // Only a number that can never be handed out again is announced (a lower one only costs the peer a full compare).
+    this.#outbox.send([encodeMessage({ t: 'hello', id: catalog.id, epoch: catalog.epoch, seq: catalog.announceable })], 1)
   }
 
   override _read (): void {
@@ -389,10 +386,10 @@ export class CollectionStream extends Duplex {
     this.emit('sync')
   }
 
-  /** Destroy with an error, emitting it only to listeners (an unhandled 'error' would crash the process). */
+  /** Destroy with an error (a listener of our own keeps an unheard one from crashing the process). */
   #abort (err: Error): void {
     if (this.destroyed) return
-    this.destroy(this.listenerCount('error') > 0 ? err : undefined)
+    this.destroy(err)
   }
 
   /** A protocol error: report it, close this stream, leave everything else alone. */

@@ -312,6 +312,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
     slot.db = db
     // Marked open on disk before it can change: after a crash it is compared with peers again.
     entry.dirty = true
+    // Unknown from now until it has closed (the live clock is read while it is open; while it closes, nothing is known).
+    entry.clock = undefined
     await catalog.write(entry)
     const { sync, maxClockSkew, now } = this.#options
     const doc = new Type({ db: db as unknown as Database, id: catalog.id, sync, maxClockSkew, now })
