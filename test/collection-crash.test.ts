@@ -7,7 +7,7 @@ import { differences, quiet, snapshot } from './collection-helpers.js'
 import { tempDir, until } from './helpers.js'
 
 const CHILD = join(import.meta.dirname, 'fixtures', 'collection-child.js')
-const DOCS = Number(process.env.COLLECTION_CRASH_DOCS ?? 300)
+const DOCS = Number(process.env.COLLECTION_CRASH_DOCS ?? 150)
 
 test('collection crash: SIGKILL mid-sync, then a reconnect converges and loses nothing acknowledged', async (t) => {
   const server = new Collection({ db: await tempDir(t), maxOpen: 50 })

@@ -112,3 +112,18 @@ test('collection: close() closes every document and the database it opened', asy
   t.equal(again.size, 3, 'the database was released and reopens')
   await again.close()
 })
+
+test('collection: a document with a replication stream of its own is never closed for being idle', async (t) => {
+  const c = await collection(t, { maxOpen: 1 })
+  const pinned = await c.doc('pinned', Model)
+  const stream = pinned.createStream()
+  await c.doc('b', Model)
+  await c.doc('c', Model)
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(pinned.status, 'open', 'open while it has a stream')
+  stream.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  await c.doc('d', Model)
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(pinned.status, 'closed', 'closed once the stream is gone and it is idle')
+})
