@@ -2,7 +2,7 @@
 // connection against one document holding the same updates, a reconnect with
 // nothing new as a fraction of the fresh sync, and the RSS of a node serving
 // every document with a bound on open ones. Sizes from env:
-// BENCH_COLLECTION_DOCS (10000), BENCH_COLLECTION_KEYS (10), BENCH_COLLECTION_MAX_OPEN (500);
+// BENCH_COLLECTION_DOCS (10000), BENCH_COLLECTION_KEYS (10), BENCH_COLLECTION_MAX_OPEN (100);
 // --quick divides the documents by 10.
 import { once } from 'node:events'
 import { Collection, Model, connect, listen, type CollectionStream, type Connection } from '../lib/index.js'
@@ -23,7 +23,7 @@ function shape (ctx: BenchContext): Shape {
     return n
   }
   const docs = int('BENCH_COLLECTION_DOCS', ctx.quick ? 1000 : 10_000)
-  return { docs, keys: int('BENCH_COLLECTION_KEYS', 10), maxOpen: int('BENCH_COLLECTION_MAX_OPEN', 500) }
+  return { docs, keys: int('BENCH_COLLECTION_KEYS', 10), maxOpen: int('BENCH_COLLECTION_MAX_OPEN', 100) }
 }
 
 const value = (doc: number, key: number): string => `value-${doc}-${key}`

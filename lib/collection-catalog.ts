@@ -4,8 +4,10 @@ import { pack, unpack } from './msgpack.js'
 import { isSource, type Clock, type Source } from './protocol.js'
 import { createId } from './scuttlebutt.js'
 
+/** @internal */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyLevel = AbstractLevel<any, any, any>
+/** @internal */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Sublevel = AbstractSublevel<any, any, any, any>
 
@@ -62,6 +64,7 @@ export class Catalog {
   #flush: Promise<void> | undefined
   #writing: Promise<void> = Promise.resolve()
 
+  /** @internal */
   constructor (db: AnyLevel) {
     const options = { keyEncoding: 'utf8', valueEncoding: 'buffer' } as const
     this.#meta = db.sublevel('cmeta', options)

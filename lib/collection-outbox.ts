@@ -2,7 +2,7 @@ import { msgpackCodec } from './codec.js'
 import { codes, error } from './errors.js'
 import type { Clock, Source } from './protocol.js'
 import { encodeMessage, MAX_ENTRIES, type DocEntry } from './collection-protocol.js'
-import type { Access, AnyDocument, Collection } from './collection.js'
+import type { Access, Collection, Doc } from './collection.js'
 
 /** Where the outbox's output goes. */
 export interface OutboxSink {
@@ -281,7 +281,7 @@ export class CollectionOutbox {
   async #scan (name: string): Promise<void> {
     const doc = this.#doc(name)
     this.#set(doc, 'scanning')
-    let leased: AnyDocument | undefined
+    let leased: Doc | undefined
     try {
       leased = await this.#collection._lease(name)
       do {

@@ -4,7 +4,7 @@ import { codes, error, ScuttledbError } from './errors.js'
 import { parseUpdate, type Header, type Source, type Update } from './protocol.js'
 import { encodeMessage, parseCollectionMessage, type CollectionMessage, type DocEntry } from './collection-protocol.js'
 import { CollectionOutbox } from './collection-outbox.js'
-import type { Access, AnyDocument, Collection } from './collection.js'
+import type { Access, Collection, Doc } from './collection.js'
 import type { SyncProgress } from './stream-options.js'
 import type { StreamContext } from './net/target.js'
 
@@ -50,7 +50,7 @@ const MAX_INBOUND_UPDATES = 8192
 interface Inbound {
   pending: number
   leased: boolean
-  doc: Promise<AnyDocument | undefined>
+  doc: Promise<Doc | undefined>
 }
 
 /**
@@ -284,7 +284,7 @@ export class CollectionStream extends Duplex {
     const gen = this.#gens[this.#gens.length - 1]
     let inbound = this.#inbound.get(name)
     if (inbound === undefined) {
-      const entry: Inbound = { pending: 0, leased: false, doc: undefined as unknown as Promise<AnyDocument | undefined> }
+      const entry: Inbound = { pending: 0, leased: false, doc: undefined as unknown as Promise<Doc | undefined> }
       entry.doc = this.#collection._lease(name, this.#collection.typeOf(name) ?? this.#peerTypes.get(name)).then((doc) => {
         entry.leased = true
         return doc
@@ -308,7 +308,7 @@ export class CollectionStream extends Duplex {
     void entry.doc.then((doc) => {
       let refused = doc === undefined || this.destroyed
       for (const [update, bytes] of updates) {
-        if (!refused && !(doc as AnyDocument)._validChange(update[0])) {
+        if (!refused && !(doc as Doc)._validChange(update[0])) {
           refused = true
           this.#fail(error(codes.INVALID_MESSAGE, `Invalid change for document ${name}`, { update }))
         }
@@ -317,7 +317,7 @@ export class CollectionStream extends Duplex {
           this.#settleOne(name, entry, gen)
           continue
         }
-        ;(doc as AnyDocument)._receive(update, bytes, undefined, (err) => {
+        ;(doc as Doc)._receive(update, bytes, undefined, (err) => {
           if (err !== null) this.#abort(err)
           this.#settleOne(name, entry, gen)
         })

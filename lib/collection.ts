@@ -17,12 +17,16 @@ import type { WallClock } from './timestamp.js'
 import { Value } from './value.js'
 import type { Replicable } from './net/target.js'
 
+/** @internal */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyLevel = AbstractLevel<any, any, any>
 
-/** Any document of a collection: a Scuttlebutt of any data type. */
+/** Any document of a collection: a Scuttlebutt of any data type (Model, Events, Value, a subclass). */
+export type AnyDocument = Pick<Scuttlebutt, 'open' | 'close' | 'status' | 'id' | 'clock' | 'history' | 'createStream' | 'dispose' | 'streams' | 'localUpdate'>
+
+/** @internal A document as the collection's own code sees it (internal methods included). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyDocument = Scuttlebutt<any>
+export type Doc = Scuttlebutt<any>
 
 /** A data type a collection can hold: a Scuttlebutt subclass taking the base options. */
 export type DocumentType<D extends AnyDocument = AnyDocument> = new (options: ScuttlebuttOptions) => D
@@ -77,8 +81,8 @@ const BUILT_IN: Record<string, DocumentType> = { Model, Events, Value, Counter }
 /** One open (or opening) document. */
 interface Slot {
   readonly entry: CatalogEntry
-  readonly opening: Promise<AnyDocument>
-  doc: AnyDocument | undefined
+  readonly opening: Promise<Doc>
+  doc: Doc | undefined
   /** Holders that must not see it closed: streams sending or committing it, `use()` callers. */
   leases: number
   off: (() => void) | undefined
@@ -208,7 +212,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
    */
   async doc<D extends AnyDocument = AnyDocument> (name: string, type?: string | DocumentType<D>): Promise<D> {
     const slot = this.#slot(name, this.#typeName(type))
-    return await slot.opening as D
+    return await slot.opening as unknown as D
   }
 
   /**
@@ -217,7 +221,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
    */
   async use<D extends AnyDocument, R> (name: string, fn: (doc: D) => R | Promise<R>, type?: string | DocumentType<D>): Promise<R> {
     if (typeof fn !== 'function') throw new TypeError('fn must be a function')
-    const doc = await this._lease(name, this.#typeName(type)) as D
+    const doc = await this._lease(name, this.#typeName(type)) as unknown as D
     try {
       return await fn(doc)
     } finally {
@@ -295,15 +299,15 @@ export class Collection extends EventEmitter<CollectionEvents> {
     if (entry !== undefined && type !== undefined && entry.type !== type) throw error(codes.TYPE_MISMATCH, `Document ${name} is a ${entry.type}, not a ${type}`)
     entry ??= catalog.create(name, type ?? this.#defaultType)
     const found = entry
-    const slot: Slot = { entry, opening: undefined as unknown as Promise<AnyDocument>, doc: undefined, leases: 0, off: undefined, db: undefined }
-    ;(slot as { opening: Promise<AnyDocument> }).opening = this.#openDocument(slot, found)
+    const slot: Slot = { entry, opening: undefined as unknown as Promise<Doc>, doc: undefined, leases: 0, off: undefined, db: undefined }
+    ;(slot as { opening: Promise<Doc> }).opening = this.#openDocument(slot, found)
     // A failed open is forgotten, so that a later call tries again.
     slot.opening.catch(() => { if (this.#open.get(name) === slot) this.#open.delete(name) })
     this.#open.set(name, slot)
     return slot
   }
 
-  async #openDocument (slot: Slot, entry: CatalogEntry): Promise<AnyDocument> {
+  async #openDocument (slot: Slot, entry: CatalogEntry): Promise<Doc> {
     await this.#closing.get(entry.name)
     const Type = this.#types.get(entry.type)
     if (Type === undefined) throw error(codes.UNKNOWN_TYPE, `Document ${entry.name} is a ${entry.type}, which is not registered`)
@@ -316,7 +320,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
     entry.clock = undefined
     await catalog.write(entry)
     const { sync, maxClockSkew, now } = this.#options
-    const doc = new Type({ db: db as unknown as Database, id: catalog.id, sync, maxClockSkew, now })
+    const doc = new Type({ db: db as unknown as Database, id: catalog.id, sync, maxClockSkew, now }) as unknown as Doc
     try {
       await doc.open()
     } catch (err) {
@@ -391,7 +395,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
   }
 
   /** @internal A document opened and held open until `_release`. */
-  async _lease (name: string, type?: string): Promise<AnyDocument> {
+  async _lease (name: string, type?: string): Promise<Doc> {
     const slot = this.#slot(name, type)
     slot.leases++
     try {
@@ -411,7 +415,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
   }
 
   /** @internal The document if it is open now (never opens it). */
-  _current (name: string): AnyDocument | undefined {
+  _current (name: string): Doc | undefined {
     return this.#open.get(name)?.doc
   }
 
