@@ -252,6 +252,11 @@ export class CollectionStream extends Duplex {
     entries.forEach((entry, i) => {
       const mode = resolved[i]
       this.#peerTypes.set(entry.name, entry.type)
+      const type = mode === 'none' ? undefined : this.#collection.typeOf(entry.name)
+      // Reported whether or not we had described it first; the document is not synced with this peer.
+      if (type !== undefined && type !== entry.type) {
+        this.#collection._documentError(entry.name, error(codes.TYPE_MISMATCH, `Document ${entry.name} is a ${type} here and a ${entry.type} at the peer`))
+      }
       const reply = this.#outbox.peerEntry(entry, mode)
       if (reply) replies.push(this.#entryFor(entry, mode))
     })
@@ -264,10 +269,7 @@ export class CollectionStream extends Duplex {
     // A peer that may not see the name learns nothing: not even whether we hold it.
     if (mode === 'none') return { name, type: peer.type, clock: new Map(), accepts: false }
     const type = this.#collection.typeOf(name)
-    if (type !== undefined && type !== peer.type) {
-      this.#collection._documentError(name, error(codes.TYPE_MISMATCH, `Document ${name} is a ${type} here and a ${peer.type} at the peer`))
-      return { name, type, clock: new Map(), accepts: false }
-    }
+    if (type !== undefined && type !== peer.type) return { name, type, clock: new Map(), accepts: false }
     if (type === undefined && !this.#collection._hasType(peer.type)) {
       this.#collection._documentError(name, error(codes.UNKNOWN_TYPE, `Document ${name} is a ${peer.type} at the peer, a type not registered here`))
       return { name, type: peer.type, clock: new Map(), accepts: false }

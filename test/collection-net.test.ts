@@ -120,3 +120,34 @@ function frame (value: unknown): Buffer {
   body.copy(out, 4)
   return out
 }
+
+test('collection access: an asynchronous resolver is obeyed like a synchronous one', async (t) => {
+  const server = await memoryCollection(t, { access: async (peer, name) => { await new Promise((resolve) => setTimeout(resolve, 1)); return rules(peer, name) } })
+  const client = await memoryCollection(t)
+  await (await server.doc('secret', Model)).set('k', 'hidden')
+  await (await server.doc('public/news', Model)).set('k', 'read me')
+  await (await client.doc('carol/notes', Model)).set('k', 'mine')
+  await (await client.doc('public/news', Model)).set('forged', true)
+  const link = linkCollections(server, client, { a: 'carol' })
+  await link.synced
+  await quiet([link.a, link.b])
+  t.equal(client.has('secret'), false, 'hidden')
+  t.equal(await (await client.doc('public/news', Model)).get('k'), 'read me', 'readable')
+  t.equal(await (await server.doc('public/news', Model)).get('forged'), undefined, 'not writable')
+  t.equal(await (await server.doc('carol/notes', Model)).get('k'), 'mine', 'writable')
+})
+
+test('collection sync: a document of another type at the peer is reported and left alone', async (t) => {
+  const [x, y] = [await memoryCollection(t), await memoryCollection(t)]
+  await (await x.doc('clash', Model)).set('k', 1)
+  await (await y.doc('clash', 'Value')).localUpdate(2)
+  await (await x.doc('fine', Model)).set('k', 1)
+  const errors: string[] = []
+  y.on('documentError', (name, err) => { errors.push(`${name} ${err.code}`) })
+  const link = linkCollections(x, y)
+  await link.synced
+  await quiet([link.a, link.b])
+  t.deepEqual(errors, [`clash ${codes.TYPE_MISMATCH}`], 'TYPE_MISMATCH reported for that document')
+  t.equal(y.typeOf('clash'), 'Value', 'it kept its own type')
+  t.equal(await (await y.doc('fine', Model)).get('k'), 1, 'the others synced')
+})
