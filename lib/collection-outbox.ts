@@ -2,7 +2,8 @@ import { msgpackCodec } from './codec.js'
 import { codes, error } from './errors.js'
 import type { Clock, Source } from './protocol.js'
 import { encodeMessage, MAX_ENTRIES, type DocEntry } from './collection-protocol.js'
-import type { Access, Collection, Doc } from './collection.js'
+import type { Collection } from './collection.js'
+import type { Access, Doc } from './collection-types.js'
 
 /** Where the outbox's output goes. */
 export interface OutboxSink {
