@@ -280,13 +280,16 @@ export class Collection extends EventEmitter<CollectionEvents> {
       await db.close()
       throw error(codes.NOT_OPEN, 'The collection is closing')
     }
-    const onChange = (): void => { this.#changed(entry) }
+    const onUpdate = (): void => { this.#changed(entry) }
+    // 'commit' comes before the commit moves the clock: hear it once the clock has moved. It is the
+    // only word of an update that lost on arrival (kept for the clock, and owed to peers all the same).
+    const onCommit = (): void => { queueMicrotask(onUpdate) }
     const lifecycle = doc._lifecycleEmitter
-    lifecycle.on('commit', onChange)
-    lifecycle.on('update', onChange)
+    lifecycle.on('commit', onCommit)
+    lifecycle.on('update', onUpdate)
     slot.off = () => {
-      lifecycle.off('commit', onChange)
-      lifecycle.off('update', onChange)
+      lifecycle.off('commit', onCommit)
+      lifecycle.off('update', onUpdate)
     }
     slot.doc = doc
     this.emit('documentOpen', entry.name, doc)
@@ -319,8 +322,9 @@ export class Collection extends EventEmitter<CollectionEvents> {
     if (this.#open.get(entry.name) !== slot || doc === undefined) return
     this.#open.delete(entry.name)
     const closing = (async () => {
-      slot.off?.()
+      // Listening until closed: a write still queued commits while it closes, and must be announced.
       await doc.close()
+      slot.off?.()
       // A sublevel attaches itself to its parent when it opens (and its own sublevels to it): only closing detaches it.
       await slot.db?.close()
       entry.clock = doc._clockCopy()
