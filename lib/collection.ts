@@ -299,7 +299,10 @@ export class Collection extends EventEmitter<CollectionEvents> {
 
   /** A document committed something: it gets a new sequence number and the streams hear of it. */
   #changed (entry: CatalogEntry): void {
-    entry.seq = this.#openCatalog().bump()
+    // Also while the collection closes: a document's last queued writes commit then, and its record keeps their number.
+    const catalog = this.#catalog
+    if (catalog === undefined) return
+    entry.seq = catalog.bump()
     for (const stream of this.#streams) stream._changed(entry.name)
   }
 
