@@ -1,7 +1,7 @@
 import test, { type Test } from 'tape'
 import { pack } from '../lib/msgpack.js'
 import { once } from 'node:events'
-import { Collection, Model, authenticate, codes, connect, generateKeys, listen, type Access, type CollectionOptions, type CollectionStream, type Connection } from '../lib/index.js'
+import { Collection, Model, authenticatePeer, codes, connect, generateKeys, listen, type Access, type CollectionOptions, type CollectionStream, type Connection } from '../lib/index.js'
 import { differences, divergent, linkCollections, memoryCollection, quiet, snapshot } from './collection-helpers.js'
 import { tempDir, until } from './helpers.js'
 
@@ -100,9 +100,9 @@ test('collection access over TCP: the resolver sees the id the peer proved in th
   await (await server.doc('alice/inbox', Model)).set('hello', 'alice')
   await (await server.doc('other', Model)).set('k', 'hidden')
   await (await client.doc('alice/outbox', Model)).set('sent', 1)
-  const listener = await listen(server.target(), { port: 0, handshake: authenticate({ keys: serverKeys }) })
+  const listener = await listen(server.target(), { port: 0, handshake: authenticatePeer({ keys: serverKeys }) })
   t.teardown(async () => { await listener.close() })
-  const dialer = connect(client.target(), { port: listener.address.port, handshake: authenticate({ keys: aliceKeys }), minDelay: 10, maxDelay: 50 })
+  const dialer = connect(client.target(), { port: listener.address.port, handshake: authenticatePeer({ keys: aliceKeys }), minDelay: 10, maxDelay: 50 })
   t.teardown(async () => { await dialer.close() })
   const [connection] = await once(dialer, 'synced') as [Connection]
   await quiet([streamOf(connection)])

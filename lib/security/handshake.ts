@@ -9,7 +9,7 @@ import { publicKeyFromDer, type KeyPair, type PublicKeyInfo } from './keys.js'
 export type Side = 'client' | 'server'
 
 /** The transports' `handshake` slot: runs on the raw connection before replication; rejects to refuse it. */
-export type Handshake = (socket: Duplex, side: Side) => Promise<void | PeerIdentity>
+export type Handshake = (socket: Duplex, side: Side) => Promise<void>
 
 /** Options of `authenticate()` and `authenticateSocket()`. */
 export interface AuthenticateOptions {
@@ -252,6 +252,5 @@ export function authenticate (options: AuthenticateOptions): Handshake {
   if (options === null || typeof options !== 'object' || options.keys === undefined) {
     throw new TypeError('authenticate() needs { keys }')
   }
-  // Resolves with the proven identity: the transports pass it on to the target (per-peer access).
-  return async (socket, side) => await authenticateSocket(socket, side, options)
+  return async (socket, side) => { await authenticateSocket(socket, side, options) }
 }
