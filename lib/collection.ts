@@ -60,6 +60,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
   readonly #closing = new Map<string, Promise<void>>()
   readonly #streams = new Set<CollectionStream>()
   #status: CollectionStatus = 'new'
+  #trimScheduled = false
   #opening: Promise<void> | undefined
   #closed: Promise<void> | undefined
 
@@ -293,7 +294,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
     }
     slot.doc = doc
     this.emit('documentOpen', entry.name, doc)
-    queueMicrotask(() => { this.#trim() })
+    this.#scheduleTrim()
     return doc
   }
 
@@ -304,6 +305,16 @@ export class Collection extends EventEmitter<CollectionEvents> {
     if (catalog === undefined) return
     entry.seq = catalog.bump()
     for (const stream of this.#streams) stream._changed(entry.name)
+  }
+
+  /** One trim per tick, however many documents opened or were let go in it (each trim walks the open ones). */
+  #scheduleTrim (): void {
+    if (this.#trimScheduled) return
+    this.#trimScheduled = true
+    queueMicrotask(() => {
+      this.#trimScheduled = false
+      this.#trim()
+    })
   }
 
   /** Close idle documents, least recently used first, until at most `maxOpen` are open. */
@@ -366,7 +377,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const slot = this.#open.get(name)
     if (slot === undefined) return
     slot.leases--
-    if (slot.leases === 0 && this.#open.size > this.#maxOpen) queueMicrotask(() => { this.#trim() })
+    if (slot.leases === 0 && this.#open.size > this.#maxOpen) this.#scheduleTrim()
   }
 
   /** @internal The document if it is open now (never opens it). */
