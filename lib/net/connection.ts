@@ -10,7 +10,7 @@ import { checkTarget, isDocuments, namesToOpen, resolverOf, type Target } from '
 
 /**
  * Runs on the raw connection before replication starts; a rejection closes the
- * connection. It may resolve with the peer's proven identity (`authenticate()`
+ * connection. It may resolve with the peer's proven identity (`authenticatePeer()`
  * does): the target's `createStream` then gets it as `context.peer`.
  */
 export type Handshake = (socket: Duplex, side: 'client' | 'server') => Promise<void | { id: string }>
