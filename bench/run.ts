@@ -119,7 +119,7 @@ function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env): Cli {
 }
 
 async function loadOptionalGroups (): Promise<void> {
-  for (const file of ['./scuttledb.js', './security.js']) {
+  for (const file of ['./scuttledb.js', './security.js', './collection.js']) {
     const url = new URL(file, import.meta.url)
     // A variable specifier, so tsc does not require the file before it is written.
     if (existsSync(url)) await import(url.href)

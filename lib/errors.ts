@@ -42,7 +42,13 @@ export const codes = {
    */
   STALE: 'SCUTTLEDB_STALE',
   /** A commit failed and it is not yet known whether it reached storage. */
-  COMMIT_UNCERTAIN: 'SCUTTLEDB_COMMIT_UNCERTAIN'
+  COMMIT_UNCERTAIN: 'SCUTTLEDB_COMMIT_UNCERTAIN',
+  /** A collection has no data type registered under that name. */
+  UNKNOWN_TYPE: 'SCUTTLEDB_UNKNOWN_TYPE',
+  /** A collection's document exists with another data type than the one asked for (or the peer's). */
+  TYPE_MISMATCH: 'SCUTTLEDB_TYPE_MISMATCH',
+  /** A peer sent updates for a document it may not write (or see); its collection stream was closed. */
+  ACCESS_DENIED: 'SCUTTLEDB_ACCESS_DENIED'
 } as const
 
 /** One of the stable error codes. */

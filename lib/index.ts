@@ -10,6 +10,7 @@ export type { KeyType, KeyPair, PublicKeyInfo, GenerateOptions, SaveOptions, Sav
 export { createSecurity, securityOptions, signedBytes, verifyReasons, UPDATE_DOMAIN } from './security/signer.js'
 export type { SecurityOptions, KeySecurity, UpdateSignature, VerifyReason } from './security/signer.js'
 export { authenticate, authenticateSocket, AUTH_PROTOCOL } from './security/handshake.js'
+export { authenticatePeer } from './collection-auth.js'
 export type { AuthenticateOptions, Handshake, PeerIdentity, Side } from './security/handshake.js'
 export { listen, connect } from './net/tcp.js'
 export type { ListenOptions, ConnectOptions, TlsOptions } from './net/tcp.js'

@@ -8,8 +8,12 @@ import { DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, Heartbeat, IdleWatch, msOption
 import { Multiplexer } from './mux.js'
 import { checkTarget, isDocuments, namesToOpen, resolverOf, type Target } from './target.js'
 
-/** Runs on the raw connection before replication starts; a rejection closes the connection. */
-export type Handshake = (socket: Duplex, side: 'client' | 'server') => Promise<void>
+/**
+ * Runs on the raw connection before replication starts; a rejection closes the
+ * connection. It may resolve with the peer's proven identity (`authenticatePeer()`
+ * does): the target's `createStream` then gets it as `context.peer`.
+ */
+export type Handshake = (socket: Duplex, side: 'client' | 'server') => Promise<void | { id: string }>
 
 /** Options of every connection, on both sides and every transport. */
 export interface ConnectionOptions extends KeepAliveOptions {
@@ -98,6 +102,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly #synced = new WeakSet<ReplicationStream>()
   #state: ConnectionState = 'handshake'
   #peerId: string | undefined
+  /** The id the handshake proved, if it resolved with one. */
+  #proven: string | undefined
   #local = false
   #firstMessage: NodeJS.Timeout | undefined
   #done!: (err: Error | undefined) => void
@@ -185,7 +191,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.#state = 'replicating'
         pipeline(this.#socket, new IdleWatch(idle), mux, this.#socket, onEnd)
       } else {
-        const stream = this.#target.createStream(this.#options.stream)
+        const stream = this.#target.createStream(this.#options.stream, { peer: this.#proven })
         const wrapper = this.#options.stream?.wrapper ?? 'msgpack'
         // An extra SYNC is the heartbeat: the protocol defines later ones as no-ops.
         const beat = new Heartbeat(keepAlive, codecs[wrapper].encode(SYNC))
@@ -216,7 +222,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     let timer: NodeJS.Timeout | undefined
     let onClose: (() => void) | undefined
     try {
-      await Promise.race([
+      const proven = await Promise.race([
         handshake(socket, this.side).catch((err: unknown) => {
           throw netError(netCodes.HANDSHAKE_FAILED, 'The handshake failed', err)
         }),
@@ -228,6 +234,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           socket.once('close', onClose)
         })
       ])
+      if (typeof proven === 'object' && proven !== null && typeof proven.id === 'string') this.#proven = proven.id
     } finally {
       clearTimeout(timer)
       if (onClose !== undefined) socket.off('close', onClose)

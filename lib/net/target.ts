@@ -1,9 +1,15 @@
 import type { ReplicationStream, StreamOptions } from '../stream.js'
 
+/** What a transport knows about the peer when it creates a stream. */
+export interface StreamContext {
+  /** The id the peer proved in the connection's handshake, if any. */
+  peer?: string
+}
+
 /** Anything that can replicate: every Scuttlebutt (Model, Events, Value, ...) is one. */
 export interface Replicable {
   /** A new replication stream for one peer. */
-  createStream: (options?: StreamOptions) => ReplicationStream
+  createStream: (options?: StreamOptions, context?: StreamContext) => ReplicationStream
 }
 
 /** Finds the instance for a document name a peer asks for; undefined refuses it. */

@@ -1,0 +1,229 @@
+import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
+import { codes, error } from './errors.js'
+import { pack, unpack } from './msgpack.js'
+import { isSource, type Clock, type Source } from './protocol.js'
+import { createId } from './scuttlebutt.js'
+
+/** @internal */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyLevel = AbstractLevel<any, any, any>
+/** @internal */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Sublevel = AbstractSublevel<any, any, any, any>
+
+/** The catalog layout this code writes (`meta/format`). */
+export const CATALOG_FORMAT = 1
+
+/** How many sequence numbers are reserved on disk ahead of use (see `bump`). */
+const SEQ_RESERVE = 4096
+
+/** One document's record in the catalog. */
+export interface CatalogEntry {
+  readonly name: string
+  /** The registered name of its data type. */
+  readonly type: string
+  /** Its sublevel number: documents live in `d<n in base 36>`, whatever their names. */
+  readonly n: number
+  /** The collection sequence number of its last known change. */
+  seq: number
+  /**
+   * Its clock when it was last closed; undefined when unknown (it was open when
+   * the process died: only reopening it tells).
+   */
+  clock: Clock | undefined
+  /** Persisted: it is open (set before it opens, cleared once it closed). */
+  dirty: boolean
+}
+
+/** What a peer was last confirmed to have sent us: every document with seq <= `seq` in its `epoch`. */
+export interface PeerRecord {
+  epoch: string
+  seq: number
+}
+
+/**
+ * The persisted catalog of a collection: the collection's id, epoch and change
+ * sequence (`meta`), one record per document (`catalog`) and what each peer was
+ * last confirmed to have sent (`peers`). Writes are grouped into one batch per
+ * tick. The whole catalog is held in memory (a few dozen bytes a document).
+ */
+export class Catalog {
+  readonly #meta: Sublevel
+  readonly #docs: Sublevel
+  readonly #peers: Sublevel
+  readonly #entries = new Map<string, CatalogEntry>()
+  #id: Source = ''
+  #epoch = ''
+  #seq = 0
+  /** The sequence number stored as reserved: after a crash, numbering resumes above it. */
+  #high = 0
+  #highWrite: Promise<void> | undefined
+  #next = 0
+  /** Writes of the current tick, and the promise of their batch. */
+  #queue: Array<{ sublevel: Sublevel, key: string, value: Uint8Array }> = []
+  #flush: Promise<void> | undefined
+  #writing: Promise<void> = Promise.resolve()
+
+  /** @internal */
+  constructor (db: AnyLevel) {
+    const options = { keyEncoding: 'utf8', valueEncoding: 'buffer' } as const
+    this.#meta = db.sublevel('cmeta', options)
+    this.#docs = db.sublevel('catalog', options)
+    this.#peers = db.sublevel('peers', options)
+  }
+
+  /** This collection's node id (every document's updates carry it). */
+  get id (): Source {
+    return this.#id
+  }
+
+  /** Random, fixed when the collection was created: a peer's record of us is only good for this epoch. */
+  get epoch (): string {
+    return this.#epoch
+  }
+
+  /** The latest change sequence number. */
+  get seq (): number {
+    return this.#seq
+  }
+
+  /** The latest sequence number covered by the reservation on disk: safe to announce now. */
+  get announceable (): number {
+    return Math.min(this.#seq, this.#high)
+  }
+
+  /** Every document's record, in insertion order. */
+  entries (): IterableIterator<CatalogEntry> {
+    return this.#entries.values()
+  }
+
+  /** The number of documents. */
+  get size (): number {
+    return this.#entries.size
+  }
+
+  /** A document's record. */
+  get (name: string): CatalogEntry | undefined {
+    return this.#entries.get(name)
+  }
+
+  /**
+   * Read everything; create the meta records of a new collection. Documents
+   * that were open when the process died get new sequence numbers and an
+   * unknown clock: they may have changed after their last record.
+   */
+  async load (id: Source | undefined): Promise<void> {
+    const [format, storedId, epoch, high, next] = (await this.#meta.getMany(['format', 'id', 'epoch', 'seq', 'next'])).map((v) => v === undefined ? undefined : unpack(v as Uint8Array))
+    if (format !== undefined && format !== CATALOG_FORMAT) {
+      throw error(codes.UNSUPPORTED_FORMAT, `Collection catalog format ${String(format)} is not supported`)
+    }
+    if (storedId === undefined) {
+      this.#id = id ?? createId()
+      this.#epoch = createId()
+      this.#put(this.#meta, 'format', CATALOG_FORMAT)
+      this.#put(this.#meta, 'id', this.#id)
+      this.#put(this.#meta, 'epoch', this.#epoch)
+      this.#put(this.#meta, 'next', 0)
+    } else {
+      if (!isSource(storedId) || typeof epoch !== 'string') throw error(codes.INVALID_VALUE, 'The collection catalog is damaged')
+      if (id !== undefined && id !== storedId) throw error(codes.ID_MISMATCH, `The collection belongs to id ${storedId}, not ${id}`)
+      this.#id = storedId
+      this.#epoch = epoch
+      this.#next = typeof next === 'number' ? next : 0
+    }
+    // Numbering resumes above the reservation: never reuse a number a peer may have seen.
+    this.#seq = typeof high === 'number' ? high : 0
+    this.#high = this.#seq
+    const crashed: CatalogEntry[] = []
+    for await (const [name, bytes] of this.#docs.iterator()) {
+      const [type, n, seq, dirty, clock] = unpack(bytes as Uint8Array) as [string, number, number, number, Record<string, number> | null]
+      const entry: CatalogEntry = { name: name as string, type, n, seq, clock: clock === null ? undefined : new Map(Object.entries(clock)), dirty: dirty === 1 }
+      if (n >= this.#next) this.#next = n + 1
+      this.#entries.set(entry.name, entry)
+      if (entry.dirty) crashed.push(entry)
+    }
+    for (const entry of crashed) {
+      entry.seq = this.bump()
+      entry.clock = undefined
+      entry.dirty = false
+      this.write(entry)
+    }
+    await this.flushed()
+  }
+
+  /** A new document's record (written with the next write batch). */
+  create (name: string, type: string): CatalogEntry {
+    const entry: CatalogEntry = { name, type, n: this.#next++, seq: this.bump(), clock: new Map(), dirty: false }
+    this.#entries.set(name, entry)
+    this.#put(this.#meta, 'next', this.#next)
+    this.write(entry)
+    return entry
+  }
+
+  /** Queue a document's record for the next write batch; resolves once written. */
+  write (entry: CatalogEntry): Promise<void> {
+    const clock = entry.clock === undefined ? null : Object.fromEntries(entry.clock)
+    return this.#put(this.#docs, entry.name, [entry.type, entry.n, entry.seq, entry.dirty ? 1 : 0, clock])
+  }
+
+  /**
+   * The next change sequence number. Numbers are reserved on disk in blocks, so
+   * a number handed out is never handed out again after a crash.
+   */
+  bump (): number {
+    const seq = ++this.#seq
+    if (seq > this.#high - SEQ_RESERVE / 2 && this.#highWrite === undefined) {
+      const high = seq + SEQ_RESERVE
+      this.#highWrite = this.#put(this.#meta, 'seq', high).then(() => {
+        this.#high = high
+        this.#highWrite = undefined
+      })
+    }
+    return seq
+  }
+
+  /** Resolves once `seq` is covered by the reservation on disk (announce only such numbers). */
+  async durable (seq: number): Promise<void> {
+    while (seq > this.#high) {
+      if (this.#highWrite === undefined) this.bump()
+      await this.#highWrite
+    }
+  }
+
+  /** What we last confirmed a peer had sent us. */
+  async peer (key: string): Promise<PeerRecord | undefined> {
+    const bytes = await this.#peers.get(key) as Uint8Array | undefined
+    if (bytes === undefined) return undefined
+    const [epoch, seq] = unpack(bytes) as [unknown, unknown]
+    return typeof epoch === 'string' && typeof seq === 'number' ? { epoch, seq } : undefined
+  }
+
+  /** Record what a peer was confirmed to have sent us; resolves once written. */
+  async setPeer (key: string, record: PeerRecord): Promise<void> {
+    await this.#put(this.#peers, key, [record.epoch, record.seq])
+  }
+
+  /** Resolves once every queued write is stored. */
+  async flushed (): Promise<void> {
+    await (this.#flush ?? this.#writing)
+  }
+
+  #put (sublevel: Sublevel, key: string, value: unknown): Promise<void> {
+    this.#queue.push({ sublevel, key, value: pack(value) })
+    // One batch per tick, after the one being written (keeps them in order).
+    this.#flush ??= new Promise<void>((resolve) => { queueMicrotask(resolve) }).then(async () => {
+      const ops = this.#queue
+      this.#queue = []
+      this.#flush = undefined
+      const previous = this.#writing
+      const written = previous.catch(() => {}).then(async () => {
+        await this.#meta.db.batch(ops.map(({ sublevel, key, value }) => ({ type: 'put' as const, key, value, sublevel })))
+      })
+      this.#writing = written
+      await written
+    })
+    // Callers that do not wait (a record written in passing) must not cause an unhandled rejection.
+    this.#flush.catch(() => {})
+    return this.#flush
+  }
+}

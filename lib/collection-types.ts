@@ -1,0 +1,59 @@
+import type { ScuttledbError } from './errors.js'
+import type { Source } from './protocol.js'
+import type { Scuttlebutt, ScuttlebuttOptions } from './scuttlebutt.js'
+import type { Database } from './storage.js'
+import type { WallClock } from './timestamp.js'
+
+/** Any document of a collection: a Scuttlebutt of any data type (Model, Events, Value, a subclass). */
+export type AnyDocument = Pick<Scuttlebutt, 'open' | 'close' | 'status' | 'id' | 'clock' | 'history' | 'createStream' | 'dispose' | 'streams' | 'localUpdate'>
+
+/** @internal A document as the collection's own code sees it (internal methods included). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Doc = Scuttlebutt<any>
+
+/** A data type a collection can hold: a Scuttlebutt subclass taking the base options. */
+export type DocumentType<D extends AnyDocument = AnyDocument> = new (options: ScuttlebuttOptions) => D
+
+/** What a peer may do with one document: nothing (it never learns the name), read it, or read and write it. */
+export type Access = 'none' | 'read' | 'write'
+
+/**
+ * Decides what a peer may do with a document. `peer` is the id the peer proved
+ * (the authentication handshake), or undefined for an unauthenticated peer.
+ */
+export type AccessResolver = (peer: Source | undefined, name: string) => Access | Promise<Access>
+
+/** Options of a Collection. */
+export interface CollectionOptions {
+  /** A directory path (classic-level is opened there) or any abstract-level database or sublevel. */
+  db: string | Database
+  /** The node id of a new collection (every document's updates carry it). Default: a random id. */
+  id?: Source
+  /** Data types by name, besides the built-in Model, Events, Value and Counter. */
+  types?: Record<string, DocumentType>
+  /** The type of a document created without one. Default 'Model'. */
+  defaultType?: string
+  /** Most documents held open; idle ones beyond it are closed, least recently used first. Default 1000. */
+  maxOpen?: number
+  /** Who may see and write which document. Default: every peer may read and write everything. */
+  access?: AccessResolver
+  /** Passed to every document (see ScuttlebuttOptions). */
+  sync?: boolean
+  maxClockSkew?: number
+  now?: WallClock
+}
+
+/** The events of a Collection. */
+export interface CollectionEvents {
+  /** A document was opened. */
+  documentOpen: [name: string, doc: AnyDocument]
+  /** A document was closed (idle beyond `maxOpen`, or the collection closed). */
+  documentClose: [name: string]
+  /** A document could not be synced with a peer (unknown or different type, refused); the rest goes on. */
+  documentError: [name: string, err: ScuttledbError]
+  /** A peer's message was refused; its stream closed with this error. */
+  rejected: [err: ScuttledbError]
+}
+
+/** A collection's status: `open()` and `close()` move it forward, never back. */
+export type CollectionStatus = 'new' | 'opening' | 'open' | 'closing' | 'closed'

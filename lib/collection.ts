@@ -1,0 +1,426 @@
+import { EventEmitter } from 'events'
+import type { AbstractLevel } from 'abstract-level'
+import { Level } from 'level'
+export { MAX_NAME_LENGTH, isDocumentName } from './collection-names.js'
+import { Catalog, type CatalogEntry } from './collection-catalog.js'
+import { CollectionStream, type CollectionStreamOptions, type StreamContext } from './collection-stream.js'
+import { Counter } from './counter.js'
+import { codes, error, type ScuttledbError } from './errors.js'
+import { Events } from './events.js'
+import { Model } from './model.js'
+import type { Clock, Source } from './protocol.js'
+import type { Access, AccessResolver, AnyDocument, CollectionEvents, CollectionOptions, CollectionStatus, Doc, DocumentType } from './collection-types.js'
+import { MAX_NAME_LENGTH, isDocumentName } from './collection-names.js'
+import { Scuttlebutt, type ScuttlebuttOptions } from './scuttlebutt.js'
+import type { Database } from './storage.js'
+import type { ReplicationStream, StreamOptions } from './stream.js'
+import { Value } from './value.js'
+import type { Replicable } from './net/target.js'
+
+/** @internal */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyLevel = AbstractLevel<any, any, any>
+
+export type { AnyDocument, DocumentType, Access, AccessResolver, CollectionOptions, CollectionEvents, CollectionStatus } from './collection-types.js'
+
+const BUILT_IN: Record<string, DocumentType> = { Model, Events, Value, Counter }
+
+
+/** One open (or opening) document. */
+interface Slot {
+  readonly entry: CatalogEntry
+  readonly opening: Promise<Doc>
+  doc: Doc | undefined
+  /** Holders that must not see it closed: streams sending or committing it, `use()` callers. */
+  leases: number
+  off: (() => void) | undefined
+  /** The document's sublevel: closed after the document, or the root keeps it (and all below it) forever. */
+  db: AnyLevel | undefined
+}
+
+/**
+ * Many named documents of any data type in one database, opened when first
+ * used (or when a peer asks) and closed again when idle beyond `maxOpen`; the
+ * catalog keeps each document's type. Syncs with peers over one stream
+ * (`createStream()`, or `target()` for listen/connect) whose cost follows what
+ * changed; `access` decides per peer which documents it may see or write.
+ */
+export class Collection extends EventEmitter<CollectionEvents> {
+  readonly #options: CollectionOptions
+  readonly #types = new Map<string, DocumentType>()
+  readonly #defaultType: string
+  readonly #maxOpen: number
+  readonly #access: AccessResolver
+  #db: AnyLevel | undefined
+  #owned = false
+  #catalog: Catalog | undefined
+  /** Open and opening documents, least recently used first. */
+  readonly #open = new Map<string, Slot>()
+  /** Documents being closed: a reopen waits for it. */
+  readonly #closing = new Map<string, Promise<void>>()
+  readonly #streams = new Set<CollectionStream>()
+  #status: CollectionStatus = 'new'
+  #trimScheduled = false
+  #opening: Promise<void> | undefined
+  #closed: Promise<void> | undefined
+
+  constructor (options: CollectionOptions) {
+    super()
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+    const { db, types = {}, defaultType = 'Model', maxOpen = 1000, access = () => 'write' } = options
+    if (typeof db !== 'string' && (db === null || typeof db !== 'object')) throw new TypeError('options.db must be a path or an abstract-level database')
+    for (const [name, type] of Object.entries({ ...BUILT_IN, ...types })) {
+      if (typeof type !== 'function' || !(type.prototype instanceof Scuttlebutt)) throw new TypeError(`types.${name} must be a Scuttlebutt subclass`)
+      this.#types.set(name, type)
+    }
+    if (!this.#types.has(defaultType)) throw new TypeError(`defaultType ${defaultType} is not a registered type`)
+    if (!(Number.isInteger(maxOpen) && maxOpen > 0)) throw new TypeError('options.maxOpen must be a positive integer')
+    if (typeof access !== 'function') throw new TypeError('options.access must be a function')
+    this.#options = options
+    this.#defaultType = defaultType
+    this.#maxOpen = maxOpen
+    this.#access = access
+    this.setMaxListeners(0)
+  }
+
+  /** `'new'`, `'opening'`, `'open'`, `'closing'` or `'closed'`. */
+  get status (): CollectionStatus {
+    return this.#status
+  }
+
+  /** The collection's node id; known once open. */
+  get id (): Source {
+    return this.#openCatalog().id
+  }
+
+  /** The number of documents (open or not). */
+  get size (): number {
+    return this.#openCatalog().size
+  }
+
+  /** The names of the documents held open now. */
+  get opened (): string[] {
+    return [...this.#open.values()].filter((slot) => slot.doc !== undefined).map((slot) => slot.entry.name)
+  }
+
+  /** The most documents held open (see `maxOpen`). */
+  get maxOpen (): number {
+    return this.#maxOpen
+  }
+
+  /** Open the database and read the catalog. Calling it again returns the same promise. */
+  async open (): Promise<void> {
+    if (this.#closed !== undefined) throw error(codes.NOT_OPEN, 'A closed collection cannot be reopened; create a new one')
+    this.#opening ??= this.#openCollection()
+    await this.#opening
+  }
+
+  async #openCollection (): Promise<void> {
+    this.#status = 'opening'
+    const { db } = this.#options
+    try {
+      this.#owned = typeof db === 'string'
+      this.#db = typeof db === 'string' ? new Level(db, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : db as AnyLevel
+      await this.#db.open()
+      const catalog = new Catalog(this.#db)
+      try {
+        await catalog.load(this.#options.id)
+      } catch (err) {
+        if (this.#owned) await this.#db.close()
+        throw err
+      }
+      this.#catalog = catalog
+    } catch (err) {
+      this.#status = 'closed'
+      throw err
+    }
+    this.#status = 'open'
+  }
+
+  /** True when a document of that name exists. */
+  has (name: string): boolean {
+    return this.#openCatalog().get(name) !== undefined
+  }
+
+  /** A document's type name, or undefined when there is no such document. */
+  typeOf (name: string): string | undefined {
+    return this.#openCatalog().get(name)?.type
+  }
+
+  /** Every document's name, in creation order. */
+  * names (): IterableIterator<string> {
+    for (const entry of this.#openCatalog().entries()) yield entry.name
+  }
+
+  /**
+   * The document `name`, opened if need be; created with `type` (a registered
+   * name or constructor; default `defaultType`) if it does not exist. Concurrent
+   * calls share one open. An existing document of another type rejects with
+   * SCUTTLEDB_TYPE_MISMATCH. The instance may be closed once idle beyond
+   * `maxOpen`: hold it with `use()` across awaits, or ask again.
+   */
+  async doc<D extends AnyDocument = AnyDocument> (name: string, type?: string | DocumentType<D>): Promise<D> {
+    const slot = this.#slot(name, this.#typeName(type))
+    return await slot.opening as unknown as D
+  }
+
+  /**
+   * Run `fn` with the document `name` (as `doc()` opens it), held open until
+   * `fn` settles; resolves with its result.
+   */
+  async use<D extends AnyDocument, R> (name: string, fn: (doc: D) => R | Promise<R>, type?: string | DocumentType<D>): Promise<R> {
+    if (typeof fn !== 'function') throw new TypeError('fn must be a function')
+    const doc = await this._lease(name, this.#typeName(type)) as unknown as D
+    try {
+      return await fn(doc)
+    } finally {
+      this._release(name)
+    }
+  }
+
+  /**
+   * A replication stream for one peer: pipe it to and from the peer's stream
+   * (`pipeline(a, b, a)`) or a socket. `peer` is the peer's proven id, for `access`.
+   */
+  createStream (options: CollectionStreamOptions = {}, context: StreamContext = {}): CollectionStream {
+    this.#openCatalog()
+    const stream = new CollectionStream(this, options, context)
+    this.#streams.add(stream)
+    return stream
+  }
+
+  /**
+   * The collection as a target of `listen()`, `connect()` and the WebSocket
+   * transports: each connection gets one collection stream.
+   */
+  target (): Replicable {
+    // The transports use only what both stream kinds share (events, progress, destroy).
+    return { createStream: (options?: StreamOptions, context?: StreamContext) => this.createStream(options, context) as unknown as ReplicationStream }
+  }
+
+  /** Close every stream and document, then the database if the collection opened it. Calling it again returns the same promise. */
+  async close (): Promise<void> {
+    this.#closed ??= this.#closeCollection()
+    await this.#closed
+  }
+
+  async #closeCollection (): Promise<void> {
+    if (this.#opening !== undefined) await this.#opening.catch(() => {})
+    const wasOpen = this.#status === 'open'
+    this.#status = 'closing'
+    for (const stream of this.#streams) stream.destroy()
+    await Promise.all([...this.#streams].map(async (stream) => await stream._closed()))
+    await Promise.all([...this.#open.values()].map(async (slot) => await slot.opening.catch(() => {})))
+    await Promise.all([...this.#open.values()].map(async (slot) => { await this.#evict(slot) }))
+    await Promise.all([...this.#closing.values()])
+    if (wasOpen) {
+      await this.#catalog?.flushed()
+      if (this.#owned) await this.#db?.close()
+    }
+    this.#status = 'closed'
+  }
+
+  #typeName (type: string | DocumentType | undefined): string | undefined {
+    if (type === undefined || typeof type === 'string') return type
+    for (const [name, registered] of this.#types) if (registered === type) return name
+    throw new TypeError(`${type.name} is not a registered type of this collection`)
+  }
+
+  #openCatalog (): Catalog {
+    if (this.#status !== 'open' || this.#catalog === undefined) throw error(codes.NOT_OPEN, 'The collection is not open')
+    return this.#catalog
+  }
+
+  /** The open or opening slot of a document, created (and the document opened) if need be. */
+  #slot (name: string, type: string | undefined): Slot {
+    if (!isDocumentName(name)) throw new TypeError(`A document name must be a well-formed string of 1 to ${MAX_NAME_LENGTH} characters`)
+    if (type !== undefined && !this.#types.has(type)) throw error(codes.UNKNOWN_TYPE, `No data type named ${type} is registered`)
+    const catalog = this.#openCatalog()
+    const existing = this.#open.get(name)
+    if (existing !== undefined) {
+      if (type !== undefined && existing.entry.type !== type) throw error(codes.TYPE_MISMATCH, `Document ${name} is a ${existing.entry.type}, not a ${type}`)
+      // Most recently used last.
+      this.#open.delete(name)
+      this.#open.set(name, existing)
+      return existing
+    }
+    let entry = catalog.get(name)
+    if (entry !== undefined && type !== undefined && entry.type !== type) throw error(codes.TYPE_MISMATCH, `Document ${name} is a ${entry.type}, not a ${type}`)
+    entry ??= catalog.create(name, type ?? this.#defaultType)
+    const found = entry
+    const slot: Slot = { entry, opening: undefined as unknown as Promise<Doc>, doc: undefined, leases: 0, off: undefined, db: undefined }
+    ;(slot as { opening: Promise<Doc> }).opening = this.#openDocument(slot, found)
+    // A failed open is forgotten, so that a later call tries again.
+    slot.opening.catch(() => { if (this.#open.get(name) === slot) this.#open.delete(name) })
+    this.#open.set(name, slot)
+    return slot
+  }
+
+  async #openDocument (slot: Slot, entry: CatalogEntry): Promise<Doc> {
+    await this.#closing.get(entry.name)
+    const Type = this.#types.get(entry.type)
+    if (Type === undefined) throw error(codes.UNKNOWN_TYPE, `Document ${entry.name} is a ${entry.type}, which is not registered`)
+    const catalog = this.#openCatalog()
+    const db = (this.#db as AnyLevel).sublevel('d' + entry.n.toString(36), { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as AnyLevel
+    slot.db = db
+    // Marked open on disk before it can change: after a crash it is compared with peers again.
+    entry.dirty = true
+    // Unknown from now until it has closed (the live clock is read while it is open; while it closes, nothing is known).
+    entry.clock = undefined
+    await catalog.write(entry)
+    const { sync, maxClockSkew, now } = this.#options
+    const doc = new Type({ db: db as unknown as Database, id: catalog.id, sync, maxClockSkew, now }) as unknown as Doc
+    try {
+      await doc.open()
+    } catch (err) {
+      await db.close().catch(() => {})
+      throw err
+    }
+    if (this.#status !== 'open') {
+      await doc.close()
+      await db.close()
+      throw error(codes.NOT_OPEN, 'The collection is closing')
+    }
+    const onUpdate = (): void => { this.#changed(entry) }
+    // 'commit' comes before the commit moves the clock: hear it once the clock has moved. It is the
+    // only word of an update that lost on arrival (kept for the clock, and owed to peers all the same).
+    const onCommit = (): void => { queueMicrotask(onUpdate) }
+    const lifecycle = doc._lifecycleEmitter
+    lifecycle.on('commit', onCommit)
+    lifecycle.on('update', onUpdate)
+    slot.off = () => {
+      lifecycle.off('commit', onCommit)
+      lifecycle.off('update', onUpdate)
+    }
+    slot.doc = doc
+    this.emit('documentOpen', entry.name, doc)
+    this.#scheduleTrim()
+    return doc
+  }
+
+  /** A document committed something: it gets a new sequence number and the streams hear of it. */
+  #changed (entry: CatalogEntry): void {
+    // Also while the collection closes: a document's last queued writes commit then, and its record keeps their number.
+    const catalog = this.#catalog
+    if (catalog === undefined) return
+    entry.seq = catalog.bump()
+    for (const stream of this.#streams) stream._changed(entry.name)
+  }
+
+  /** One trim per tick, however many documents opened or were let go in it (each trim walks the open ones). */
+  #scheduleTrim (): void {
+    if (this.#trimScheduled) return
+    this.#trimScheduled = true
+    queueMicrotask(() => {
+      this.#trimScheduled = false
+      this.#trim()
+    })
+  }
+
+  /** Close idle documents, least recently used first, until at most `maxOpen` are open. */
+  #trim (): void {
+    if (this.#status !== 'open') return
+    let excess = this.#open.size - this.#maxOpen
+    if (excess <= 0) return
+    for (const slot of this.#open.values()) {
+      if (excess <= 0) break
+      if (slot.doc === undefined || slot.leases > 0 || slot.doc.streams > 0) continue
+      excess--
+      void this.#evict(slot)
+    }
+  }
+
+  /** Close one document and record its last sequence number and clock. */
+  async #evict (slot: Slot): Promise<void> {
+    const { entry, doc } = slot
+    if (this.#open.get(entry.name) !== slot || doc === undefined) return
+    this.#open.delete(entry.name)
+    const closing = (async () => {
+      // Listening until closed: a write still queued commits while it closes, and must be announced.
+      await doc.close()
+      slot.off?.()
+      // A sublevel attaches itself to its parent when it opens (and its own sublevels to it): only closing detaches it.
+      await slot.db?.close()
+      entry.clock = doc._clockCopy()
+      entry.dirty = false
+      await this.#catalog?.write(entry)
+      this.emit('documentClose', entry.name)
+    })()
+    const settled = closing.catch(() => {})
+    this.#closing.set(entry.name, settled)
+    try {
+      await closing
+    } finally {
+      if (this.#closing.get(entry.name) === settled) this.#closing.delete(entry.name)
+    }
+  }
+
+  /** @internal The catalog (open collections only). */
+  get _catalog (): Catalog {
+    return this.#openCatalog()
+  }
+
+  /** @internal A document opened and held open until `_release`. */
+  async _lease (name: string, type?: string): Promise<Doc> {
+    const slot = this.#slot(name, type)
+    slot.leases++
+    try {
+      return await slot.opening
+    } catch (err) {
+      slot.leases--
+      throw err
+    }
+  }
+
+  /** @internal Let go of a leased document. */
+  _release (name: string): void {
+    const slot = this.#open.get(name)
+    if (slot === undefined) return
+    slot.leases--
+    if (slot.leases === 0 && this.#open.size > this.#maxOpen) this.#scheduleTrim()
+  }
+
+  /** @internal The document if it is open now (never opens it). */
+  _current (name: string): Doc | undefined {
+    return this.#open.get(name)?.doc
+  }
+
+  /** @internal A document's clock: live when open, else as of its last close (undefined: unknown). */
+  _clockOf (name: string): Clock | undefined {
+    const doc = this._current(name)
+    if (doc !== undefined && doc.status === 'open') return doc._clockCopy()
+    const entry = this.#catalog?.get(name)
+    return entry === undefined ? new Map() : entry.clock
+  }
+
+  /** @internal True when a type of that name is registered. */
+  _hasType (type: string): boolean {
+    return this.#types.has(type)
+  }
+
+  /** @internal What `peer` may do with `name`; a resolver that throws or answers nonsense allows nothing. */
+  _access (peer: Source | undefined, name: string): Access | Promise<Access> {
+    const valid = (access: unknown): Access => access === 'read' || access === 'write' ? access : 'none'
+    try {
+      const answer = this.#access(peer, name)
+      return answer instanceof Promise ? answer.then(valid, () => 'none') : valid(answer)
+    } catch {
+      return 'none'
+    }
+  }
+
+  /** @internal Report a refused message. */
+  _reject (err: ScuttledbError): void {
+    this.emit('rejected', err)
+  }
+
+  /** @internal Report a document that could not be synced. */
+  _documentError (name: string, err: ScuttledbError): void {
+    this.emit('documentError', name, err)
+  }
+
+  /** @internal Called by a stream once it has closed. */
+  _unstream (stream: CollectionStream): void {
+    this.#streams.delete(stream)
+  }
+}

@@ -1,0 +1,62 @@
+import { once } from 'node:events'
+import { pipeline } from 'node:stream'
+import type { Test } from 'tape'
+import { MemoryLevel } from 'memory-level'
+import { Collection, type CollectionOptions, type CollectionStream } from '../lib/index.js'
+
+/** An open collection on memory-level (or the given db), closed when the test ends. */
+export async function memoryCollection (t: Test, options: Partial<CollectionOptions> = {}): Promise<Collection> {
+  const c = new Collection({ db: new MemoryLevel(), ...options })
+  await c.open()
+  t.teardown(async () => { await c.close() })
+  return c
+}
+
+/** Two collections' streams piped together in-process. */
+export interface CollectionLink {
+  a: CollectionStream
+  b: CollectionStream
+  synced: Promise<void>
+  closed: Promise<Error | null | undefined>
+}
+
+/** Connect two collections; `synced` resolves when both streams emitted `sync`. */
+export function linkCollections (x: Collection, y: Collection, peers: { a?: string, b?: string } = {}): CollectionLink {
+  const a = x.createStream({ peer: peers.a })
+  const b = y.createStream({ peer: peers.b })
+  const synced = Promise.all([once(a, 'sync'), once(b, 'sync')]).then(() => {})
+  const closed = new Promise<Error | null | undefined>((resolve) => { pipeline(a, b, a, (err) => { resolve(err) }) })
+  return { a, b, synced, closed }
+}
+
+/** Every document's history, by name (opening each); documents without updates are left out (peers create a document with its first update). */
+export async function snapshot (c: Collection): Promise<Record<string, { type: string | undefined, history: unknown[] }>> {
+  const out: Record<string, { type: string | undefined, history: unknown[] }> = {}
+  for (const name of [...c.names()].sort()) {
+    const history: unknown[] = []
+    await c.use(name, async (doc) => { for await (const update of doc.history()) history.push(update) })
+    if (history.length > 0) out[name] = { type: c.typeOf(name), history }
+  }
+  return out
+}
+
+/** Resolve once `stream` has settled: no message or update crossed it for `quietMs`. */
+export async function quiet (streams: CollectionStream[], quietMs = 60): Promise<void> {
+  const total = (): number => streams.reduce((n, s) => n + s.counts.messagesSent + s.counts.messagesReceived + s.counts.updatesSent + s.counts.updatesReceived, 0)
+  let last = -1
+  while (total() !== last) {
+    last = total()
+    await new Promise((resolve) => setTimeout(resolve, quietMs))
+  }
+}
+
+/** The names whose type or history differ between two snapshots (empty when they agree). */
+export function differences (a: Awaited<ReturnType<typeof snapshot>>, b: Awaited<ReturnType<typeof snapshot>>): string[] {
+  const names = new Set([...Object.keys(a), ...Object.keys(b)])
+  return [...names].filter((name) => JSON.stringify(a[name]) !== JSON.stringify(b[name])).sort()
+}
+
+/** `differences()` of two collections, reading every document. */
+export async function divergent (x: Collection, y: Collection): Promise<string[]> {
+  return differences(await snapshot(x), await snapshot(y))
+}
