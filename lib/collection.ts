@@ -282,8 +282,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
       throw error(codes.NOT_OPEN, 'The collection is closing')
     }
     const onUpdate = (): void => { this.#changed(entry) }
-    // 'commit' comes before the commit moves the clock: hear it once the clock has moved. It is the
-    // only word of an update that lost on arrival (kept for the clock, and owed to peers all the same).
+    // 'commit' (emitted once the clock has moved) is the only word of an update that lost on
+    // arrival (kept for the clock, and owed to peers all the same).
     const onCommit = (): void => { queueMicrotask(onUpdate) }
     const lifecycle = doc._lifecycleEmitter
     lifecycle.on('commit', onCommit)

@@ -460,9 +460,10 @@ export class UpdatePipeline {
    */
   async #finish (prepared: Prepared): Promise<boolean> {
     const started = performance.now()
+    let ms: number | undefined
     try {
       await prepared.commit.write(this.#host.sync)
-      this.#emit('commit', prepared.accepted.length, performance.now() - started)
+      ms = performance.now() - started
     } catch (err) {
       prepared.failure = err as Error
       const landed = await this.#landed(prepared)
@@ -473,6 +474,8 @@ export class UpdatePipeline {
       }
     }
     this.#announce(prepared)
+    // After the clock moved: a listener reading it sees this commit.
+    if (ms !== undefined) this.#emit('commit', prepared.accepted.length, ms)
     for (const item of prepared.accepted) item.done?.(null, item.update)
     return true
   }

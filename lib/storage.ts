@@ -317,9 +317,18 @@ export class Storage {
     return true
   }
 
-  /** Close the database if this storage opened it. */
+  /**
+   * Close the database if this storage opened it; otherwise close the sublevels
+   * it made: abstract-level keeps an open sublevel attached to its parent, so on
+   * a long-lived database every instance ever opened would stay in memory.
+   */
   async close (): Promise<void> {
-    if (this.#owned) await this.db.close()
+    if (this.#owned) {
+      await this.db.close()
+      return
+    }
+    const sublevels = [this.#meta, this.#clock, this.#log, this.#pinned, this.#forgotten, this.#quarantine, ...[...this.#spaces.values()].map((space) => space.sublevel)]
+    await Promise.all(sublevels.map(async (sublevel) => { await sublevel.close() }))
   }
 }
 

@@ -2,7 +2,7 @@ import test from 'tape'
 import { MemoryLevel } from 'memory-level'
 import { Packr } from 'msgpackr'
 import { Events, Value } from '../lib/index.js'
-import { link, allHistory, until, tempDir, rejects } from './helpers.js'
+import { link, allHistory, until, tempDir, rejects, tiedIds } from './helpers.js'
 
 async function events (t: test.Test, options: Partial<ConstructorParameters<typeof Events>[0]> = {}): Promise<Events> {
   const e = new Events({ db: new MemoryLevel(), ...options })
@@ -132,8 +132,10 @@ test('Events: the retention count survives a reopen', async (t) => {
 test('Value: last writer wins by (ts, source); change events; undefined refused', async (t) => {
   let wall = 5000
   const now = (): number => wall
-  const x = new Value({ db: new MemoryLevel(), id: 'A', now })
-  const y = new Value({ db: new MemoryLevel(), id: 'B', now })
+  // Ids whose clocks start a millisecond at the same place, so the two writes tie.
+  const [A, B] = tiedIds(2)
+  const x = new Value({ db: new MemoryLevel(), id: A, now })
+  const y = new Value({ db: new MemoryLevel(), id: B, now })
   await x.open(); await y.open()
   t.teardown(async () => { await x.close(); await y.close() })
   t.equal(await x.get(), undefined, 'no value yet')
@@ -150,6 +152,6 @@ test('Value: last writer wins by (ts, source); change events; undefined refused'
   await x.set({ later: true })
   t.ok(await until(async () => JSON.stringify(await y.get()) === '{"later":true}'), 'a later write wins everywhere')
   t.deepEqual(await y.toJSON(), { later: true }, 'toJSON is the value')
-  t.deepEqual((await allHistory(y)).map((u) => (u as unknown[])[2]).sort(), ['A', 'B'], 'history holds the winner, and B\'s superseded latest update (pinned, so clocks converge)')
+  t.deepEqual((await allHistory(y)).map((u) => (u as unknown[])[2]).sort(), [A, B], 'history holds the winner, and B\'s superseded latest update (pinned, so clocks converge)')
   await rejects(t, x.set(undefined as never), TypeError, 'undefined is refused')
 })

@@ -52,3 +52,11 @@ test('a change:<key> listener added by a change listener during a commit gets th
   await m.batch([{ type: 'put', key: 'first', value: 1 }, { type: 'put', key: 'later', value: 2 }])
   t.deepEqual(seen, [2], 'the second update of the same commit reached the new listener')
 })
+
+test('a commit listener sees the clock the commit moved', async (t) => {
+  const m = await memoryModel(t)
+  const seen: Array<[number | undefined, number]> = []
+  m.on('commit', () => { seen.push([m.clock[m.id] ?? undefined, m.stats.commits]) })
+  const update = await m.localUpdate(['k', 1])
+  t.deepEqual(seen, [[update[1], 1]], 'the listener read the new clock entry and the new commit count')
+})
