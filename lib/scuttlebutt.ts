@@ -122,7 +122,8 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   constructor (options: ScuttlebuttOptions) {
     super()
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
-    const { db, id, sync = false, maxClockSkew = 60_000, maxBatch = 256, now = Date.now } = options
+    // Smaller commits overlap reads with writes; with fsync each commit costs a flush, so fewer, larger ones.
+    const { db, id, sync = false, maxClockSkew = 60_000, maxBatch = sync ? 1024 : 256, now = Date.now } = options
     if (typeof db !== 'string' && (db === null || typeof db !== 'object')) {
       throw new TypeError('options.db must be a path or an abstract-level database')
     }
