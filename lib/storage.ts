@@ -273,9 +273,10 @@ export class Storage {
 
   /** Start a commit: one atomic batch. */
   batch (): Commit {
+    const batch = this.db.batch()
     return this.#direct
-      ? new DirectCommit(this.db, this.#prefixOf(this.#log), this.#prefixOf(this.#clock), this.#prefixOf(this.#pinned), this.#prefixOf(this.#forgotten))
-      : new SublevelCommit(this.db.batch(), this.#log, this.#clock, this.#pinned, this.#forgotten)
+      ? new DirectCommit(batch, this.#prefixOf(this.#log), this.#prefixOf(this.#clock), this.#prefixOf(this.#pinned), this.#prefixOf(this.#forgotten))
+      : new SublevelCommit(batch, this.#log, this.#clock, this.#pinned, this.#forgotten)
   }
 
   /**
