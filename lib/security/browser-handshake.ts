@@ -1,8 +1,8 @@
 import type { Duplex } from 'stream'
-import { readUInt32BE, writeUInt32BE } from '../bytes.js'
-import { pack, unpack } from '../msgpack.js'
+import { pack } from '../msgpack.js'
 import type { Source } from '../protocol.js'
 import { SecurityError, securityCodes, securityError, type SecurityErrorCode } from './errors.js'
+import { AUTH_PROTOCOL, bytesField, frame, NONCE_BYTES, readFrame } from './handshake-wire.js'
 import { browserIdOf, ed25519, rawEd25519Key, type BrowserKeyPair } from './browser-keys.js'
 
 /** Options of `authenticateBrowser()`. */
@@ -15,74 +15,8 @@ export interface BrowserAuthenticateOptions {
   timeout?: number
 }
 
-/** The protocol name (the same as `AUTH_PROTOCOL` of the Node entry). */
-const AUTH_PROTOCOL = 'scuttledb-auth/1'
-const NONCE_BYTES = 32
-const MAX_FRAME = 16 * 1024
-
-function frame (value: unknown): Uint8Array {
-  const body = pack(value)
-  const out = new Uint8Array(4 + body.length)
-  writeUInt32BE(out, body.length, 0)
-  out.set(body, 4)
-  return out
-}
-
 function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i])
-}
-
-/** Read exactly `n` bytes, leaving what follows (the replication stream's) in the stream. */
-async function readExactly (socket: Duplex, n: number): Promise<Uint8Array> {
-  return await new Promise<Uint8Array>((resolve, reject) => {
-    const cleanup = (): void => {
-      socket.off('readable', tryRead)
-      socket.off('end', onEnd)
-      socket.off('close', onEnd)
-      socket.off('error', onEnd)
-    }
-    function onEnd (): void {
-      cleanup()
-      reject(securityError(securityCodes.AUTH_CLOSED, 'The connection closed during the handshake'))
-    }
-    function tryRead (): void {
-      const chunk = socket.read(n) as Uint8Array | null
-      if (chunk === null) return
-      cleanup()
-      if (chunk.length < n) onEnd()
-      // A plain Uint8Array view: in a page, streams hand out the buffer package's Buffer, which msgpackr packs as a map.
-      else resolve(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))
-    }
-    socket.on('readable', tryRead)
-    socket.on('end', onEnd)
-    socket.on('close', onEnd)
-    socket.on('error', onEnd)
-    if (socket.destroyed) onEnd()
-    else tryRead()
-  })
-}
-
-async function readFrame (socket: Duplex): Promise<Record<string, unknown>> {
-  const size = readUInt32BE(await readExactly(socket, 4), 0)
-  if (size === 0 || size > MAX_FRAME) throw securityError(securityCodes.AUTH_PROTOCOL, 'The peer does not speak the scuttledb handshake')
-  let value: unknown
-  try {
-    value = unpack(await readExactly(socket, size))
-  } catch (err) {
-    throw securityError(securityCodes.AUTH_PROTOCOL, 'Undecodable handshake message', err as Error)
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
-    throw securityError(securityCodes.AUTH_PROTOCOL, 'A handshake message must be a map')
-  }
-  return value as Record<string, unknown>
-}
-
-function bytesField (message: Record<string, unknown>, name: string, max: number): Uint8Array {
-  const value = message[name]
-  if (!(value instanceof Uint8Array) || value.length === 0 || value.length > max) {
-    throw securityError(securityCodes.AUTH_PROTOCOL, `Handshake field ${name} must be binary`)
-  }
-  return value
 }
 
 /**

@@ -1,8 +1,9 @@
 import { randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto'
 import type { Duplex } from 'node:stream'
-import { pack, unpack } from '../msgpack.js'
+import { pack } from '../msgpack.js'
 import type { Source } from '../protocol.js'
 import { SecurityError, securityCodes, securityError, type SecurityErrorCode } from './errors.js'
+import { AUTH_PROTOCOL, bytesField as wireBytesField, frame, NONCE_BYTES, readFrame } from './handshake-wire.js'
 import { publicKeyFromDer, type KeyPair, type PublicKeyInfo } from './keys.js'
 
 /** Which end of the connection this side is; the two must differ. */
@@ -36,10 +37,7 @@ export interface PeerIdentity {
 }
 
 /** The protocol name in the hello; also the first element of every signed proof. */
-export const AUTH_PROTOCOL = 'scuttledb-auth/1'
-const NONCE_BYTES = 32
-/** Handshake frames are small; a larger length means the peer speaks something else. */
-const MAX_FRAME = 16 * 1024
+export { AUTH_PROTOCOL }
 const DEFAULT_TIMEOUT = 10_000
 
 /** The bytes a side signs: protocol, its own role, the peer's challenge, its own nonce, the TLS binding. */
@@ -47,72 +45,9 @@ function proofBytes (role: Side, challenge: Buffer, own: Buffer, binding: Buffer
   return pack([AUTH_PROTOCOL, role, challenge, own, binding])
 }
 
-function frame (value: unknown): Buffer {
-  const body = pack(value)
-  const out = Buffer.allocUnsafe(4 + body.length)
-  out.writeUInt32BE(body.length, 0)
-  body.copy(out, 4)
-  return out
-}
-
-/**
- * Read exactly `n` bytes, leaving whatever follows in the stream's buffer: the
- * peer may start replicating in the same packet as its last handshake message,
- * and those bytes belong to the replication stream.
- */
-async function readExactly (socket: Duplex, n: number): Promise<Buffer> {
-  return await new Promise<Buffer>((resolve, reject) => {
-    const cleanup = (): void => {
-      socket.off('readable', tryRead)
-      socket.off('end', onEnd)
-      socket.off('close', onEnd)
-      socket.off('error', onError)
-    }
-    const onEnd = (): void => {
-      cleanup()
-      reject(securityError(securityCodes.AUTH_CLOSED, 'The connection closed during the handshake'))
-    }
-    const onError = (err: Error): void => {
-      cleanup()
-      reject(securityError(securityCodes.AUTH_CLOSED, 'The connection failed during the handshake', err))
-    }
-    function tryRead (): void {
-      const chunk = socket.read(n) as Buffer | null
-      if (chunk === null) return
-      cleanup()
-      if (chunk.length < n) onEnd()
-      else resolve(chunk)
-    }
-    socket.on('readable', tryRead)
-    socket.on('end', onEnd)
-    socket.on('close', onEnd)
-    socket.on('error', onError)
-    if (socket.destroyed) onEnd()
-    else tryRead()
-  })
-}
-
-async function readFrame (socket: Duplex): Promise<Record<string, unknown>> {
-  const size = (await readExactly(socket, 4)).readUInt32BE(0)
-  if (size === 0 || size > MAX_FRAME) throw securityError(securityCodes.AUTH_PROTOCOL, 'The peer does not speak the scuttledb handshake')
-  let value: unknown
-  try {
-    value = unpack(await readExactly(socket, size))
-  } catch (err) {
-    throw securityError(securityCodes.AUTH_PROTOCOL, 'Undecodable handshake message', err as Error)
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
-    throw securityError(securityCodes.AUTH_PROTOCOL, 'A handshake message must be a map')
-  }
-  return value as Record<string, unknown>
-}
-
+/** A binary field of a handshake message as a Buffer (node:crypto's key and signature calls take them). */
 function bytesField (message: Record<string, unknown>, name: string, max: number): Buffer {
-  const value = message[name]
-  if (!(value instanceof Uint8Array) || value.length === 0 || value.length > max) {
-    throw securityError(securityCodes.AUTH_PROTOCOL, `Handshake field ${name} must be binary`)
-  }
-  return Buffer.from(value)
+  return Buffer.from(wireBytesField(message, name, max))
 }
 
 function allowPredicate (allow: AuthenticateOptions['allow']): (id: Source) => boolean | Promise<boolean> {
