@@ -132,7 +132,7 @@ export function forkBench<A, R> (module: string, exportName: string, args: A): C
   const moduleUrl = new URL(module, import.meta.url).href
   const child: ChildProcess = fork(CHILD_ENTRY, [], {
     // BENCH_PROFILE=<dir>: each child writes a CPU profile there (node --cpu-prof).
-    execArgv: ['--expose-gc', ...(process.env.BENCH_PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
+    execArgv: ['--expose-gc', ...(process.env.BENCH_PROFILE !== undefined && process.env.BENCH_PROFILE !== '' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })

@@ -3,7 +3,7 @@ import { pack } from '../msgpack.js'
 import type { Source } from '../protocol.js'
 import { SecurityError, securityCodes, securityError, type SecurityErrorCode } from './errors.js'
 import { AUTH_PROTOCOL, bytesField, frame, NONCE_BYTES, readFrame } from './handshake-wire.js'
-import { browserIdOf, ed25519, rawEd25519Key, type BrowserKeyPair } from './browser-keys.js'
+import { browserIdOf, ed25519, rawEd25519Key, verifyEd25519, type BrowserKeyPair } from './browser-keys.js'
 
 /** Options of `authenticateBrowser()`. */
 export interface BrowserAuthenticateOptions {
@@ -77,7 +77,7 @@ export function authenticateBrowser (options: BrowserAuthenticateOptions): (sock
       const id = browserIdOf(der)
       let valid = false
       try {
-        valid = ed25519().verify(bytesField(proof, 'sig', 4096), pack([AUTH_PROTOCOL, peerSide, nonce, challenge, binding]), raw, { zip215: false })
+        valid = verifyEd25519(bytesField(proof, 'sig', 4096), pack([AUTH_PROTOCOL, peerSide, nonce, challenge, binding]), raw)
       } catch {}
       if (!valid) throw securityError(securityCodes.AUTH_FAILED, `The peer failed to prove id ${id}`)
       let admitted: boolean

@@ -16,6 +16,45 @@ export function ed25519 (): typeof ed {
   return ed
 }
 
+/** The order of the Ed25519 base point. */
+const L = 2n ** 252n + 27742317777372353535851937790883648493n
+
+/** A little-endian unsigned integer. */
+function fromLE (bytes: Uint8Array): bigint {
+  let n = 0n
+  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i] as number)
+  return n
+}
+
+/**
+ * Ed25519 verification with the Node backend's verdicts (OpenSSL: RFC 8032 5.1.7
+ * with the cofactorless equation). @noble's strict mode decodes R and A as RFC 8032
+ * says (canonical, on the curve), wants S < L and refuses small-order keys, but it
+ * checks the cofactored equation [8][S]B = [8]R + [8][k]A, which also accepts
+ * signatures whose R (or a mixed-order key) carries a torsion component. OpenSSL
+ * refuses those, and verifiers that disagree let a writer split a network (browsers
+ * would store what Node nodes refuse), so the exact equation [S]B = R + [k]A is
+ * checked here on @noble's points: the decoding and checks of its verify, without
+ * the cofactor. Test: test/security-consensus.test.ts.
+ */
+export function verifyEd25519 (signature: Uint8Array, data: Uint8Array, key: Uint8Array): boolean {
+  if (signature.length !== 64 || key.length !== 32) return false
+  const { Point } = ed25519()
+  let A: ed.Point
+  let R: ed.Point
+  try {
+    A = Point.fromBytes(key, false)
+    R = Point.fromBytes(signature.subarray(0, 32), false)
+  } catch {
+    return false
+  }
+  if (A.isSmallOrder()) return false
+  const s = fromLE(signature.subarray(32))
+  if (s >= L) return false
+  const k = fromLE(sha512(concat([signature.subarray(0, 32), key, data]))) % L
+  return Point.BASE.multiply(s, false).equals(R.add(A.multiply(k, false)))
+}
+
 /** An Ed25519 key pair held as bytes, for the browser (no node:crypto): what a browser peer signs and proves its id with. */
 export interface BrowserKeyPair {
   readonly type: 'ed25519'

@@ -2,7 +2,7 @@ import { pack, unpack } from '../msgpack.js'
 import type { Source, Update } from '../protocol.js'
 import type { Security } from '../scuttlebutt.js'
 import { securityCodes, securityError } from './errors.js'
-import { browserIdOf, ed25519, fromBase64url, rawEd25519Key, toBase64url, type BrowserKeyPair } from './browser-keys.js'
+import { browserIdOf, ed25519, fromBase64url, rawEd25519Key, toBase64url, verifyEd25519, type BrowserKeyPair } from './browser-keys.js'
 
 /** The first element of every signed update (the same as `UPDATE_DOMAIN` of the Node entry). */
 const UPDATE_DOMAIN = 'scuttledb/update/1'
@@ -84,8 +84,7 @@ export function createBrowserSecurity (options: BrowserSecurityOptions = {}): Br
     if (typeof key === 'string') return key
     try {
       const data = pack([UPDATE_DOMAIN, update[0], update[1], update[2]])
-      // zip215: false is RFC 8032's rule, which refuses small-order keys (OpenSSL would accept trivial signatures for them).
-      return ed25519().verify(signature, data, key, { zip215: false }) ? true : reasons.BAD_SIGNATURE
+      return verifyEd25519(signature, data, key) ? true : reasons.BAD_SIGNATURE
     } catch {
       return reasons.BAD_SIGNATURE
     }
