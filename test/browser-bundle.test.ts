@@ -51,6 +51,43 @@ test('an app importing scuttledb from the packed package bundles with plain esbu
   t.ok(gzip <= GZIP_CEILING, `${kb(gzip)} gzip is within ${kb(GZIP_CEILING)}`)
 })
 
+/** What every browser build on the fixed runtime choices carries: level (browser-level) with its buffer and events, and msgpackr. */
+const FLOOR_APP = `
+import { Level } from 'level'
+import { pack, unpack } from 'msgpackr'
+const db = new Level('notes', { valueEncoding: 'view' })
+const docs = db.sublevel('d', { valueEncoding: 'view' })
+const batch = docs.batch()
+batch.put('k', pack(['k', 1]))
+await batch.write()
+for await (const [key, value] of docs.iterator({ gt: 'a' })) console.log(key, unpack(value))
+`
+
+test('the floor under the bundle size: the fixed runtime dependencies alone, and the app with no stream library at all, are printed', async (t) => {
+  const app = await installPacked(await tempDir(t))
+  const kb = (n: number): string => `${(n / 1024).toFixed(1)} KB`
+  const gzip = (text: string): number => gzipSync(text, { level: 9 }).length
+  const floorEntry = join(app, 'floor.js')
+  await writeFile(floorEntry, FLOOR_APP)
+  const floor = await bundle(app, floorEntry, true)
+  const inputs = Object.keys(floor.metafile.inputs)
+  t.ok(inputs.some((file) => file.includes('node_modules/browser-level/')) && inputs.some((file) => file.includes('node_modules/msgpackr/')), 'the floor app bundles browser-level and msgpackr')
+  const entry = join(app, 'main.js')
+  await writeFile(entry, APP)
+  // The same app with Node's stream API stubbed out: it would not run, but it weighs what
+  // scuttledb's own code and the fixed dependencies weigh, whatever stream library is chosen.
+  const streamless = await bundle(app, entry, true, [{
+    name: 'no-stream',
+    setup (build) {
+      build.onResolve({ filter: /^(stream|readable-stream)$/ }, () => ({ path: 'stream', namespace: 'no-stream' }))
+      build.onLoad({ filter: /.*/, namespace: 'no-stream' }, () => ({ contents: 'export class Duplex {}; export class Transform {}; export function pipeline () {}', loader: 'js' }))
+    }
+  }])
+  const full = await bundle(app, entry, true)
+  t.ok(gzip(floor.text) < gzip(streamless.text) && gzip(streamless.text) < gzip(full.text), 'floor < app without a stream library < app')
+  t.comment(`gzip: level + msgpackr alone ${kb(gzip(floor.text))}; the app without any stream library ${kb(gzip(streamless.text))}; the app ${kb(gzip(full.text))} (goal 50 KB)`)
+})
+
 test('the examples (examples/browser/app.js, examples/notes/app.js) bundle from the packed package', async (t) => {
   const app = await installPacked(await tempDir(t))
   for (const example of ['browser', 'notes']) {
