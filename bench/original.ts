@@ -9,7 +9,7 @@ import type { BenchResult } from './registry.js'
 import { collectGarbage, forkBench, startTimer, type ChildContext } from './util.js'
 
 /** Counts events and resolves once a target count is reached (or a timeout passes). */
-function countEvents (emitter: EventEmitter, event: string): { count: () => number, reach: (target: number, timeoutMs?: number) => Promise<boolean> } {
+export function countEvents (emitter: EventEmitter, event: string): { count: () => number, reach: (target: number, timeoutMs?: number) => Promise<boolean> } {
   let count = 0
   let wake: (() => void) | undefined
   let target = Infinity
@@ -34,7 +34,7 @@ function filledModel (n: number): Model {
 }
 
 /** A server on 127.0.0.1 that replicates `model` to every connection; resolves with its port. */
-async function serveModel (model: Model, onStream?: (s: OriginalStream) => void): Promise<{ port: number, close: () => void }> {
+export async function serveModel (model: Model, onStream?: (s: OriginalStream) => void): Promise<{ port: number, close: () => void }> {
   const sockets = new Set<net.Socket>()
   const server = net.createServer((sock) => {
     sockets.add(sock)
@@ -52,7 +52,7 @@ async function serveModel (model: Model, onStream?: (s: OriginalStream) => void)
   }
 }
 
-function connectModel (model: Model, port: number): { stream: OriginalStream, socket: net.Socket } {
+export function connectModel (model: Model, port: number): { stream: OriginalStream, socket: net.Socket } {
   const socket = net.connect(port, '127.0.0.1')
   socket.on('error', () => {})
   const stream = model.createStream()

@@ -30,6 +30,7 @@ import {
   type BenchContext, type Outcome, type Sizes
 } from './registry.js'
 import { collectGarbage } from './util.js'
+import { liveProcesses } from './live-processes.js'
 import { describeRun, renderChart } from './chart.js'
 import { isPeersRow, registerPeers } from './peers.js'
 
@@ -64,6 +65,7 @@ function registerBaselines (): void {
   })
   register('live', 'bare msgpack>tcp>level', async ({ sizes }) => await barePipeline({ n: sizes.live }))
   register('live', 'original live (tcp)', async ({ sizes }) => await originalLive({ n: sizes.live }))
+  register('live', 'original live (2 processes)', async ({ sizes }) => await liveProcesses({ n: sizes.live, kind: 'original', name: 'original live (2 processes)' }))
 
   defineGroup('transport', { title: 'transport reference', baseline: 'loopback tcp' })
   register('transport', 'loopback tcp', async ({ sizes }) => await loopbackTcp({ bytes: sizes.tcpBytes }))

@@ -71,7 +71,7 @@ export async function scuttledbSync ({ n }: { n: number }): Promise<BenchResult>
 }
 
 /** Resolves once `model` has committed `target` more updates. */
-function countUpdates (model: Model, target: number): Promise<void> {
+export function countUpdates (model: Model, target: number): Promise<void> {
   return new Promise((resolve) => {
     let seen = 0
     const onUpdate = (): void => {

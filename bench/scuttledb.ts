@@ -11,6 +11,7 @@
 import { defineGroup, register, type BenchResult } from './registry.js'
 import { runInChild } from './util.js'
 import { scuttledbSyncProcesses } from './scuttledb-work.js'
+import { liveProcesses } from './live-processes.js'
 
 const WORK = './scuttledb-work.js'
 
@@ -35,8 +36,10 @@ register('sync', 'scuttledb sync (tcp)', async ({ sizes }) => await inChild('scu
 register('sync', 'scuttledb sync (2 processes)', async ({ sizes }) =>
   await scuttledbSyncProcesses({ n: sizes.processSync, name: 'scuttledb sync (2 processes)' }))
 
-defineGroup('live', { alsoVs: ['original live (tcp)'] })
+defineGroup('live', { alsoVs: ['original live (tcp)', 'original live (2 processes)'] })
 register('live', 'scuttledb live (tcp)', async ({ sizes }) => await inChild('scuttledbLive', { n: sizes.live }))
+register('live', 'scuttledb live (2 processes)', async ({ sizes }) =>
+  await liveProcesses({ n: sizes.live, kind: 'scuttledb', name: 'scuttledb live (2 processes)' }))
 
 defineGroup('memory', {
   title: 'peak RSS syncing --rss-keys keys, each side in its own process',
