@@ -2,22 +2,13 @@ import { pack, unpack } from '../msgpack.js'
 import type { Source, Update } from '../protocol.js'
 import type { Security } from '../scuttlebutt.js'
 import { securityCodes, securityError } from './errors.js'
+import { signatureOf, signedBytes, verifyReasons, type VerifyReason } from './signed-update.js'
 import { browserIdOf, ed25519, fromBase64url, rawEd25519Key, toBase64url, verifyEd25519, type BrowserKeyPair } from './browser-keys.js'
 
-/** The first element of every signed update (the same as `UPDATE_DOMAIN` of the Node entry). */
-const UPDATE_DOMAIN = 'scuttledb/update/1'
-
-/** Why an update is not authentic (the same strings as `verifyReasons` of the Node entry). */
-const reasons = {
-  UNSIGNED: 'unsigned',
-  MALFORMED: 'malformed signature',
-  KEY_MISMATCH: 'key does not hash to source',
-  INVALID_KEY: 'invalid public key',
-  BAD_SIGNATURE: 'bad signature'
-} as const
+const reasons = verifyReasons
 
 /** One of the reasons the browser verifier gives. */
-export type BrowserVerifyReason = (typeof reasons)[keyof typeof reasons]
+export type BrowserVerifyReason = VerifyReason
 
 /** The browser Security backend: synchronous Ed25519 signing and verifying over bytes (@noble/ed25519). */
 export interface BrowserSecurity extends Security {
@@ -75,15 +66,13 @@ export function createBrowserSecurity (options: BrowserSecurityOptions = {}): Br
   }
 
   function verify (update: Update): true | BrowserVerifyReason {
-    if (update.length !== 4) return reasons.UNSIGNED
-    const element = update[3]
-    if (!Array.isArray(element) || element.length !== 2 || typeof element[1] !== 'string') return reasons.MALFORMED
-    const signature = fromBase64url(element[0])
-    if (signature === undefined) return reasons.MALFORMED
-    const key = keyFor(update[2], element[1])
+    const parts = signatureOf(update, fromBase64url)
+    if (typeof parts === 'string') return parts
+    const { signature } = parts
+    const key = keyFor(update[2], parts.encodedKey)
     if (typeof key === 'string') return key
     try {
-      const data = pack([UPDATE_DOMAIN, update[0], update[1], update[2]])
+      const data = signedBytes(update)
       return verifyEd25519(signature, data, key) ? true : reasons.BAD_SIGNATURE
     } catch {
       return reasons.BAD_SIGNATURE
@@ -97,7 +86,7 @@ export function createBrowserSecurity (options: BrowserSecurityOptions = {}): Br
     if (update[2] !== keys.id) {
       throw securityError(securityCodes.CANNOT_SIGN, `Update source ${update[2]} is not this key's id ${keys.id}: open the database with { id: keys.id }`)
     }
-    const data = pack([UPDATE_DOMAIN, update[0], update[1], update[2]])
+    const data = signedBytes(update)
     // A change that does not re-encode to the same bytes would fail at every peer; refuse it where the writer sees why.
     if (!equalBytes(pack(unpack(data)), data)) {
       throw securityError(securityCodes.CANNOT_SIGN, 'The change does not survive a msgpack round trip (e.g. a Map, a Set, a typed array or an integer beyond 2^53)')

@@ -6,6 +6,7 @@ import { securityCodes, securityError } from './errors.js'
 import { publicKeyFromDer, type KeyPair, type KeyType } from './keys.js'
 import type { VerifyJob } from './verify-chunk.js'
 import { verifyPool } from './verify-pool.js'
+import { UPDATE_DOMAIN, signatureOf, signedBytes, verifyReasons, type VerifyReason } from './signed-update.js'
 
 /**
  * What a signed update carries as its 4th element: the signature and the
@@ -14,35 +15,7 @@ import { verifyPool } from './verify-pool.js'
  */
 export type UpdateSignature = [signature: string, publicKey: string]
 
-/** The first element of every signed message: separates update signatures from handshake proofs. */
-export const UPDATE_DOMAIN = 'scuttledb/update/1'
-
-/** The reasons `verify` gives (the second argument of `unverified`). */
-export const verifyReasons = {
-  /** The update has no 4th element. */
-  UNSIGNED: 'unsigned',
-  /** The 4th element is not `[signature, publicKey]` in canonical base64url. */
-  MALFORMED: 'malformed signature',
-  /** The attached public key does not hash to the update's source id. */
-  KEY_MISMATCH: 'key does not hash to source',
-  /** The attached key hashes to the source but is unusable (type, size, small order). */
-  INVALID_KEY: 'invalid public key',
-  /** The signature does not verify over `[change, ts, source]`. */
-  BAD_SIGNATURE: 'bad signature'
-} as const
-
-/** One of `verifyReasons`. */
-export type VerifyReason = (typeof verifyReasons)[keyof typeof verifyReasons]
-
-/**
- * The exact bytes an update's signature covers: msgpack (lib/msgpack.ts) of
- * `[UPDATE_DOMAIN, change, ts, source]`. Signer and verifier both encode the
- * decoded values, so the change must survive a msgpack round trip (`sign`
- * checks) and, to cross a JSON wire, a JSON round trip too (see docs/security.md).
- */
-export function signedBytes (update: Update): Buffer {
-  return pack([UPDATE_DOMAIN, update[0], update[1], update[2]])
-}
+export { UPDATE_DOMAIN, verifyReasons, signedBytes, type VerifyReason }
 
 /** Options of `createSecurity()`. */
 export interface SecurityOptions {
@@ -133,12 +106,10 @@ export function createSecurity (options: SecurityOptions = {}): KeySecurity {
 
   /** Everything but the signature check itself. */
   function prepare (update: Update): VerifyReason | { entry: CachedKey, data: Buffer, signature: Buffer } {
-    if (update.length !== 4) return verifyReasons.UNSIGNED
-    const element = update[3]
-    if (!Array.isArray(element) || element.length !== 2 || typeof element[1] !== 'string') return verifyReasons.MALFORMED
-    const signature = decode(element[0])
-    if (signature === undefined) return verifyReasons.MALFORMED
-    const entry = keyFor(update[2], element[1])
+    const parts = signatureOf(update, decode)
+    if (typeof parts === 'string') return parts
+    const { signature } = parts
+    const entry = keyFor(update[2], parts.encodedKey)
     if (typeof entry === 'string') return entry
     let data: Buffer
     try {
