@@ -79,7 +79,11 @@ export interface CollectionEvents {
   documentOpen: [name: string, doc: AnyDocument]
   /** A document was closed (idle beyond `maxOpen`, or the collection closed). */
   documentClose: [name: string]
-  /** A document could not be synced with a peer (unknown or different type, refused); the rest goes on. */
+  /**
+   * A document could not be synced with a peer (unknown or different type,
+   * refused), or refused one of its remote updates (unverified, not a writer's,
+   * too far ahead: its `rejected` event); the rest goes on.
+   */
   documentError: [name: string, err: ScuttledbError]
   /** A peer's message was refused; its stream closed with this error. */
   rejected: [err: ScuttledbError]

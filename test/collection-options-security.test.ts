@@ -118,9 +118,20 @@ test('collection security: documents are verified per update even when the write
 
 test('collection security: without an id, a new collection takes its signing backend\'s id (createId), so its writes can be signed', async (t) => {
   const keys = generateKeys()
-  const c = await diskCollection(t, { security: createSecurity({ keys }) })
+  const db = await tempDir(t)
+  const c = new Collection({ db, security: createSecurity({ keys }) })
+  await c.open()
   t.equal(c.id, keys.id, 'the collection id is the key\'s id')
   await (await c.doc('x', Model)).set('k', 1)
   const [update] = await historyOf(c, 'x')
   t.equal(createSecurity().verifySync(update as Update), true, 'a local write is signed and verifies')
+  await c.close()
+  const other = new Collection({ db, security: createSecurity({ keys: generateKeys() }) })
+  try {
+    await other.open()
+    t.fail('opened under another key')
+  } catch (err) {
+    t.equal((err as ScuttledbError).code, codes.ID_MISMATCH, 'reopened with another key\'s backend, it rejects with ID_MISMATCH (its writes could not be signed)')
+  }
+  await other.close()
 })
