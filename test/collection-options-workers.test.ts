@@ -62,7 +62,7 @@ test(`a relay of ${DOCS} signed documents over TCP verifies on at most the pool'
   let out = ''
   child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
   // Generous: a loaded machine may be slow, but a leaked handle or worker would hold the process forever.
-  const timer = setTimeout(() => { child.kill('SIGKILL') }, 90_000)
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, 90_000 + DOCS * 50)
   const [exitCode, signal] = await once(child, 'exit') as [number | null, string | null]
   clearTimeout(timer)
   t.equal(signal, null, 'the child was not killed: it exited on its own')
