@@ -270,15 +270,20 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const options = optionsOf(this.#documentDefaults, this.#options.documentOptions, entry.name, entry.type)
     const db = (this.#db as AnyLevel).sublevel('d' + entry.n.toString(36), { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as AnyLevel
     slot.db = db
+    let doc: Doc
+    try {
+      // The collection's db and id always win. Constructed first: an option the type refuses changes nothing on disk.
+      doc = new Type({ ...options, db: db as unknown as Database, id: catalog.id }) as unknown as Doc
+    } catch (err) {
+      await db.close().catch(() => {})
+      throw err
+    }
     // Marked open on disk before it can change: after a crash it is compared with peers again.
     entry.dirty = true
     // Unknown from now until it has closed (the live clock is read while it is open; while it closes, nothing is known).
     entry.clock = undefined
-    await catalog.write(entry)
-    let doc: Doc
     try {
-      // The collection's db and id always win: the type sees its options, then those.
-      doc = new Type({ ...options, db: db as unknown as Database, id: catalog.id }) as unknown as Doc
+      await catalog.write(entry)
       await doc.open()
     } catch (err) {
       await db.close().catch(() => {})

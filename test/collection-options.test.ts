@@ -127,6 +127,7 @@ test('documentOptions: a result setting db or id, or not an object, rejects the 
   }
   answer = { tombstoneTTL: -1 }
   await rejects(t, c.doc('x', Model), TypeError, 'an option the type refuses is the type\'s TypeError')
+  t.deepEqual([c._catalog.get('x')?.dirty, c._clockOf('x')], [false, new Map()], 'and the document\'s record is as it was: not marked open, its clock known')
   answer = { tombstoneTTL: 60_000 }
   const doc = await c.doc('x', Model)
   await doc.set('k', 1)
