@@ -128,6 +128,15 @@ test('documentOptions: a result setting db or id, or not an object, rejects the 
   answer = { tombstoneTTL: -1 }
   await rejects(t, c.doc('x', Model), TypeError, 'an option the type refuses is the type\'s TypeError')
   t.deepEqual([c._catalog.get('x')?.dirty, c._clockOf('x')], [false, new Map()], 'and the document\'s record is as it was: not marked open, its clock known')
+  const thrown = new RangeError('no options for you')
+  answer = undefined
+  const throwing = await diskCollection(t, { documentOptions: () => { throw thrown } })
+  try {
+    await throwing.doc('x', Model)
+    t.fail('opened')
+  } catch (err) {
+    t.equal(err, thrown, 'a resolver that throws rejects the open with what it threw')
+  }
   answer = { tombstoneTTL: 60_000 }
   const doc = await c.doc('x', Model)
   await doc.set('k', 1)
