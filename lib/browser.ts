@@ -49,6 +49,6 @@ export type { BrowserAuthenticateOptions } from './security/browser-handshake.js
 export { SecurityError, securityCodes } from './security/errors.js'
 export type { SecurityErrorCode } from './security/errors.js'
 export { Collection, isDocumentName, MAX_NAME_LENGTH } from './collection.js'
-export type { CollectionOptions, CollectionEvents, CollectionStatus, Access, AccessResolver, AnyDocument, DocumentType } from './collection.js'
+export type { CollectionOptions, CollectionEvents, CollectionStatus, Access, AccessResolver, AnyDocument, DocumentType, DocumentOptions, DocumentOptionsResolver } from './collection.js'
 export { CollectionStream } from './collection-stream.js'
 export type { CollectionStreamOptions, CollectionStreamCounts, StreamContext } from './collection-stream.js'

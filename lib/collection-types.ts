@@ -1,6 +1,6 @@
 import type { ScuttledbError } from './errors.js'
 import type { Source } from './protocol.js'
-import type { Scuttlebutt, ScuttlebuttOptions } from './scuttlebutt.js'
+import type { Scuttlebutt, ScuttlebuttOptions, Security } from './scuttlebutt.js'
 import type { Database } from './storage.js'
 import type { WallClock } from './timestamp.js'
 
@@ -41,7 +41,37 @@ export interface CollectionOptions {
   sync?: boolean
   maxClockSkew?: number
   now?: WallClock
+  /** Most updates in one commit, per document (see ScuttlebuttOptions). */
+  maxBatch?: number
+  /**
+   * Sign every document's local updates and verify every remote one (see
+   * ScuttlebuttOptions and docs/security.md). One backend for all documents: its
+   * verification workers are the process-wide pool, not one per document.
+   */
+  security?: Security
+  /** Accept remote updates, in every document, only from these sources (see ScuttlebuttOptions). */
+  writers?: ScuttlebuttOptions['writers']
+  /**
+   * Options of one document, asked each time it opens: anything its type takes
+   * (Model's `tombstoneTTL`, a `writers` of its own, a subclass's options). They
+   * override the collection-wide ones; `db` and `id` are the collection's own.
+   */
+  documentOptions?: DocumentOptionsResolver
 }
+
+/**
+ * What `documentOptions` returns for one document: its type's options besides
+ * `db` and `id` (setting either is a TypeError when the document opens).
+ */
+export type DocumentOptions = Omit<Partial<ScuttlebuttOptions>, 'db' | 'id'> & {
+  /** Model's option (see ModelOptions): forget deletes older than this many ms. */
+  tombstoneTTL?: number
+  db?: never
+  id?: never
+} & Record<string, unknown>
+
+/** Decides the options of the document `name` of registered type `type` (undefined: the collection-wide ones). */
+export type DocumentOptionsResolver = (name: string, type: string) => DocumentOptions | undefined
 
 /** The events of a Collection. */
 export interface CollectionEvents {
@@ -49,7 +79,11 @@ export interface CollectionEvents {
   documentOpen: [name: string, doc: AnyDocument]
   /** A document was closed (idle beyond `maxOpen`, or the collection closed). */
   documentClose: [name: string]
-  /** A document could not be synced with a peer (unknown or different type, refused); the rest goes on. */
+  /**
+   * A document could not be synced with a peer (unknown or different type,
+   * refused), or refused one of its remote updates (unverified, not a writer's,
+   * too far ahead: its `rejected` event); the rest goes on.
+   */
   documentError: [name: string, err: ScuttledbError]
   /** A peer's message was refused; its stream closed with this error. */
   rejected: [err: ScuttledbError]

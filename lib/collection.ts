@@ -11,6 +11,7 @@ import { Model } from './model.js'
 import type { Clock, Source } from './protocol.js'
 import type { Access, AccessResolver, AnyDocument, CollectionEvents, CollectionOptions, CollectionStatus, Doc, DocumentType } from './collection-types.js'
 import { MAX_NAME_LENGTH, isDocumentName } from './collection-names.js'
+import { documentDefaults, optionsOf, type DocumentDefaults } from './collection-options.js'
 import { Scuttlebutt, type ScuttlebuttOptions } from './scuttlebutt.js'
 import type { Database } from './storage.js'
 import type { ReplicationStream, StreamOptions } from './stream.js'
@@ -21,7 +22,7 @@ import type { Replicable } from './net/target.js'
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyLevel = AbstractLevel<any, any, any>
 
-export type { AnyDocument, DocumentType, Access, AccessResolver, CollectionOptions, CollectionEvents, CollectionStatus } from './collection-types.js'
+export type { AnyDocument, DocumentType, Access, AccessResolver, CollectionOptions, CollectionEvents, CollectionStatus, DocumentOptions, DocumentOptionsResolver } from './collection-types.js'
 
 const BUILT_IN: Record<string, DocumentType> = { Model, Events, Value, Counter }
 
@@ -51,6 +52,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
   readonly #defaultType: string
   readonly #maxOpen: number
   readonly #access: AccessResolver
+  /** What every document is opened with besides `db` and `id` (validated once). */
+  readonly #documentDefaults: DocumentDefaults
   #db: AnyLevel | undefined
   #owned = false
   #catalog: Catalog | undefined
@@ -76,6 +79,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
     if (!this.#types.has(defaultType)) throw new TypeError(`defaultType ${defaultType} is not a registered type`)
     if (!(Number.isInteger(maxOpen) && maxOpen > 0)) throw new TypeError('options.maxOpen must be a positive integer')
     if (typeof access !== 'function') throw new TypeError('options.access must be a function')
+    this.#documentDefaults = documentDefaults(options)
     this.#options = options
     this.#defaultType = defaultType
     this.#maxOpen = maxOpen
@@ -124,7 +128,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
       await this.#db.open()
       const catalog = new Catalog(this.#db)
       try {
-        await catalog.load(this.#options.id)
+        // A signing backend's id, like a document's: its local updates can only be signed under it.
+        await catalog.load(this.#options.id ?? this.#options.security?.createId?.())
       } catch (err) {
         if (this.#owned) await this.#db.close()
         throw err
@@ -261,16 +266,24 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const Type = this.#types.get(entry.type)
     if (Type === undefined) throw error(codes.UNKNOWN_TYPE, `Document ${entry.name} is a ${entry.type}, which is not registered`)
     const catalog = this.#openCatalog()
+    // Before anything is opened or written: a resolver's mistake leaves nothing behind.
+    const options = optionsOf(this.#documentDefaults, this.#options.documentOptions, entry.name, entry.type)
     const db = (this.#db as AnyLevel).sublevel('d' + entry.n.toString(36), { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as AnyLevel
     slot.db = db
+    let doc: Doc
+    try {
+      // The collection's db and id always win. Constructed first: an option the type refuses changes nothing on disk.
+      doc = new Type({ ...options, db: db as unknown as Database, id: catalog.id }) as unknown as Doc
+    } catch (err) {
+      await db.close().catch(() => {})
+      throw err
+    }
     // Marked open on disk before it can change: after a crash it is compared with peers again.
     entry.dirty = true
     // Unknown from now until it has closed (the live clock is read while it is open; while it closes, nothing is known).
     entry.clock = undefined
-    await catalog.write(entry)
-    const { sync, maxClockSkew, now } = this.#options
-    const doc = new Type({ db: db as unknown as Database, id: catalog.id, sync, maxClockSkew, now }) as unknown as Doc
     try {
+      await catalog.write(entry)
       await doc.open()
     } catch (err) {
       await db.close().catch(() => {})
@@ -285,12 +298,16 @@ export class Collection extends EventEmitter<CollectionEvents> {
     // 'commit' (emitted once the clock has moved) is the only word of an update that lost on
     // arrival (kept for the clock, and owed to peers all the same).
     const onCommit = (): void => { queueMicrotask(onUpdate) }
+    // A remote update the document refused (unverified, not a writer's, too far ahead): the sync goes on without it.
+    const onRejected = (err: ScuttledbError): void => { this.emit('documentError', entry.name, err) }
     const lifecycle = doc._lifecycleEmitter
     lifecycle.on('commit', onCommit)
     lifecycle.on('update', onUpdate)
+    lifecycle.on('rejected', onRejected)
     slot.off = () => {
       lifecycle.off('commit', onCommit)
       lifecycle.off('update', onUpdate)
+      lifecycle.off('rejected', onRejected)
     }
     slot.doc = doc
     this.emit('documentOpen', entry.name, doc)
