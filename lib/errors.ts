@@ -28,7 +28,7 @@ export const codes = {
   UNSENDABLE: 'SCUTTLEDB_UNSENDABLE',
   /** `destroy(path)` was given a directory that is not a LevelDB database. */
   NOT_A_DATABASE: 'SCUTTLEDB_NOT_A_DATABASE',
-  /** `destroy(path)` was given a database that is open. */
+  /** `open()` was given a database another open instance uses, or `destroy(path)` one that is open. */
   DATABASE_LOCKED: 'SCUTTLEDB_DATABASE_LOCKED',
   /**
    * A peer's clock is behind a delete this node has forgotten (`tombstoneTTL`):

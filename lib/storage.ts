@@ -6,6 +6,7 @@ import type { Clock, Source } from './protocol.js'
 import { decodeTimestamp } from './timestamp.js'
 import { DirectCommit, SublevelCommit, logKey, type Commit } from './commit.js'
 import { KeyLookup } from './lookup.js'
+import { claimDatabase } from './storage-claims.js'
 
 export { logKey, type Commit } from './commit.js'
 
@@ -117,6 +118,8 @@ export class Storage {
    * `sublevel` option costs several times more than the write itself.
    */
   readonly #direct: boolean
+  /** Gives up this Storage's claim on its database (lib/storage-claims.ts). */
+  #release: () => void = () => {}
 
   private constructor (db: AnyLevel, owned: boolean) {
     this.db = db
@@ -140,8 +143,20 @@ export class Storage {
   static async open (location: string | Database): Promise<Storage> {
     const owned = typeof location === 'string'
     const db: AnyLevel = owned ? new Level(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : location as AnyLevel
-    await db.open()
-    return new Storage(db, owned)
+    // A directory is claimed by classic-level's lock; an object, here (lib/storage-claims.ts).
+    const release = owned ? () => {} : claimDatabase(db)
+    try {
+      await db.open()
+    } catch (err) {
+      release()
+      if (owned && (err as { cause?: { code?: unknown } }).cause?.code === 'LEVEL_LOCKED') {
+        throw error(codes.DATABASE_LOCKED, `The database at ${location} is open in another instance or process: close it first`, { cause: err as Error })
+      }
+      throw err
+    }
+    const storage = new Storage(db, owned)
+    storage.#release = release
+    return storage
   }
 
   /**
@@ -324,12 +339,16 @@ export class Storage {
    * a long-lived database every instance ever opened would stay in memory.
    */
   async close (): Promise<void> {
-    if (this.#owned) {
-      await this.db.close()
-      return
+    try {
+      if (this.#owned) {
+        await this.db.close()
+        return
+      }
+      const sublevels = [this.#meta, this.#clock, this.#log, this.#pinned, this.#forgotten, this.#quarantine, ...[...this.#spaces.values()].map((space) => space.sublevel)]
+      await Promise.all(sublevels.map(async (sublevel) => { await sublevel.close() }))
+    } finally {
+      this.#release()
     }
-    const sublevels = [this.#meta, this.#clock, this.#log, this.#pinned, this.#forgotten, this.#quarantine, ...[...this.#spaces.values()].map((space) => space.sublevel)]
-    await Promise.all(sublevels.map(async (sublevel) => { await sublevel.close() }))
   }
 }
 

@@ -1,0 +1,39 @@
+// One instance per database in a process. Two instances on one database (the same
+// abstract-level object, or two sublevel objects with one prefix) would share an id
+// while keeping two clocks and two pipelines: their commits interleave, each issues
+// timestamps the other also issues, and acknowledged writes are lost. classic-level's
+// lock refuses a second open of one directory; nothing refuses a shared object, so
+// Storage.open claims it here. A claim is released when that Storage closes.
+import { codes, error } from './errors.js'
+
+/** Per root database object, the prefixes (sublevels) an open Storage holds. */
+const held = new WeakMap<object, Set<string>>()
+
+/** The root object and the prefix of an abstract-level database or sublevel. */
+function placeOf (db: object): { root: object, prefix: string } {
+  const { db: root, prefix } = db as { db?: unknown, prefix?: unknown }
+  return {
+    root: typeof root === 'object' && root !== null ? root : db,
+    prefix: typeof prefix === 'string' ? prefix : ''
+  }
+}
+
+/** Claim `db` for one Storage; throws SCUTTLEDB_DATABASE_LOCKED when an open one holds it. Returns the release. */
+export function claimDatabase (db: object): () => void {
+  const { root, prefix } = placeOf(db)
+  let prefixes = held.get(root)
+  if (prefixes === undefined) {
+    prefixes = new Set()
+    held.set(root, prefixes)
+  }
+  if (prefixes.has(prefix)) {
+    throw error(codes.DATABASE_LOCKED, `Another open instance uses this database${prefix === '' ? '' : ` (sublevel ${prefix})`}: close it first, or give each instance its own sublevel`)
+  }
+  prefixes.add(prefix)
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    prefixes.delete(prefix)
+  }
+}
