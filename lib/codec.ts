@@ -24,9 +24,11 @@ export interface Codec {
   encode (value: unknown): Uint8Array
   /**
    * Encode a run of updates (each with its stored msgpack bytes) into one chunk.
-   * An update this encoding cannot carry is left out and reported to `onUnsendable`.
+   * An update this encoding cannot carry is left out and reported to `onUnsendable`;
+   * so is one whose frame would exceed `maxFrameBytes` (default DEFAULT_MAX_FRAME_BYTES),
+   * which a peer with that limit would refuse, closing the stream every time it is sent.
    */
-  encodeUpdates (updates: Array<[Update | undefined, Uint8Array]>, onUnsendable?: OnUnsendable): Uint8Array
+  encodeUpdates (updates: Array<[Update | undefined, Uint8Array]>, onUnsendable?: OnUnsendable, maxFrameBytes?: number): Uint8Array
   decoder (maxFrameBytes: number): Decoder
 }
 
@@ -114,9 +116,22 @@ class FrameDecoder implements Decoder {
 export const msgpackCodec: Codec = {
   name: 'msgpack',
   encode: (value) => frame(pack(value)),
-  encodeUpdates: (updates) => {
+  encodeUpdates: (updates, onUnsendable, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) => {
     let size = 0
-    for (const [, bytes] of updates) size += HEADER_BYTES + bytes.length
+    let oversized = false
+    for (const [, bytes] of updates) {
+      size += HEADER_BYTES + bytes.length
+      if (bytes.length > maxFrameBytes) oversized = true
+    }
+    if (oversized) {
+      // Only with a maxFrameBytes below the value domain's bound (lib/value-domain.ts).
+      const fit = updates.filter(([update, bytes]) => {
+        if (bytes.length <= maxFrameBytes) return true
+        onUnsendable?.(error(codes.UNSENDABLE, `An update of ${bytes.length} bytes is over maxFrameBytes (${maxFrameBytes}); skipped`, { update: update ?? unpack(bytes) as Update }))
+        return false
+      })
+      return msgpackCodec.encodeUpdates(fit, onUnsendable, maxFrameBytes)
+    }
     const out = new Uint8Array(size)
     let offset = 0
     for (const [, bytes] of updates) {
@@ -202,13 +217,20 @@ class LineDecoder implements Decoder {
  * One update as a JSON line, or an UNSENDABLE error: JSON has no binary (and
  * could not carry anything else outside the value domain, should storage hold it).
  */
-function jsonLine (update: Update | undefined, bytes: Uint8Array): string | ScuttledbError {
+function jsonLine (update: Update | undefined, bytes: Uint8Array, max: number): string | ScuttledbError {
   try {
     const value = update ?? unpack(bytes) as Update
     if (holdsBinary(value)) {
       return error(codes.UNSENDABLE, 'An update holding binary cannot be sent on a JSON stream; skipped', { update: value })
     }
-    return asciiJson(value) + '\n'
+    const line = asciiJson(value)
+    // Escapes grow a value up to six times (U+0001 is \u0001): an update well within the
+    // value domain can make a line the peer's decoder refuses, and resending it would
+    // stop the stream at it for good.
+    if (line.length > max) {
+      return error(codes.UNSENDABLE, `An update is ${line.length} bytes as a JSON line, over maxFrameBytes (${max}); skipped`, { update: value })
+    }
+    return line + '\n'
   } catch (err) {
     return error(codes.UNSENDABLE, 'A stored update cannot be encoded as JSON; skipped', { cause: err as Error, update })
   }
@@ -218,10 +240,10 @@ function jsonLine (update: Update | undefined, bytes: Uint8Array): string | Scut
 export const jsonCodec: Codec = {
   name: 'json',
   encode: (value) => ascii.encode(asciiJson(value) + '\n'),
-  encodeUpdates: (updates, onUnsendable) => {
+  encodeUpdates: (updates, onUnsendable, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) => {
     let text = ''
     for (const [update, bytes] of updates) {
-      const line = jsonLine(update, bytes)
+      const line = jsonLine(update, bytes, maxFrameBytes)
       if (typeof line === 'string') text += line
       else onUnsendable?.(line)
     }

@@ -109,6 +109,8 @@ export class ReplicationStream extends Duplex {
   readonly #sb: Replicator
   readonly #codec: Codec
   readonly #decoder: Decoder
+  /** The largest frame this stream takes, and so sends: a peer with the same limit refuses anything larger. */
+  readonly #maxFrameBytes: number
   readonly #sends: boolean
   readonly #accepts: boolean
   #output: Output
@@ -146,6 +148,7 @@ export class ReplicationStream extends Duplex {
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     if (!(Number.isInteger(maxFrameBytes) && maxFrameBytes > 0)) throw new TypeError('maxFrameBytes must be a positive integer')
     this.#decoder = this.#codec.decoder(maxFrameBytes)
+    this.#maxFrameBytes = maxFrameBytes
     this.#outbox = new Outbox((known) => sb._cursor(known))
     this.#sends = options.readable !== false
     this.#accepts = options.writable !== false
@@ -436,7 +439,7 @@ export class ReplicationStream extends Duplex {
     if (!this.#progress.syncSent && Math.floor(before / PROGRESS_EVERY) !== Math.floor(this.#progress.sent / PROGRESS_EVERY)) {
       this.emit('progress', this.progress)
     }
-    this.#wantsData = this.push(this.#codec.encodeUpdates(updates, this.#onUnsendable))
+    this.#wantsData = this.push(this.#codec.encodeUpdates(updates, this.#onUnsendable, this.#maxFrameBytes))
   }
 
   /**
