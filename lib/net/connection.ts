@@ -220,6 +220,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const socket = this.#socket
     if (socket.destroyed) throw netError(netCodes.HANDSHAKE_FAILED, 'The connection closed before the handshake')
     let timer: NodeJS.Timeout | undefined
+    let late: ReturnType<typeof setTimeout> | undefined
     let onClose: (() => void) | undefined
     try {
       const proven = await Promise.race([
@@ -230,13 +231,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           if (timeout !== false) timer = setTimeout(() => { reject(netError(netCodes.HANDSHAKE_TIMEOUT, `The handshake took over ${timeout} ms`)) }, timeout)
         }),
         new Promise<never>((_resolve, reject) => {
-          onClose = () => { reject(netError(netCodes.HANDSHAKE_FAILED, 'The connection closed during the handshake')) }
+          // The handshake often learns its verdict from this same close (a refusal read
+          // just before it, its own refusal flushed): let it settle first, so its coded
+          // error is the cause; the generic error is for a handshake that did not notice.
+          onClose = () => { late = setTimeout(() => { reject(netError(netCodes.HANDSHAKE_FAILED, 'The connection closed during the handshake')) }, 0) }
           socket.once('close', onClose)
         })
       ])
       if (typeof proven === 'object' && proven !== null && typeof proven.id === 'string') this.#proven = proven.id
     } finally {
       clearTimeout(timer)
+      clearTimeout(late)
       if (onClose !== undefined) socket.off('close', onClose)
     }
   }

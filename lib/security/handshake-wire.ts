@@ -76,3 +76,32 @@ export function bytesField (message: Record<string, unknown>, name: string, max:
   }
   return value
 }
+
+/** How long a refusal waits for its verdict to drain before the socket is destroyed anyway. */
+export const REFUSAL_GRACE_MS = 1000
+
+/**
+ * Send the refusal `{ ok: false, code }` as the last bytes and close the socket;
+ * resolves once the verdict was flushed (or the socket closed, or `graceMs`
+ * passed: a peer that does not read cannot hold the socket). The caller must
+ * wait for it before anything else destroys the socket: over a WebSocket duplex
+ * an earlier message can still be in flight, the verdict then waits in the
+ * duplex's buffer, and a destroy drops it, so the peer saw only a close.
+ */
+export async function refuse (socket: Duplex, code: string, graceMs = REFUSAL_GRACE_MS): Promise<void> {
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      socket.off('close', done)
+      socket.destroy()
+      resolve()
+    }
+    const timer = setTimeout(done, graceMs)
+    socket.once('close', done)
+    socket.end(frame({ ok: false, code }), done)
+  })
+}
