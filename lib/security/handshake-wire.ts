@@ -25,7 +25,9 @@ export function frame (value: unknown): Uint8Array {
 /** Read exactly `n` bytes, leaving what follows (the replication stream's) in the stream. */
 export async function readExactly (socket: Duplex, n: number): Promise<Uint8Array> {
   return await new Promise<Uint8Array>((resolve, reject) => {
+    let settled = false
     const cleanup = (): void => {
+      settled = true
       socket.off('readable', tryRead)
       socket.off('end', onEnd)
       socket.off('close', onEnd)
@@ -47,8 +49,10 @@ export async function readExactly (socket: Duplex, n: number): Promise<Uint8Arra
     socket.on('end', onEnd)
     socket.on('close', onEnd)
     socket.on('error', onEnd)
-    if (socket.destroyed) onEnd()
-    else tryRead()
+    // Bytes that arrived before the connection died are still read: a refusal
+    // the peer sent just before a reset must reach this side as a refusal.
+    tryRead()
+    if (!settled && (socket.destroyed || socket.readableEnded)) onEnd()
   })
 }
 
