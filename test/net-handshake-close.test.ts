@@ -75,3 +75,29 @@ test('a peer that refuses and resets while this side\'s allow-list is still deci
   t.deepEqual(codes(err), [netCodes.HANDSHAKE_FAILED, securityCodes.AUTH_REJECTED], 'the connection reports the peer\'s refusal as its cause')
   t.equal(connection.state, 'closed', 'and is closed')
 })
+
+test('a peer that resets the connection as the handshake passes is reported as PEER_CLOSED, not as a local close', async (t) => {
+  let reset!: () => void
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {})
+    reset = () => { socket.resetAndDestroy() }
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.close() })
+  const model = await memoryModel(t)
+  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+  socket.on('error', () => {})
+  await once(socket, 'connect')
+  // A handshake whose last step ends as the connection does (its answer came with the reset).
+  const handshake = async (): Promise<void> => {
+    await until(() => reset !== undefined)
+    const closed = new Promise((resolve) => { socket.once('close', resolve) })
+    reset()
+    await closed
+  }
+  const connection = new Connection(model, socket, 'client', { remote: 'raw', transport: 'tcp' }, { handshake })
+  t.teardown(() => { connection.close() })
+  const err = await connection.closed
+  t.deepEqual(codes(err), [netCodes.PEER_CLOSED, 'ECONNRESET'], 'PEER_CLOSED with the reset as its cause, not SCUTTLEDB_CLOSED: this side closed nothing')
+})

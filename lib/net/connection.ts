@@ -175,7 +175,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return
     }
     if (this.#local || this.#socket.destroyed) {
-      this.#finish(netError(netCodes.CLOSED, 'The connection closed during the handshake'))
+      // CLOSED only when this side closed it: a peer's reset as the handshake passed is the peer's doing.
+      this.#finish(this.#local
+        ? netError(netCodes.CLOSED, 'The connection closed during the handshake')
+        : netError(netCodes.PEER_CLOSED, 'The peer closed the connection as the handshake finished', this.#socket.errored ?? undefined))
       return
     }
     if (timeout !== false) {
