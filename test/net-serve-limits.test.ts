@@ -3,7 +3,7 @@
 // the first N replicate, and the node goes on serving.
 import { once } from 'node:events'
 import { request, type IncomingMessage } from 'node:http'
-import type { Socket } from 'node:net'
+import { createConnection, type Socket } from 'node:net'
 import test, { type Test } from 'tape'
 import {
   connect, connectWebSocket, listen, listenWebSocket, netCodes,
@@ -92,4 +92,27 @@ test('listen() and listenWebSocket() take maxConnections as a positive integer (
   }
   const usage = await runCli(['serve', '--max-connections', '0', '--db', 'unused'])
   t.equal(usage.code, 2, 'serve --max-connections 0 is a usage error')
+})
+
+test('listenWebSocket({ maxConnections: 1 }): sockets that never upgrade are bounded too (a third is closed at once)', async (t) => {
+  const model = await memoryModel(t)
+  // No headers timeout: only the limit may close a silent socket here.
+  const server = await listenWebSocket(model, { maxConnections: 1, handshakeTimeout: false })
+  t.teardown(async () => { await server.close() })
+  const errors: string[] = []
+  server.on('connectionError', (err) => { errors.push(String((err as { code?: unknown }).code)) })
+  const open = (): Socket => {
+    const socket = createConnection(server.address.port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.resume()
+    t.teardown(() => { socket.destroy() })
+    return socket
+  }
+  // Two silent sockets: the one WebSocket connection allowed, and as many again waiting to upgrade.
+  const silent = [open(), open()]
+  await Promise.all(silent.map(async (s) => { await once(s, 'connect') }))
+  const third = open()
+  t.ok(await until(() => third.destroyed || third.readableEnded, 10_000), 'the third socket is closed by the server')
+  t.deepEqual(errors, [netCodes.TOO_MANY_CONNECTIONS], 'and reported as connectionError with its code')
+  t.ok(silent.every((s) => !s.destroyed), 'the first two are still open')
 })

@@ -105,6 +105,8 @@ export async function refuse (socket: Duplex, code: string, graceMs = REFUSAL_GR
       resolve()
     }
     const timer = setTimeout(done, graceMs)
+    // The socket keeps a process alive while it is open; this timer should not (a no-op in a page).
+    ;(timer as { unref?: () => void }).unref?.()
     socket.once('close', done)
     socket.end(frame({ ok: false, code }), done)
   })
