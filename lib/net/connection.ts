@@ -34,6 +34,9 @@ export interface ConnectionOptions extends KeepAliveOptions {
   stream?: StreamOptions
 }
 
+/** How long a handshake that ended the socket (a refusal on its way) may still take after `handshakeTimeout`. */
+const GOODBYE_GRACE_MS = 1000
+
 /** Validated timers of a connection (false: off). */
 interface Timers {
   handshake: number | false
@@ -231,7 +234,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           throw netError(netCodes.HANDSHAKE_FAILED, 'The handshake failed', err)
         }),
         new Promise<never>((_resolve, reject) => {
-          if (timeout !== false) timer = setTimeout(() => { reject(netError(netCodes.HANDSHAKE_TIMEOUT, `The handshake took over ${timeout} ms`)) }, timeout)
+          if (timeout === false) return
+          const expire = (): void => { reject(netError(netCodes.HANDSHAKE_TIMEOUT, `The handshake took over ${timeout} ms`)) }
+          timer = setTimeout(() => {
+            // A handshake that ended its side is saying goodbye (its own timeout fired at the same
+            // moment, say): let its verdict drain to the peer and be the cause, within a bound.
+            if (socket.writableEnded && !socket.destroyed) timer = setTimeout(expire, GOODBYE_GRACE_MS)
+            else expire()
+          }, timeout)
         }),
         new Promise<never>((_resolve, reject) => {
           // The handshake often learns its verdict from this same close (a refusal read
