@@ -5,6 +5,8 @@ import { netCodes, netError, NetError } from '../net/errors.js'
 export const DEFAULT_PORT = 4100
 /** The default HTTP API port of `scuttledb serve`, and where client commands look for a node. */
 export const DEFAULT_HTTP_PORT = 4101
+/** The default `--max-connections` of `scuttledb serve`: incoming connections per listener. */
+export const DEFAULT_MAX_CONNECTIONS = 256
 /** The default host everything binds to: this machine only. */
 export const DEFAULT_HOST = '127.0.0.1'
 /** The default node URL of client commands. */
@@ -213,6 +215,8 @@ Options:
   --advertise HOST:PORT  the replication address peers tell others (default:
                          the listening one; off: none, e.g. behind NAT)
   --rotate-peers MS      replace one learned connection every MS (default 60000; off)
+  --max-connections N    accept at most N incoming connections at once on --port,
+                         and N on --ws; further ones are refused (default ${DEFAULT_MAX_CONNECTIONS})
   --sync                 fsync every commit (survives power loss, slower)
   --accept-restore       a database just imported (same id) takes writes at once,
                          not only after syncing with a peer (it is the latest state)

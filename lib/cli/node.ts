@@ -61,6 +61,8 @@ export interface NodeOptions {
   keepAlive?: number
   idleTimeout?: number
   handshakeTimeout?: number
+  /** Incoming connections accepted at once, on each of the TCP and WebSocket listeners. Default: no limit. */
+  maxConnections?: number
   /** One line per event worth a log (connections, drops, errors). */
   log: (line: string) => void
   /** Accept local writes on a restore at once (it is known to be the latest state). */
@@ -251,10 +253,10 @@ export class ScuttledbNode {
   }
 
   async #listen (): Promise<void> {
-    const { host, port, ws, http, log, tls } = this.#options
+    const { host, port, ws, http, log, tls, maxConnections } = this.#options
     const connection = this.#connectionOptions()
-    if (port !== false) this.#watch(await listen(this.model, { port, host, tls, ...this.#connectionOptions('server') }))
-    if (ws !== false) this.#watch(await listenWebSocket(this.model, { port: ws, host, tls, ...connection }))
+    if (port !== false) this.#watch(await listen(this.model, { port, host, tls, maxConnections, ...this.#connectionOptions('server') }))
+    if (ws !== false) this.#watch(await listenWebSocket(this.model, { port: ws, host, tls, maxConnections, ...connection }))
     if (http !== false) {
       const { httpHost = host, httpTokens, cors } = this.#options
       // Listens from the start: commits made before the first scrape count. The model's close ends it.

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { hostPort } from '../net/tcp.js'
-import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_PORT, help, msArg, parse, parseHostPort, parsePeer, portOption, str, usageError } from './args.js'
+import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, help, msArg, parse, parseHostPort, parsePeer, portOption, str, usageError } from './args.js'
 import { DEFAULT_MAX_PEERS, DEFAULT_ROTATE_MS } from './discovery.js'
 import { ScuttledbNode } from './node.js'
 import { ProgressView } from './progress.js'
@@ -29,6 +29,7 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
     static: { type: 'string' },
     peer: { type: 'string', multiple: true },
     'max-peers': { type: 'string' },
+    'max-connections': { type: 'string' },
     advertise: { type: 'string' },
     'rotate-peers': { type: 'string' },
     sync: { type: 'boolean' },
@@ -61,6 +62,11 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
   const maxPeersText = str(values, 'max-peers')
   if (maxPeersText !== undefined && !/^\d{1,4}$/.test(maxPeersText)) throw usageError(`--max-peers must be a number from 0 to 9999, not "${maxPeersText}"`)
   const maxPeers = maxPeersText === undefined ? DEFAULT_MAX_PEERS : Number(maxPeersText)
+  const maxConnectionsText = str(values, 'max-connections')
+  if (maxConnectionsText !== undefined && !(/^\d{1,6}$/.test(maxConnectionsText) && Number(maxConnectionsText) >= 1)) {
+    throw usageError(`--max-connections must be a number from 1 to 999999, not "${maxConnectionsText}"`)
+  }
+  const maxConnections = maxConnectionsText === undefined ? DEFAULT_MAX_CONNECTIONS : Number(maxConnectionsText)
   const advertiseText = str(values, 'advertise')
   const advertise = advertiseText === undefined ? undefined : advertiseText === 'off' ? false : parseHostPort(advertiseText, '--advertise')
   const rotateText = str(values, 'rotate-peers')
@@ -106,6 +112,7 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
     keepAlive,
     idleTimeout,
     handshakeTimeout,
+    maxConnections,
     keys,
     allow,
     tls: tlsFiles.server,

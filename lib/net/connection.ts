@@ -34,6 +34,9 @@ export interface ConnectionOptions extends KeepAliveOptions {
   stream?: StreamOptions
 }
 
+/** How long a handshake that ended the socket (a refusal on its way) may still take after `handshakeTimeout`. */
+const GOODBYE_GRACE_MS = 1000
+
 /** Validated timers of a connection (false: off). */
 interface Timers {
   handshake: number | false
@@ -175,7 +178,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return
     }
     if (this.#local || this.#socket.destroyed) {
-      this.#finish(netError(netCodes.CLOSED, 'The connection closed during the handshake'))
+      // CLOSED only when this side closed it: a peer's reset as the handshake passed is the peer's doing.
+      this.#finish(this.#local
+        ? netError(netCodes.CLOSED, 'The connection closed during the handshake')
+        : netError(netCodes.PEER_CLOSED, 'The peer closed the connection as the handshake finished', this.#socket.errored ?? undefined))
       return
     }
     if (timeout !== false) {
@@ -220,6 +226,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const socket = this.#socket
     if (socket.destroyed) throw netError(netCodes.HANDSHAKE_FAILED, 'The connection closed before the handshake')
     let timer: NodeJS.Timeout | undefined
+    let late: ReturnType<typeof setTimeout> | undefined
     let onClose: (() => void) | undefined
     try {
       const proven = await Promise.race([
@@ -227,16 +234,27 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           throw netError(netCodes.HANDSHAKE_FAILED, 'The handshake failed', err)
         }),
         new Promise<never>((_resolve, reject) => {
-          if (timeout !== false) timer = setTimeout(() => { reject(netError(netCodes.HANDSHAKE_TIMEOUT, `The handshake took over ${timeout} ms`)) }, timeout)
+          if (timeout === false) return
+          const expire = (): void => { reject(netError(netCodes.HANDSHAKE_TIMEOUT, `The handshake took over ${timeout} ms`)) }
+          timer = setTimeout(() => {
+            // A handshake that ended its side is saying goodbye (its own timeout fired at the same
+            // moment, say): let its verdict drain to the peer and be the cause, within a bound.
+            if (socket.writableEnded && !socket.destroyed) timer = setTimeout(expire, GOODBYE_GRACE_MS)
+            else expire()
+          }, timeout)
         }),
         new Promise<never>((_resolve, reject) => {
-          onClose = () => { reject(netError(netCodes.HANDSHAKE_FAILED, 'The connection closed during the handshake')) }
+          // The handshake often learns its verdict from this same close (a refusal read
+          // just before it, its own refusal flushed): let it settle first, so its coded
+          // error is the cause; the generic error is for a handshake that did not notice.
+          onClose = () => { late = setTimeout(() => { reject(netError(netCodes.HANDSHAKE_FAILED, 'The connection closed during the handshake')) }, 0) }
           socket.once('close', onClose)
         })
       ])
       if (typeof proven === 'object' && proven !== null && typeof proven.id === 'string') this.#proven = proven.id
     } finally {
       clearTimeout(timer)
+      clearTimeout(late)
       if (onClose !== undefined) socket.off('close', onClose)
     }
   }

@@ -18,6 +18,8 @@ export const netCodes = {
   CLOSED: 'SCUTTLEDB_CLOSED',
   /** The peer ended the connection before the initial exchange finished (e.g. it refused this side). */
   PEER_CLOSED: 'SCUTTLEDB_PEER_CLOSED',
+  /** A listener refused a connection: it already had `maxConnections` open. */
+  TOO_MANY_CONNECTIONS: 'SCUTTLEDB_TOO_MANY_CONNECTIONS',
   /** The port is already in use (EADDRINUSE). */
   ADDRESS_IN_USE: 'SCUTTLEDB_ADDRESS_IN_USE',
   /** A host, port, URL or `host:port` is malformed or cannot be bound or resolved. */

@@ -88,6 +88,8 @@ export interface MultiplexerEvents {
 export class Multiplexer extends Duplex {
   readonly #options: MultiplexerOptions
   readonly #channels = new Map<number, Channel>()
+  /** Names of the open channels the peer opened: one each, so a peer cannot multiply a document's streams. */
+  readonly #peerOpened = new Set<string>()
   #nextId: number
   #input: Uint8Array = new Uint8Array(0)
   #helloReceived = false
@@ -177,17 +179,27 @@ export class Multiplexer extends Duplex {
     })
   }
 
+  /** Remove a channel from the open ones. */
+  #forget (channel: Channel): void {
+    this.#channels.delete(channel.id)
+    if (this.#openedByPeer(channel.id)) this.#peerOpened.delete(channel.name)
+  }
+
+  #openedByPeer (id: number): boolean {
+    return id % 2 === (this.#options.side === 'client' ? 0 : 1)
+  }
+
   /** Forget a channel whose stream closed; a channel not ended both ways is reset at the peer. */
   #finish (channel: Channel): void {
     if (this.#channels.get(channel.id) !== channel) return
-    this.#channels.delete(channel.id)
+    this.#forget(channel)
     const clean = channel.endSent && channel.endReceived
     if (!clean && !channel.resetReceived) this.#send(RESET, channel.id, text.encode(netCodes.CHANNEL_RESET))
     this.#maybeEnd()
   }
 
   #reset (channel: Channel, err: NetError): void {
-    this.#channels.delete(channel.id)
+    this.#forget(channel)
     this.#send(RESET, channel.id, text.encode(err.code))
     this.emit('channelError', channel.name, err)
     this.#maybeEnd()
@@ -313,7 +325,7 @@ export class Multiplexer extends Duplex {
       case RESET:
         if (channel === undefined) return
         channel.resetReceived = true
-        this.#channels.delete(id)
+        this.#forget(channel)
         // A refusal keeps its own code; anything else is a reset.
         channel.stream?.destroy(latin1(payload) === netCodes.UNKNOWN_DOCUMENT
           ? netError(netCodes.UNKNOWN_DOCUMENT, `The peer has no document named ${channel.name}`)
@@ -326,8 +338,7 @@ export class Multiplexer extends Duplex {
   }
 
   #onOpen (id: number, payload: Uint8Array): void {
-    const parity = this.#options.side === 'client' ? 0 : 1
-    if (id % 2 !== parity || this.#channels.has(id) || payload.length === 0 || payload.length > MAX_NAME) {
+    if (!this.#openedByPeer(id) || this.#channels.has(id) || payload.length === 0 || payload.length > MAX_NAME) {
       throw netError(netCodes.MUX_PROTOCOL, 'Bad OPEN frame')
     }
     let name: string
@@ -336,6 +347,14 @@ export class Multiplexer extends Duplex {
     } catch (err) {
       throw netError(netCodes.MUX_PROTOCOL, 'A document name must be UTF-8', err)
     }
+    if (this.#peerOpened.has(name)) {
+      // Each open would be another stream sending the whole history: refuse the copy
+      // (as an unknown name is refused, so a flood costs one small frame each), keep the first.
+      this.#send(RESET, id, text.encode(netCodes.MUX_PROTOCOL))
+      this.emit('channelError', name, netError(netCodes.MUX_PROTOCOL, `The peer opened document ${name} while it had it open`))
+      return
+    }
+    this.#peerOpened.add(name)
     this.#resolveInto(this.#channel(id, name))
   }
 
@@ -372,6 +391,7 @@ export class Multiplexer extends Duplex {
     clearInterval(this.#ping)
     for (const channel of this.#channels.values()) channel.stream?.destroy()
     this.#channels.clear()
+    this.#peerOpened.clear()
     callback(err)
   }
 }

@@ -143,13 +143,20 @@ export class ReplicationClient extends EventEmitter<ReplicationClientEvents> {
       const hopeless = this.#options.reconnect === false || codeOf(failure) === 'SCUTTLEDB_NOT_OPEN'
       const retryIn = hopeless ? undefined : backoff(this.#attempt, this.#options)
       this.#state = 'disconnected'
+      // Wakeable before the event: a listener may call retryNow() or close() at once,
+      // and neither may wait out the delay (close() would hang for up to maxDelay).
+      let woken = false
+      let wake = (): void => { woken = true }
+      this.#wake = () => { wake() }
       this.emit('disconnected', failure, retryIn)
-      if (retryIn === undefined) break
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, retryIn)
-        this.#wake = () => { clearTimeout(timer); resolve() }
-      })
+      if (retryIn !== undefined && !signal.aborted && !woken) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, retryIn)
+          wake = () => { clearTimeout(timer); resolve() }
+        })
+      }
       this.#wake = undefined
+      if (retryIn === undefined) break
     }
     this.#state = 'closed'
     this.emit('close')

@@ -29,7 +29,11 @@ export interface ListenOptions extends ConnectionOptions {
   host?: string
   /** Serve TLS with this certificate. */
   tls?: TlsOptions
-  /** Refuse connections past this many. Default: no limit. */
+  /**
+   * Accept at most this many connections at once; past it a new one is closed
+   * at once and reported as `connectionError` (SCUTTLEDB_TOO_MANY_CONNECTIONS).
+   * A positive integer. Default: no limit.
+   */
   maxConnections?: number
 }
 
@@ -50,6 +54,19 @@ export function checkPort (port: unknown, name = 'port'): number {
     throw netError(netCodes.BAD_ADDRESS, `${name} must be an integer from 0 to 65535, not ${String(port)}`)
   }
   return port
+}
+
+/** Check a `maxConnections` option: undefined (no limit) or a positive integer. */
+export function checkMaxConnections (value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  // Node takes 0 as "no limit": a caller who wrote 0 meant something else.
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new TypeError(`maxConnections must be a positive integer, not ${String(value)}`)
+  return value
+}
+
+/** The error a listener reports for a connection it refused at its `maxConnections`. */
+export function tooManyConnections (max: number): Error {
+  return netError(netCodes.TOO_MANY_CONNECTIONS, `Refused a connection: ${max} are open (maxConnections)`)
 }
 
 /** Turn a bind failure into a coded error that says what to do. */
@@ -116,8 +133,9 @@ export function trackHandshakes (server: tls.Server): { destroy: () => void } {
  */
 export async function listen (target: Target, options: ListenOptions = {}): Promise<ReplicationServer> {
   checkTarget(target)
-  const { host = '127.0.0.1', tls: tlsOptions, maxConnections } = options
+  const { host = '127.0.0.1', tls: tlsOptions } = options
   const port = checkPort(options.port ?? 0)
+  const maxConnections = checkMaxConnections(options.maxConnections)
   const { keepAlive, handshake } = checkConnectionOptions(options)
   // Half-open: a peer's end must not cut our history short; the stream ends our side.
   // A TLS client that gives up mid-handshake (it does not trust the certificate) is not noticed
@@ -141,6 +159,10 @@ export async function listen (target: Target, options: ListenOptions = {}): Prom
   })
   server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
     handle.emit('connectionError', err, hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0))
+  })
+  // Node closes a socket past maxConnections before anything else sees it: say so.
+  server.on('drop', (data?: { remoteAddress?: string, remotePort?: number }) => {
+    handle.emit('connectionError', tooManyConnections(maxConnections ?? 0), hostPort(data?.remoteAddress ?? '?', data?.remotePort ?? 0))
   })
   server.on('error', (err) => { handle.emit('serverError', err) })
   return handle

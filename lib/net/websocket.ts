@@ -10,7 +10,7 @@ import { ReplicationClient, type ReconnectOptions } from './reconnect.js'
 import { ReplicationServer } from './server.js'
 import { checkTarget, type Target } from './target.js'
 import { webSocketUrl } from './websocket-browser.js'
-import { bind, checkPort, hostPort, trackHandshakes, type TlsOptions } from './tcp.js'
+import { bind, checkMaxConnections, checkPort, hostPort, tooManyConnections, trackHandshakes, type TlsOptions } from './tcp.js'
 
 /** Options of `listenWebSocket()`. */
 export interface WebSocketListenOptions extends ConnectionOptions {
@@ -24,6 +24,14 @@ export interface WebSocketListenOptions extends ConnectionOptions {
   tls?: TlsOptions
   /** Largest WebSocket message accepted, bytes. Default 64 MiB. */
   maxPayload?: number
+  /**
+   * Accept at most this many WebSocket connections at once: past it an upgrade
+   * is answered 503 and reported as `connectionError`
+   * (SCUTTLEDB_TOO_MANY_CONNECTIONS); at most as many sockets again may be
+   * waiting to upgrade (or asking plain HTTP), further ones are closed at once.
+   * A positive integer. Default: no limit.
+   */
+  maxConnections?: number
 }
 
 /** Options of `connectWebSocket()`. */
@@ -39,6 +47,16 @@ export interface WebSocketConnectOptions extends ConnectionOptions, ReconnectOpt
 }
 
 const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
+/** The header of a refused upgrade that names the refusal's code, so a Node client can report it. */
+const ERROR_HEADER = 'x-scuttledb-error'
+
+/** The error of an upgrade answered with another status than 101. */
+function upgradeRefused (url: URL, res: http.IncomingMessage): Error {
+  if (res.headers[ERROR_HEADER] === netCodes.TOO_MANY_CONNECTIONS) {
+    return netError(netCodes.TOO_MANY_CONNECTIONS, `${url.href} refused the connection: it has as many as it accepts (HTTP ${res.statusCode ?? '?'})`)
+  }
+  return netError(netCodes.BAD_ADDRESS, `${url.href} answered HTTP ${res.statusCode ?? '?'}, not a WebSocket upgrade`)
+}
 
 /**
  * Keep-alive by WebSocket ping/pong, which browsers answer on their own: ping
@@ -77,6 +95,7 @@ export async function listenWebSocket (target: Target, options: WebSocketListenO
   checkTarget(target)
   const { host = '127.0.0.1', tls: tlsOptions, path, maxPayload = DEFAULT_MAX_PAYLOAD } = options
   const port = checkPort(options.port ?? 0)
+  const maxConnections = checkMaxConnections(options.maxConnections)
   const transport = tlsOptions === undefined ? 'ws' : 'wss'
   const reply = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket', connection: 'close' })
@@ -84,10 +103,24 @@ export async function listenWebSocket (target: Target, options: WebSocketListenO
   }
   const timeouts = httpTimeouts(checkConnectionOptions(options).handshake || 0)
   const server = tlsOptions === undefined ? http.createServer(timeouts, reply) : https.createServer({ ...tlsOptions, ...timeouts }, reply)
-  const wss = new WebSocketServer({ server, path, maxPayload, clientTracking: false })
+  const sockets = new Set<WebSocket>()
+  // Refused before the upgrade, with a status the client can read; counted exactly,
+  // since an accepted upgrade reaches 'connection' (and `sockets`) synchronously.
+  const verifyClient = maxConnections === undefined
+    ? undefined
+    : (info: { req: http.IncomingMessage }, done: (ok: boolean, code?: number, message?: string, headers?: http.OutgoingHttpHeaders) => void): void => {
+        if (sockets.size < maxConnections) {
+          done(true)
+          return
+        }
+        handle.emit('connectionError', tooManyConnections(maxConnections), remoteOf(info.req))
+        done(false, 503, 'Too many connections', { [ERROR_HEADER]: netCodes.TOO_MANY_CONNECTIONS })
+      }
+  // Sockets that never upgrade must not pile up either (a hostile peer's).
+  if (maxConnections !== undefined) server.maxConnections = 2 * maxConnections
+  const wss = new WebSocketServer({ server, path, maxPayload, clientTracking: false, ...(verifyClient === undefined ? {} : { verifyClient }) })
   const address = await bind(server, host, port)
   const url = `${transport}://${hostPort(host, address.port)}${path ?? '/'}`
-  const sockets = new Set<WebSocket>()
   const handshaking = tlsOptions === undefined ? undefined : trackHandshakes(server as https.Server)
   const stop = async (): Promise<void> => {
     for (const ws of sockets) ws.terminate()
@@ -113,6 +146,9 @@ export async function listenWebSocket (target: Target, options: WebSocketListenO
     socket.destroy()
   })
   server.on('tlsClientError', (err: Error) => { handle.emit('connectionError', err, '?') })
+  server.on('drop', (data?: { remoteAddress?: string, remotePort?: number }) => {
+    handle.emit('connectionError', tooManyConnections(maxConnections ?? 0), hostPort(data?.remoteAddress ?? '?', data?.remotePort ?? 0))
+  })
   wss.on('error', (err) => { handle.emit('serverError', err) })
   return handle
 }
@@ -138,8 +174,7 @@ export function connectWebSocket (target: Target, options: WebSocketConnectOptio
       // and is emitted before a promise continuation would run.
       onReady: () => createWebSocketStream(ws),
       failures: {
-        'unexpected-response': (_req: http.ClientRequest, res: http.IncomingMessage) =>
-          netError(netCodes.BAD_ADDRESS, `${url.href} answered HTTP ${res.statusCode ?? '?'}, not a WebSocket upgrade`)
+        'unexpected-response': (_req: http.ClientRequest, res: http.IncomingMessage) => upgradeRefused(url, res)
       },
       timeout: { ms: connectTimeout, error: () => netError(netCodes.CONNECT_TIMEOUT, `No WebSocket connection to ${url.href} within ${connectTimeout} ms`) },
       abandon: () => { ws.terminate() }

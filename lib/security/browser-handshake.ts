@@ -1,8 +1,8 @@
 import type { Duplex } from 'stream'
 import { pack } from '../msgpack.js'
 import type { Source } from '../protocol.js'
-import { SecurityError, securityCodes, securityError, type SecurityErrorCode } from './errors.js'
-import { AUTH_PROTOCOL, bytesField, frame, NONCE_BYTES, readFrame } from './handshake-wire.js'
+import { SecurityError, securityCodes, securityError } from './errors.js'
+import { AUTH_PROTOCOL, bytesField, frame, NONCE_BYTES, readFrame, refuse } from './handshake-wire.js'
 import { browserIdOf, ed25519, rawEd25519Key, verifyEd25519, type BrowserKeyPair } from './browser-keys.js'
 
 /** Options of `authenticateBrowser()`. */
@@ -44,11 +44,6 @@ export function authenticateBrowser (options: BrowserAuthenticateOptions): (sock
     })
     expired.catch(() => {})
     let verdictSent = false
-    const refuse = (code: SecurityErrorCode): void => {
-      verdictSent = true
-      if (!socket.writable) socket.destroy()
-      else socket.end(frame({ ok: false, code }), () => { socket.destroy() })
-    }
     const next = async (): Promise<Record<string, unknown>> => {
       const message = await readFrame(socket)
       if (message.ok === false) {
@@ -98,7 +93,8 @@ export function authenticateBrowser (options: BrowserAuthenticateOptions): (sock
       socket.off('error', ignore)
     } catch (err) {
       const coded = err instanceof SecurityError ? err : securityError(securityCodes.AUTH_CLOSED, 'The handshake failed', err as Error)
-      if (!verdictSent) refuse(coded.code)
+      // Reject only once the refusal is on its way: the caller destroys the socket next.
+      if (!verdictSent) await refuse(socket, coded.code)
       else socket.destroy()
       throw coded
     } finally {

@@ -25,7 +25,9 @@ export function frame (value: unknown): Uint8Array {
 /** Read exactly `n` bytes, leaving what follows (the replication stream's) in the stream. */
 export async function readExactly (socket: Duplex, n: number): Promise<Uint8Array> {
   return await new Promise<Uint8Array>((resolve, reject) => {
+    let settled = false
     const cleanup = (): void => {
+      settled = true
       socket.off('readable', tryRead)
       socket.off('end', onEnd)
       socket.off('close', onEnd)
@@ -47,8 +49,10 @@ export async function readExactly (socket: Duplex, n: number): Promise<Uint8Arra
     socket.on('end', onEnd)
     socket.on('close', onEnd)
     socket.on('error', onEnd)
-    if (socket.destroyed) onEnd()
-    else tryRead()
+    // Bytes that arrived before the connection died are still read: a refusal
+    // the peer sent just before a reset must reach this side as a refusal.
+    tryRead()
+    if (!settled && (socket.destroyed || socket.readableEnded)) onEnd()
   })
 }
 
@@ -75,4 +79,35 @@ export function bytesField (message: Record<string, unknown>, name: string, max:
     throw securityError(securityCodes.AUTH_PROTOCOL, `Handshake field ${name} must be binary`)
   }
   return value
+}
+
+/** How long a refusal waits for its verdict to drain before the socket is destroyed anyway. */
+export const REFUSAL_GRACE_MS = 1000
+
+/**
+ * Send the refusal `{ ok: false, code }` as the last bytes and close the socket;
+ * resolves once the verdict was flushed (or the socket closed, or `graceMs`
+ * passed: a peer that does not read cannot hold the socket). The caller must
+ * wait for it before anything else destroys the socket: over a WebSocket duplex
+ * an earlier message can still be in flight, the verdict then waits in the
+ * duplex's buffer, and a destroy drops it, so the peer saw only a close.
+ */
+export async function refuse (socket: Duplex, code: string, graceMs = REFUSAL_GRACE_MS): Promise<void> {
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      socket.off('close', done)
+      socket.destroy()
+      resolve()
+    }
+    const timer = setTimeout(done, graceMs)
+    // The socket keeps a process alive while it is open; this timer should not (a no-op in a page).
+    ;(timer as { unref?: () => void }).unref?.()
+    socket.once('close', done)
+    socket.end(frame({ ok: false, code }), done)
+  })
 }

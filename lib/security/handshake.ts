@@ -2,8 +2,8 @@ import { randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:cr
 import type { Duplex } from 'node:stream'
 import { pack } from '../msgpack.js'
 import type { Source } from '../protocol.js'
-import { SecurityError, securityCodes, securityError, type SecurityErrorCode } from './errors.js'
-import { AUTH_PROTOCOL, bytesField as wireBytesField, frame, NONCE_BYTES, readFrame } from './handshake-wire.js'
+import { SecurityError, securityCodes, securityError } from './errors.js'
+import { AUTH_PROTOCOL, bytesField as wireBytesField, frame, NONCE_BYTES, readFrame, refuse } from './handshake-wire.js'
 import { publicKeyFromDer, type KeyPair, type PublicKeyInfo } from './keys.js'
 
 /** Which end of the connection this side is; the two must differ. */
@@ -70,8 +70,10 @@ function tlsBinding (socket: Duplex, enabled: boolean): Buffer {
  * role, its own nonce and any TLS binding) and sends the proof with its public
  * key; each checks the peer's key hashes to an allowed id and the signature
  * verifies, then sends its verdict. Resolves with the peer's identity once both
- * verdicts are positive. On failure the socket is ended (after telling the
- * peer the code) and the promise rejects with a coded SecurityError.
+ * verdicts are positive. On failure the socket is ended after telling the
+ * peer the code, and the promise rejects with a coded SecurityError once that
+ * refusal was flushed (at most 1 s later), so a caller that destroys the
+ * socket then does not cut it off.
  */
 export async function authenticateSocket (socket: Duplex, side: Side, options: AuthenticateOptions): Promise<PeerIdentity> {
   if (side !== 'client' && side !== 'server') throw new TypeError("side must be 'client' or 'server'")
@@ -87,22 +89,6 @@ export async function authenticateSocket (socket: Duplex, side: Side, options: A
   expired.catch(() => {})
   // Set once a verdict was sent, or the peer sent its refusal: a later failure only closes the socket.
   let verdictSent = false
-  const sendVerdict = (code?: SecurityErrorCode): void => {
-    verdictSent = true
-    if (code === undefined) {
-      socket.write(frame({ ok: true }))
-      return
-    }
-    if (!socket.writable) {
-      socket.destroy()
-      return
-    }
-    // End after the verdict is flushed, so the peer learns why it was refused;
-    // destroy anyway if the peer does not let it drain.
-    socket.end(frame({ ok: false, code }), () => { socket.destroy() })
-    const timer = setTimeout(() => { socket.destroy() }, 1000).unref()
-    socket.once('close', () => { clearTimeout(timer) })
-  }
   /** The next message; a refusal from the peer may come in place of any of them. */
   const next = async (): Promise<Record<string, unknown>> => {
     const message = await readFrame(socket)
@@ -151,7 +137,8 @@ export async function authenticateSocket (socket: Duplex, side: Side, options: A
       throw securityError(securityCodes.AUTH_DENIED, `Could not decide whether ${peer.id} may connect`, err as Error)
     }
     if (!admitted) throw securityError(securityCodes.AUTH_DENIED, `Peer ${peer.id} is not allowed to connect`)
-    sendVerdict()
+    verdictSent = true
+    socket.write(frame({ ok: true }))
 
     if ((await next()).ok !== true) throw securityError(securityCodes.AUTH_PROTOCOL, 'Expected the peer\'s verdict')
     const identity: PeerIdentity = { id: peer.id, type: peer.type }
@@ -171,7 +158,8 @@ export async function authenticateSocket (socket: Duplex, side: Side, options: A
     return identity
   } catch (err) {
     const coded = err instanceof SecurityError ? err : securityError(securityCodes.AUTH_CLOSED, 'The handshake failed', err as Error)
-    if (!verdictSent) sendVerdict(coded.code)
+    // Reject only once the refusal is on its way: the caller destroys the socket next.
+    if (!verdictSent) await refuse(socket, coded.code)
     else socket.destroy()
     throw coded
   } finally {
