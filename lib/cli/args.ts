@@ -34,11 +34,25 @@ export type Values = Record<string, string | boolean | string[] | undefined>
 export function parse (args: string[], options: Options): { values: Values, positionals: string[] } {
   const all: Options = { ...options, help: { type: 'boolean', short: 'h' } }
   try {
-    const { values, positionals } = parseArgs({ args: joinDashValues(args, all), options: all, allowPositionals: true, strict: true })
-    return { values: values as Values, positionals }
+    const { values, positionals } = parseArgs({ args: hideNegativeNumbers(joinDashValues(args, all)), options: all, allowPositionals: true, strict: true })
+    return { values: values as Values, positionals: positionals.map(unhide) }
   } catch (err) {
     throw usageError(parseArgsMessage(err as NodeJS.ErrnoException))
   }
+}
+
+/** A JSON number below zero, as a whole argument: `scuttledb set k -5` means the value -5, not an option `-5`. */
+const NEGATIVE_NUMBER = /^-(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/
+/** Marks a negative number while parseArgs runs (it takes every argument starting with `-` for an option). */
+const HIDDEN = '\u0000number:'
+
+function hideNegativeNumbers (args: string[]): string[] {
+  const end = args.indexOf('--')
+  return args.map((arg, i) => (end === -1 || i < end) && NEGATIVE_NUMBER.test(arg) ? HIDDEN + arg : arg)
+}
+
+function unhide (positional: string): string {
+  return positional.startsWith(HIDDEN) ? positional.slice(HIDDEN.length) : positional
 }
 
 /**
