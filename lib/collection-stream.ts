@@ -1,7 +1,7 @@
 import { Duplex } from 'stream'
 import { DEFAULT_MAX_FRAME_BYTES, msgpackCodec, type Decoder } from './codec.js'
 import { codes, error, ScuttledbError } from './errors.js'
-import { parseUpdate, type Header, type Source, type Update } from './protocol.js'
+import { parseUpdate, type Clock, type Header, type Source, type Update } from './protocol.js'
 import { encodeMessage, parseCollectionMessage, type CollectionMessage, type DocEntry } from './collection-protocol.js'
 import { CollectionOutbox } from './collection-outbox.js'
 import type { Collection } from './collection.js'
@@ -71,6 +71,10 @@ export class CollectionStream extends Duplex {
   #current: string | undefined
   /** Types the peer announced, for documents we create when their updates arrive. */
   readonly #peerTypes = new Map<string, string>()
+  /** Each document's clock as the peer described it: what it is admitted by (Scuttlebutt#_admit). */
+  readonly #peerClocks = new Map<string, Clock>()
+  /** Per document, whether this peer's updates are refused: the error it was refused with, or null. */
+  readonly #admitted = new Map<string, ScuttledbError | null>()
   #gens: Generation[] = [{ pending: 0, seq: undefined, after: false }]
   /** Documents leased for received updates, with the number still committing. */
   readonly #inbound = new Map<string, Inbound>()
@@ -253,6 +257,7 @@ export class CollectionStream extends Duplex {
     entries.forEach((entry, i) => {
       const mode = resolved[i]
       this.#peerTypes.set(entry.name, entry.type)
+      this.#peerClocks.set(entry.name, entry.clock)
       const type = mode === 'none' ? undefined : this.#collection.typeOf(entry.name)
       // Reported whether or not we had described it first; the document is not synced with this peer.
       if (type !== undefined && type !== entry.type) {
@@ -262,6 +267,22 @@ export class CollectionStream extends Duplex {
       if (reply) replies.push(this.#entryFor(entry, mode))
     })
     this.#outbox.sendEntries(replies)
+  }
+
+  /**
+   * True when the peer's clock of `name` is behind a delete the document has
+   * forgotten (tombstoneTTL): its updates may bring back a value that delete
+   * removed, so none from this peer is stored (documentError SCUTTLEDB_STALE_PEER,
+   * once per stream); the stream and the other documents go on.
+   */
+  #stale (name: string, doc: Doc): boolean {
+    let verdict = this.#admitted.get(name)
+    if (verdict === undefined) {
+      verdict = doc._admit(this.#peerClocks.get(name) ?? new Map(), new Map()) ?? null
+      this.#admitted.set(name, verdict)
+      if (verdict !== null) this.#collection._documentError(name, verdict)
+    }
+    return verdict !== null
   }
 
   /** Our entry in answer to the peer's: what we hold and whether we take its updates. */
@@ -309,7 +330,7 @@ export class CollectionStream extends Duplex {
     }
     this.counts.updatesReceived += updates.length
     void entry.doc.then((doc) => {
-      let refused = doc === undefined || this.destroyed
+      let refused = doc === undefined || this.destroyed || this.#stale(name, doc)
       for (const [update, bytes] of updates) {
         if (!refused && !(doc as Doc)._validChange(update[0])) {
           refused = true
