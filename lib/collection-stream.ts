@@ -313,7 +313,13 @@ export class CollectionStream extends Duplex {
         entry.leased = true
         return doc
       }, (err: Error) => {
-        this.#abort(err)
+        // A collection that is closing ends its streams; a document that would not open is
+        // that document's failure, not the peer's: its updates are not stored, the rest goes on.
+        if (this.#collection.status !== 'open') {
+          this.#abort(err)
+        } else {
+          this.#collection._documentError(name, err instanceof ScuttledbError ? err : error(codes.DOCUMENT_OPEN_FAILED, `Document ${name} could not be opened`, { cause: err }))
+        }
         return undefined
       })
       this.#inbound.set(name, entry)

@@ -48,7 +48,9 @@ export const codes = {
   /** A collection's document exists with another data type than the one asked for (or the peer's). */
   TYPE_MISMATCH: 'SCUTTLEDB_TYPE_MISMATCH',
   /** A peer sent updates for a document it may not write (or see); its collection stream was closed. */
-  ACCESS_DENIED: 'SCUTTLEDB_ACCESS_DENIED'
+  ACCESS_DENIED: 'SCUTTLEDB_ACCESS_DENIED',
+  /** A document a peer's updates were for could not be opened (its options or its store failed); the cause says why. */
+  DOCUMENT_OPEN_FAILED: 'SCUTTLEDB_DOCUMENT_OPEN_FAILED'
 } as const
 
 /** One of the stable error codes. */

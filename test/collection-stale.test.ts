@@ -41,3 +41,25 @@ test('a collection refuses a document\'s updates from a peer behind a delete the
   sx.destroy()
   await closed
 })
+
+test('a document that fails to open for a peer\'s updates is reported (SCUTTLEDB_DOCUMENT_OPEN_FAILED, with the cause) and skipped; the stream and the other documents go on', async (t) => {
+  const dir = await tempDir(t)
+  const x = new Collection({ db: join(dir, 'x'), documentOptions: (name) => { if (name === 'bad') throw new Error('no options for bad'); return undefined } })
+  const y = new Collection({ db: join(dir, 'y') })
+  await x.open()
+  await y.open()
+  t.teardown(async () => { await x.close(); await y.close() })
+  await (await y.doc('bad', Model)).set('k', 1)
+  await (await y.doc('good', Model)).set('k', 2)
+  const errors: Array<[string, ScuttledbError]> = []
+  x.on('documentError', (name, err) => { errors.push([name, err]) })
+  const sx = x.createStream()
+  const sy = y.createStream()
+  const closed = new Promise<void>((resolve) => { pipeline(sx, sy, sx, () => { resolve() }) })
+  await Promise.all([once(sx, 'syncReceived'), once(sy, 'syncReceived')])
+  t.deepEqual(errors.map(([name, err]) => [name, err.code, (err.cause as Error | undefined)?.message]), [['bad', 'SCUTTLEDB_DOCUMENT_OPEN_FAILED', 'no options for bad']], 'the failed open is reported with its cause')
+  t.equal(await (await x.doc('good', Model)).get('k'), 2, 'the other document synced')
+  t.notOk(sx.destroyed, 'the stream stays open')
+  sx.destroy()
+  await closed
+})
