@@ -93,6 +93,8 @@ export interface ScuttlebuttEvents {
   unstream: [count: number]
   /** `dispose()` was called. */
   dispose: []
+  /** `close()` has finished: streams ended, commits written, the database closed (servers listening for this instance stop). */
+  close: []
 }
 
 
@@ -214,7 +216,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    * this instance opened it. Calling it again returns the same promise.
    */
   async close (): Promise<void> {
-    this.#closing ??= this.#close()
+    this.#closing ??= this.#close().finally(() => { this._emitLifecycle('close') })
     await this.#closing
   }
 

@@ -39,6 +39,8 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
   readonly #connections = new Set<Connection>()
   readonly #stop: () => Promise<void>
   #closing: Promise<void> | undefined
+  /** Stops watching the instance served (a server for one instance closes with it). */
+  readonly #unwatch: () => void
 
   /** @internal Use `listen()` or `listenWebSocket()`. */
   constructor (target: Target, transport: string, address: ServerAddress, options: ConnectionOptions, stop: () => Promise<void>) {
@@ -48,6 +50,16 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
     this.address = address
     this.#options = options
     this.#stop = stop
+    // A server for one instance has nothing to serve once it closed: it stops too, so the
+    // port is released and the process can exit (connect() clients give up the same way).
+    const lifecycle = (target as { _lifecycleEmitter?: unknown })._lifecycleEmitter
+    if (lifecycle instanceof EventEmitter) {
+      const onClose = (): void => { void this.close() }
+      lifecycle.once('close', onClose)
+      this.#unwatch = () => { lifecycle.off('close', onClose) }
+    } else {
+      this.#unwatch = () => {}
+    }
   }
 
   /** The open connections. */
@@ -82,6 +94,7 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
    */
   async close (): Promise<void> {
     this.#closing ??= (async () => {
+      this.#unwatch()
       const stopped = this.#stop()
       const closed = [...this.#connections].map(async (c) => { c.close(); await c.closed })
       await Promise.all([stopped, ...closed])
