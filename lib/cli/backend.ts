@@ -276,6 +276,16 @@ export async function assertDatabase (dir: string): Promise<void> {
   throw netError(netCodes.NOT_FOUND, `${what} at ${dir}: give the directory of a database (or --node URL for a running node)`)
 }
 
+/**
+ * Resolve if `dir` is a directory or does not exist (a database may be made
+ * there), else reject SCUTTLEDB_USAGE naming it: the store would say only
+ * "Database failed to open" (LEVEL_DATABASE_NOT_OPEN) for a file.
+ */
+export async function assertDirectoryPath (dir: string): Promise<void> {
+  const file = await stat(dir).then((s) => !s.isDirectory(), () => false)
+  if (file) throw usageError(`--db ${dir} is a file, not a directory: give a database directory (a missing one is created)`)
+}
+
 /** Opens the database directory itself (fails with SCUTTLEDB_DATABASE_LOCKED while a node runs on it). */
 export class DbBackend implements Backend {
   readonly #model: Model
@@ -295,6 +305,7 @@ export class DbBackend implements Backend {
    */
   static async open (dir: string, keys?: KeyPair, create = true): Promise<DbBackend> {
     if (!create) await assertDatabase(dir)
+    else await assertDirectoryPath(dir)
     const model = await openModel(dir, { keys })
     return new DbBackend(model, keys !== undefined, await restorePending(model).catch(async (err: unknown) => { await model.close(); throw err }))
   }

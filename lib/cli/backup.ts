@@ -10,7 +10,7 @@ import { codes, error } from '../errors.js'
 import { msgpackEncoding } from '../msgpack.js'
 import { FORMAT_VERSION } from '../storage.js'
 import { DEFAULT_NODE, help, parse, parseNodeUrl, str, usageError } from './args.js'
-import { HttpBackend, assertDatabase, readToken } from './backend.js'
+import { HttpBackend, assertDatabase, assertDirectoryPath, readToken } from './backend.js'
 import { RESTORE_MARK, backupCodes, backupError, readBackup, writeSnapshot } from './backup-format.js'
 import { openModel } from './node.js'
 import type { Terminal } from './serve.js'
@@ -82,6 +82,7 @@ export async function importCommand (args: string[], term: Terminal): Promise<nu
   const dir = str(values, 'db')
   if (dir === undefined) throw usageError('import needs --db DIR: a new directory for the restored database', help.import)
   if (!(await exists(file))) throw usageError(`Cannot read ${file}`)
+  await assertDirectoryPath(dir)
   const entries = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined
     throw err
