@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises'
 import http from 'node:http'
+import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { securityCodes, securityError } from '../security/errors.js'
 import type { Model } from '../model.js'
@@ -262,6 +263,29 @@ export class HttpBackend implements Backend {
   }
 }
 
+/**
+ * Resolve if `dir` holds a LevelDB database (its CURRENT file), else reject
+ * SCUTTLEDB_NOT_FOUND. Read-only commands check this first: opening any other
+ * directory would write CURRENT, LOCK, LOG and a MANIFEST into it (and mint an id).
+ */
+export async function assertDatabase (dir: string): Promise<void> {
+  const kind = await stat(dir).then((s) => s.isDirectory() ? 'dir' : 'file', () => 'none')
+  const current = kind === 'dir' && await stat(join(dir, 'CURRENT')).then((s) => s.isFile(), () => false)
+  if (current) return
+  const what = kind === 'none' ? 'No such directory' : kind === 'file' ? 'Not a directory' : 'No database (no LevelDB CURRENT file)'
+  throw netError(netCodes.NOT_FOUND, `${what} at ${dir}: give the directory of a database (or --node URL for a running node)`)
+}
+
+/**
+ * Resolve if `dir` is a directory or does not exist (a database may be made
+ * there), else reject SCUTTLEDB_USAGE naming it: the store would say only
+ * "Database failed to open" (LEVEL_DATABASE_NOT_OPEN) for a file.
+ */
+export async function assertDirectoryPath (dir: string): Promise<void> {
+  const file = await stat(dir).then((s) => !s.isDirectory(), () => false)
+  if (file) throw usageError(`--db ${dir} is a file, not a directory: give a database directory (a missing one is created)`)
+}
+
 /** Opens the database directory itself (fails with SCUTTLEDB_DATABASE_LOCKED while a node runs on it). */
 export class DbBackend implements Backend {
   readonly #model: Model
@@ -276,13 +300,12 @@ export class DbBackend implements Backend {
 
   /**
    * Open the Model at `dir`; with `keys`, writes are signed (the database must
-   * belong to the key's id). Unless `create`, a missing directory is
-   * SCUTTLEDB_NOT_FOUND: reading a mistyped path must not make a database there.
+   * belong to the key's id). Unless `create`, a directory that holds no
+   * database is SCUTTLEDB_NOT_FOUND: reading a mistyped path must not make a database there.
    */
   static async open (dir: string, keys?: KeyPair, create = true): Promise<DbBackend> {
-    if (!create && !(await stat(dir).then((s) => s.isDirectory(), () => false))) {
-      throw netError(netCodes.NOT_FOUND, `No database at ${dir}: give the directory of a database (or --node URL for a running node)`)
-    }
+    if (!create) await assertDatabase(dir)
+    else await assertDirectoryPath(dir)
     const model = await openModel(dir, { keys })
     return new DbBackend(model, keys !== undefined, await restorePending(model).catch(async (err: unknown) => { await model.close(); throw err }))
   }

@@ -169,6 +169,11 @@ export async function writeSnapshot (model: Model, out: Writable): Promise<numbe
   return await writer.end()
 }
 
+/** The error of a file that ends before its checksum. */
+function truncated (): ScuttledbError<BackupCode> {
+  return backupError(backupCodes.TRUNCATED, 'The backup file ends early (an unfinished export, or a cut copy): nothing was restored')
+}
+
 /** Reads exact byte counts from a stream. */
 class ByteReader {
   readonly #chunks: AsyncIterator<Buffer>
@@ -183,12 +188,25 @@ class ByteReader {
   async read (n: number, hash = true): Promise<Buffer> {
     while (this.#buffer.length < n) {
       const next = await this.#chunks.next()
-      if (next.done === true) throw backupError(backupCodes.TRUNCATED, 'The backup file ends early (an unfinished export, or a cut copy): nothing was restored')
+      if (next.done === true) throw truncated()
       this.#buffer = this.#buffer.length === 0 ? next.value : Buffer.concat([this.#buffer, next.value])
     }
     const out = this.#buffer.subarray(0, n)
     this.#buffer = this.#buffer.subarray(n)
     if (hash) this.hash.update(out)
+    return out
+  }
+
+  /** Up to `n` bytes (hashed): fewer only at the end of the stream. */
+  async readAtMost (n: number): Promise<Buffer> {
+    while (this.#buffer.length < n) {
+      const next = await this.#chunks.next()
+      if (next.done === true) break
+      this.#buffer = this.#buffer.length === 0 ? next.value : Buffer.concat([this.#buffer, next.value])
+    }
+    const out = this.#buffer.subarray(0, n)
+    this.#buffer = this.#buffer.subarray(out.length)
+    this.hash.update(out)
     return out
   }
 
@@ -209,14 +227,18 @@ class ByteReader {
  */
 export async function readBackup (input: Readable, onHeader: (h: BackupHeader) => void | Promise<void>, onRecord: (key: Buffer, value: Buffer) => void | Promise<void>): Promise<{ header: BackupHeader, count: number }> {
   const reader = new ByteReader(input)
-  // A file shorter than the magic is no backup at all (an empty file included).
-  const magic = await reader.read(MAGIC.length).catch(() => Buffer.alloc(0))
-  if (!magic.equals(MAGIC)) throw backupError(backupCodes.INVALID, 'Not a scuttledb backup file (made by "scuttledb export")')
+  // Any prefix of a backup (an empty file, a few bytes of the magic) is a cut
+  // copy, TRUNCATED; only bytes that differ from the magic make it INVALID.
+  const magic = await reader.readAtMost(MAGIC.length)
+  if (!magic.equals(MAGIC.subarray(0, magic.length))) throw backupError(backupCodes.INVALID, 'Not a scuttledb backup file (made by "scuttledb export")')
+  if (magic.length < MAGIC.length) throw truncated()
   const length = (await reader.read(4)).readUInt32BE()
   if (length > 1 << 20) throw backupError(backupCodes.INVALID, 'The backup header is too large')
+  // Read before parsing, so a header cut short is TRUNCATED, not "not JSON".
+  const text = (await reader.read(length)).toString('utf8')
   let header: BackupHeader
   try {
-    header = JSON.parse((await reader.read(length)).toString('utf8')) as BackupHeader
+    header = JSON.parse(text) as BackupHeader
   } catch {
     throw backupError(backupCodes.INVALID, 'The backup header is not JSON')
   }

@@ -7,11 +7,10 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { Level } from 'level'
 import { codes, error } from '../errors.js'
-import { netCodes, netError } from '../net/errors.js'
 import { msgpackEncoding } from '../msgpack.js'
 import { FORMAT_VERSION } from '../storage.js'
 import { DEFAULT_NODE, help, parse, parseNodeUrl, str, usageError } from './args.js'
-import { HttpBackend, readToken } from './backend.js'
+import { HttpBackend, assertDatabase, assertDirectoryPath, readToken } from './backend.js'
 import { RESTORE_MARK, backupCodes, backupError, readBackup, writeSnapshot } from './backup-format.js'
 import { openModel } from './node.js'
 import type { Terminal } from './serve.js'
@@ -43,7 +42,7 @@ export async function exportCommand (args: string[], term: Terminal): Promise<nu
     const out = createWriteStream(partial, { flags: 'wx' })
     const done = new Promise<void>((resolve, reject) => { out.on('finish', resolve); out.on('error', reject) })
     if (db !== undefined) {
-      if (!(await exists(db))) throw netError(netCodes.NOT_FOUND, `No database at ${db}`)
+      await assertDatabase(db)
       const model = await openModel(db)
       try {
         await writeSnapshot(model, out)
@@ -83,6 +82,7 @@ export async function importCommand (args: string[], term: Terminal): Promise<nu
   const dir = str(values, 'db')
   if (dir === undefined) throw usageError('import needs --db DIR: a new directory for the restored database', help.import)
   if (!(await exists(file))) throw usageError(`Cannot read ${file}`)
+  await assertDirectoryPath(dir)
   const entries = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined
     throw err

@@ -1,9 +1,11 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
+import { invalidValue } from '../errors.js'
 import { hasCode, netCodes, netError } from '../net/errors.js'
 import { isWellFormed, valueProblem } from '../value-domain.js'
 import { DEFAULT_NODE, clientOptions, help, parse, parseNodeUrl, parseValue, str, usageError, type Values } from './args.js'
 import { DbBackend, HttpBackend, readToken, type Backend, type Entry } from './backend.js'
+import { inexactInteger, inexactMessage } from './http-json.js'
 import { loadNodeKeys } from './security.js'
 import type { Terminal } from './serve.js'
 
@@ -96,7 +98,7 @@ async function run (command: ClientCommand, backend: Backend, args: string[], va
       return 0
     }
     case 'set':
-      await backend.set(args[0], parseValue(args[1], values.raw === true))
+      await backend.set(args[0], exactValue(args[1], values.raw === true))
       return 0
     case 'del':
       await backend.set(args[0], null)
@@ -146,6 +148,28 @@ async function watch (backend: Backend, term: Terminal): Promise<number> {
   return 0
 }
 
+/**
+ * `set`'s VALUE as parseValue reads it, but an integer literal that JSON.parse
+ * would round (beyond 2^53) is SCUTTLEDB_INVALID_VALUE, not stored rounded.
+ * A VALUE that is no JSON is stored as the text, whatever digits it holds.
+ */
+function exactValue (text: string, raw: boolean): unknown {
+  const value = parseValue(text, raw)
+  if (raw || !isJson(text)) return value
+  const inexact = inexactInteger(text)
+  if (inexact !== undefined) throw invalidValue(`${inexactMessage(inexact)} (set --raw stores the text)`)
+  return value
+}
+
+function isJson (text: string): boolean {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** Parse and check one line of a dump: `{"key": string, "value": any}`, the value in the value domain. */
 function parseLine (line: string, n: number): Entry {
   let entry: unknown
@@ -159,6 +183,8 @@ function parseLine (line: string, n: number): Entry {
     throw netError(netCodes.BAD_REQUEST, `Line ${n} must be {"key": "...", "value": ...}`)
   }
   // JSON can spell values a Model refuses (-0, lone surrogates): refuse them here, before anything is written.
+  const inexact = inexactInteger(line)
+  if (inexact !== undefined) throw netError(netCodes.BAD_REQUEST, `Line ${n}: ${inexactMessage(inexact)}`)
   const problem = isWellFormed(key) ? valueProblem(value) : 'the key has a lone surrogate'
   if (problem !== undefined) throw netError(netCodes.BAD_REQUEST, `Line ${n}: ${problem}`)
   return { key, value }

@@ -1,10 +1,12 @@
 import http from 'node:http'
+import { codes } from '../errors.js'
 import type { Model } from '../model.js'
 import { codeOf, netCodes } from '../net/errors.js'
 import { httpTimeouts } from '../net/keepalive.js'
 import { authorize, corsHeaders, preflightHeaders, type HttpTokens } from './http-auth.js'
 import { changesPage, decodePosition, serveEvents } from './http-changes.js'
 import { HttpError, badRequest, fail, httpCodes, onClientError, send } from './http-errors.js'
+import { inexactInteger, inexactMessage } from './http-json.js'
 import { listPage } from './http-list.js'
 
 /** Options of the HTTP API. */
@@ -86,11 +88,16 @@ async function readJson (req: http.IncomingMessage, max: number): Promise<unknow
     chunks.push(chunk)
   }
   const text = Buffer.concat(chunks).toString('utf8')
+  let value: unknown
   try {
-    return JSON.parse(text)
+    value = JSON.parse(text)
   } catch {
     throw badRequest('The body must be JSON')
   }
+  // Not rounded silently: an integer JSON.parse could not keep exactly is refused.
+  const inexact = inexactInteger(text)
+  if (inexact !== undefined) throw new HttpError(400, codes.INVALID_VALUE, inexactMessage(inexact))
+  return value
 }
 
 function keyOf (path: string): string {

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { codeOf } from '../net/errors.js'
+import { codeOf, netCodes } from '../net/errors.js'
 import { help, isUsage, usageOf } from './args.js'
 import { clientCommands, runClient, type ClientCommand } from './client.js'
 import { exportCommand, importCommand } from './backup.js'
@@ -31,6 +31,17 @@ function version (): string {
   return 'unknown'
 }
 
+/**
+ * The cause of an error that is not one of ours (a store's
+ * LEVEL_DATABASE_NOT_OPEN says only "Database failed to open"; its cause names
+ * the path and what was wrong), as `: message`; nothing for our coded errors.
+ */
+function causeOf (err: Error): string {
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' && code.startsWith('SCUTTLEDB_')) return ''
+  return err.cause instanceof Error ? `: ${err.cause.message}` : ''
+}
+
 /** Run the command with `argv` (without node and the script); resolves with the exit status. */
 async function main (argv: string[], term: Terminal): Promise<number> {
   const [command, ...args] = argv
@@ -49,12 +60,13 @@ async function main (argv: string[], term: Terminal): Promise<number> {
     if (command === 'keygen') return await keygen(args, term)
     if (command === 'id') return await printId(args, term)
     if ((clientCommands as readonly string[]).includes(command)) return await runClient(command as ClientCommand, args, term)
-    term.stderr.write(`scuttledb: unknown command "${command}"\n\n${help.main}`)
+    // Like every error line, it ends in its code.
+    term.stderr.write(`scuttledb: unknown command "${command}" [${netCodes.USAGE}]\n\n${help.main}`)
     return 2
   } catch (err) {
     const e = err as Error
     // One line for the error (a script can grep it); the usage, if any, after it.
-    term.stderr.write(`scuttledb ${command}: ${e.message} [${codeOf(e)}]\n`)
+    term.stderr.write(`scuttledb ${command}: ${e.message}${causeOf(e)} [${codeOf(e)}]\n`)
     const usage = usageOf(err)
     if (usage !== undefined) term.stderr.write(`\n${usage}`)
     return isUsage(err) ? 2 : 1

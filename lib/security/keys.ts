@@ -249,14 +249,28 @@ export interface LoadOptions {
  * already be someone else's too.
  */
 export async function loadKeys (path: string, options: LoadOptions = {}): Promise<KeyPair> {
+  const pem = await readFile(path)
+  // What the file is comes first: telling a user to chmod 600 a public key
+  // (which is meant to be shared) would be wrong advice. The label is enough
+  // to tell; the key itself is only decoded (decrypted) once its mode is safe.
+  const text = pem.toString('latin1')
+  if (!PRIVATE_LABEL.test(text)) {
+    const hint = PUBLIC_LABEL.test(text) ? 'it is a public key: give the private key file (without .pub)' : 'no PEM PRIVATE KEY block in it'
+    throw securityError(securityCodes.INVALID_KEY, `Not a usable PEM private key (${hint})`)
+  }
   if (process.platform !== 'win32' && options.allowInsecurePermissions !== true) {
     const { mode } = await stat(path)
     if ((mode & 0o077) !== 0) {
       throw securityError(securityCodes.KEY_PERMISSIONS, `${path} is accessible by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`)
     }
   }
-  return keysFromPem(await readFile(path), options.passphrase)
+  return keysFromPem(pem, options.passphrase)
 }
+
+/** The PEM label of a private key: PKCS#8, encrypted PKCS#8, PKCS#1 RSA, SEC1 EC... */
+const PRIVATE_LABEL = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/
+/** The PEM label of a public key (SPKI, PKCS#1 RSA). */
+const PUBLIC_LABEL = /-----BEGIN (?:[A-Z0-9]+ )*PUBLIC KEY-----/
 
 /**
  * Generate a key pair and save it (the `scuttledb keygen` command): the private
