@@ -104,6 +104,9 @@ export interface OpenOptions {
  */
 export async function openModel (dir: string, options: OpenOptions = {}): Promise<Model> {
   const { sync = false, keys, writers } = options
+  // classic-level would report a file as a bare LEVEL_DATABASE_NOT_OPEN.
+  const found = await stat(dir).catch(() => undefined)
+  if (found !== undefined && !found.isDirectory()) throw usageError(`--db ${dir} is a file, not a database directory`)
   const model = new Model({ db: dir, sync, ...(keys === undefined ? {} : securityOptions(keys)), writers })
   try {
     await model.open()
