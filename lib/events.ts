@@ -80,9 +80,9 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
     if (this.#retention.maxCount !== undefined || this.#retention.maxAge !== undefined) await this.prune()
   }
 
-  override async close (): Promise<void> {
-    await this.#pruning
-    await super.close()
+  protected override async _closing (): Promise<void> {
+    // A pass under way stops at its next read (the instance refuses them now); the next open prunes again.
+    await this.#pruning?.catch(() => {})
   }
 
   /**

@@ -210,8 +210,10 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   }
 
   /**
-   * Close: ends every stream, waits for queued commits, closes the database if
-   * this instance opened it. Calling it again returns the same promise.
+   * Close: an open instance is `'closing'` when this returns (every later call
+   * is refused with SCUTTLEDB_NOT_OPEN); ends every stream, waits for queued
+   * commits, closes the database if this instance opened it. Calling it again
+   * returns the same promise. Data types wait for their own work in `_closing`.
    */
   async close (): Promise<void> {
     this.#closing ??= this.#close()
@@ -219,13 +221,17 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   }
 
   async #close (): Promise<void> {
+    // Before the first await, so that a call made right after close() is refused.
+    if (this.#status === 'open') this.#status = 'closing'
     if (this.#opening !== undefined) await this.#opening.catch(() => {})
-    const wasOpen = this.#status === 'open'
-    this.#status = 'closing'
+    // Opened, now or by the open that was under way (a failed open left no storage).
+    const wasOpen = this.#storage !== undefined
+    if (wasOpen) this.#status = 'closing'
     for (const stream of this.#streams) stream.destroy()
     await Promise.all([...this.#streams].map(async (stream) => await stream._closed()))
+    if (wasOpen) await this._closing()
     await this.#pipeline?.drained()
-    if (wasOpen && this.#storage !== undefined) await this.#storage.close()
+    if (wasOpen) await (this.#storage as Storage).close()
     this.#status = 'closed'
   }
 
@@ -380,6 +386,13 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   protected _horizon (): number {
     return 0
   }
+
+  /**
+   * Called by `close()` once the instance is `'closing'` (public calls are
+   * refused) and its streams ended, before the database closes: wait here for
+   * the data type's own background work (timers, pruning). Default: nothing.
+   */
+  protected async _closing (): Promise<void> {}
 
   /** Called after an update is committed, before peers are sent it: emit the type's own events. */
   protected _committed (_update: Update): void {}
