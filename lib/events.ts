@@ -66,7 +66,8 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
   constructor (options: EventsOptions) {
     super(options)
     const retention = options.retention ?? {}
-    if (retention.maxAge !== undefined && !(retention.maxAge > 0)) throw new TypeError('retention.maxAge must be a positive number')
+    if (retention === null || typeof retention !== 'object') throw new TypeError('options.retention must be an object { maxAge?, maxCount? }')
+    if (retention.maxAge !== undefined && !(typeof retention.maxAge === 'number' && retention.maxAge > 0)) throw new TypeError('retention.maxAge must be a positive number')
     if (retention.maxCount !== undefined && !(Number.isInteger(retention.maxCount) && retention.maxCount > 0)) {
       throw new TypeError('retention.maxCount must be a positive integer')
     }
