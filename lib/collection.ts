@@ -152,9 +152,14 @@ export class Collection extends EventEmitter<CollectionEvents> {
     return this.#openCatalog().get(name)?.type
   }
 
-  /** Every document's name, in creation order. */
-  * names (): IterableIterator<string> {
-    for (const entry of this.#openCatalog().entries()) yield entry.name
+  /** Every document's name, in the order the documents were created here (an array, a copy). */
+  names (): string[] {
+    const entries = [...this.#openCatalog().entries()]
+    // Each document's sublevel number is given at creation; the catalog is read back in key order.
+    let ordered = true
+    for (let i = 1; i < entries.length && ordered; i++) ordered = entries[i - 1].n < entries[i].n
+    if (!ordered) entries.sort((a, b) => a.n - b.n)
+    return entries.map((entry) => entry.name)
   }
 
   /**
@@ -227,8 +232,10 @@ export class Collection extends EventEmitter<CollectionEvents> {
 
   #typeName (type: string | DocumentType | undefined): string | undefined {
     if (type === undefined || typeof type === 'string') return type
+    if (typeof type !== 'function') throw new TypeError('A document type must be a registered name or constructor')
     for (const [name, registered] of this.#types) if (registered === type) return name
-    throw new TypeError(`${type.name} is not a registered type of this collection`)
+    // The same code as an unregistered name: what is wrong is the collection's registry, not the argument's type.
+    throw error(codes.UNKNOWN_TYPE, `${type.name} is not a registered type of this collection`)
   }
 
   #openCatalog (): Catalog {

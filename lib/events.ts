@@ -38,7 +38,10 @@ export type EventName<M> = keyof M & string
 
 /** The events of `Events#lifecycle`: every Scuttlebutt's, and `error` for a failed `emit()`. */
 export interface EventsLifecycle extends ScuttlebuttEvents {
-  /** A commit of `emit()` failed (nobody awaits it); without a listener it is thrown. */
+  /**
+   * A commit of `emit()` failed (nobody awaits it). Without a listener it goes to
+   * `process.emitWarning` (or `console.warn` where there is no `process`), never thrown.
+   */
   error: [err: Error]
 }
 
@@ -63,7 +66,8 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
   constructor (options: EventsOptions) {
     super(options)
     const retention = options.retention ?? {}
-    if (retention.maxAge !== undefined && !(retention.maxAge > 0)) throw new TypeError('retention.maxAge must be a positive number')
+    if (retention === null || typeof retention !== 'object') throw new TypeError('options.retention must be an object { maxAge?, maxCount? }')
+    if (retention.maxAge !== undefined && !(typeof retention.maxAge === 'number' && retention.maxAge > 0)) throw new TypeError('retention.maxAge must be a positive number')
     if (retention.maxCount !== undefined && !(Number.isInteger(retention.maxCount) && retention.maxCount > 0)) {
       throw new TypeError('retention.maxCount must be a positive integer')
     }
@@ -77,9 +81,9 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
     if (this.#retention.maxCount !== undefined || this.#retention.maxAge !== undefined) await this.prune()
   }
 
-  override async close (): Promise<void> {
-    await this.#pruning
-    await super.close()
+  protected override async _closing (): Promise<void> {
+    // A pass under way stops at its next read (the instance refuses them now); the next open prunes again.
+    await this.#pruning?.catch(() => {})
   }
 
   /**
@@ -89,11 +93,23 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
   override emit<K extends EventName<M>> (event: K, ...args: M[K]): boolean {
     // A caller's mistake throws here, at the call; only storage failures arrive later.
     if (typeof event !== 'string') throw new TypeError('An event name must be a string')
-    this._submit([event, ...args]).catch((err: unknown) => {
-      if (this.lifecycle.listenerCount('error') > 0) this.lifecycle.emit('error', err as Error)
-      else throw err
-    })
+    this._submit([event, ...args]).catch((err: unknown) => { this.#commitFailed(err as Error) })
     return true
+  }
+
+  /**
+   * Report a failed background commit of `emit()`. Nobody awaits it, so an
+   * 'error' without a listener (or a rethrow) would end the process over a failing store.
+   */
+  #commitFailed (err: Error): void {
+    if (this.lifecycle.listenerCount('error') > 0) {
+      this.lifecycle.emit('error', err)
+      return
+    }
+    // The browser entry has no `process`.
+    const proc = (globalThis as { process?: { emitWarning?: (warning: Error) => void } }).process
+    if (typeof proc?.emitWarning === 'function') proc.emitWarning(err)
+    else console.warn(err)
   }
 
   /** Record and replicate an event; resolves with the update once it is durable. */

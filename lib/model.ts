@@ -151,10 +151,9 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
     await this.purge()
   }
 
-  override async close (): Promise<void> {
+  protected override async _closing (): Promise<void> {
     clearInterval(this.#timer)
     await this.#purging?.catch(() => {})
-    await super.close()
   }
 
   /**

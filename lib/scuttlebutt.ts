@@ -6,6 +6,7 @@ import { clockToObject, isSource, type Clock, type ClockObject, type Source, typ
 import { FORMAT_VERSION, Storage, type Commit, type DataSpace, type Database } from './storage.js'
 import { upgradeStorage } from './upgrade.js'
 import { ReplicationStream, type StreamOptions } from './stream.js'
+import { checkStreamOptions } from './stream-options.js'
 import { HybridClock, type WallClock } from './timestamp.js'
 import type { Transaction } from './transaction.js'
 import { UpdatePipeline, type Done, type Pending, type PipelineHost } from './pipeline.js'
@@ -130,18 +131,26 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
       throw new TypeError('options.db must be a path or an abstract-level database')
     }
     if (id !== undefined && !isSource(id)) throw new TypeError('options.id must be a non-empty string without NUL')
-    if (!(maxClockSkew >= 0)) throw new TypeError('options.maxClockSkew must be a non-negative number')
+    if (typeof maxClockSkew !== 'number' || !(maxClockSkew >= 0)) throw new TypeError('options.maxClockSkew must be a non-negative number')
     if (!(Number.isInteger(maxBatch) && maxBatch > 0)) throw new TypeError('options.maxBatch must be a positive integer')
+    if (typeof sync !== 'boolean') throw new TypeError('options.sync must be a boolean')
+    if (typeof now !== 'function') throw new TypeError('options.now must be a function returning ms since the epoch')
     const { security, writers } = options
-    if (security !== undefined && (typeof security.sign !== 'function' || typeof security.verify !== 'function')) {
+    if (security !== undefined && (security === null || typeof security !== 'object' ||
+      typeof security.sign !== 'function' || typeof security.verify !== 'function')) {
       throw new TypeError('options.security must have sign() and verify()')
     }
+    if (security?.createId !== undefined && typeof security.createId !== 'function') throw new TypeError('options.security.createId must be a function')
     if (security?.verifyBatch !== undefined && typeof security.verifyBatch !== 'function') throw new TypeError('options.security.verifyBatch must be a function')
     this.#options = { db, id, sync, maxClockSkew, maxBatch, now, security }
     if (typeof writers === 'function') {
       this.#writers = writers
     } else if (writers !== undefined) {
+      if (writers === null || typeof (writers as Partial<Iterable<Source>>)[Symbol.iterator] !== 'function' || typeof writers === 'string') {
+        throw new TypeError('options.writers must be an iterable of ids or a predicate')
+      }
       const allowed = new Set(writers)
+      for (const writer of allowed) if (!isSource(writer)) throw new TypeError('options.writers must hold ids (non-empty strings without NUL)')
       this.#writers = (source) => allowed.has(source)
     }
     this.#hlc = new HybridClock(now)
@@ -212,8 +221,10 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   }
 
   /**
-   * Close: ends every stream, waits for queued commits, closes the database if
-   * this instance opened it. Calling it again returns the same promise.
+   * Close: an open instance is `'closing'` when this returns (every later call
+   * is refused with SCUTTLEDB_NOT_OPEN); ends every stream, waits for queued
+   * commits, closes the database if this instance opened it. Calling it again
+   * returns the same promise. Data types wait for their own work in `_closing`.
    */
   async close (): Promise<void> {
     this.#closing ??= this.#close().finally(() => { this._emitLifecycle('close') })
@@ -221,13 +232,17 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   }
 
   async #close (): Promise<void> {
+    // Before the first await, so that a call made right after close() is refused.
+    if (this.#status === 'open') this.#status = 'closing'
     if (this.#opening !== undefined) await this.#opening.catch(() => {})
-    const wasOpen = this.#status === 'open'
-    this.#status = 'closing'
+    // Opened, now or by the open that was under way (a failed open left no storage).
+    const wasOpen = this.#storage !== undefined
+    if (wasOpen) this.#status = 'closing'
     for (const stream of this.#streams) stream.destroy()
     await Promise.all([...this.#streams].map(async (stream) => await stream._closed()))
+    if (wasOpen) await this._closing()
     await this.#pipeline?.drained()
-    if (wasOpen && this.#storage !== undefined) await this.#storage.close()
+    if (wasOpen) await (this.#storage as Storage).close()
     this.#status = 'closed'
   }
 
@@ -235,9 +250,18 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    * Every held update newer than `clock` (an absent or null entry means
    * everything from that source), in `(ts, source)` order, read lazily.
    */
-  async * history (clock: Record<Source, number | null> | null = null): AsyncGenerator<Update> {
+  history (clock: Record<Source, number | null> | null = null): AsyncGenerator<Update> {
+    // Checked at the call, not at the first next() of the generator.
+    if (clock !== null && typeof clock !== 'object') throw new TypeError('history(clock): clock must be an object { source: ts } or null')
     const known: Clock = new Map()
-    for (const [source, ts] of Object.entries(clock ?? {})) if (typeof ts === 'number') known.set(source, ts)
+    for (const [source, ts] of Object.entries(clock ?? {})) {
+      if (typeof ts === 'number') known.set(source, ts)
+      else if (ts !== null && ts !== undefined) throw new TypeError(`history(clock): the entry of ${source} must be a timestamp or null`)
+    }
+    return this.#history(known)
+  }
+
+  async * #history (known: Clock): AsyncGenerator<Update> {
     const cursor = this._cursor(known)
     try {
       for (let entry = await cursor.next(); entry !== undefined; entry = await cursor.next()) {
@@ -324,6 +348,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
 
   /** Create a replication stream (a Duplex) for one peer connection. */
   createStream (options: StreamOptions = {}): ReplicationStream {
+    checkStreamOptions(options)
     this.#assertOpen()
     const stream = new ReplicationStream(this, options)
     this.#streams.add(stream)
@@ -332,11 +357,13 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
 
   /** A stream that only sends (the peer's updates are ignored). */
   createReadStream (options: StreamOptions = {}): ReplicationStream {
+    checkStreamOptions(options)
     return this.createStream({ ...options, writable: false, readable: true })
   }
 
   /** A stream that only receives. */
   createWriteStream (options: StreamOptions = {}): ReplicationStream {
+    checkStreamOptions(options)
     return this.createStream({ ...options, writable: true, readable: false })
   }
 
@@ -382,6 +409,13 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   protected _horizon (): number {
     return 0
   }
+
+  /**
+   * Called by `close()` once the instance is `'closing'` (public calls are
+   * refused) and its streams ended, before the database closes: wait here for
+   * the data type's own background work (timers, pruning). Default: nothing.
+   */
+  protected async _closing (): Promise<void> {}
 
   /** Called after an update is committed, before peers are sent it: emit the type's own events. */
   protected _committed (_update: Update): void {}

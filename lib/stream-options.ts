@@ -49,3 +49,18 @@ export interface SyncProgress {
    */
   behind: { sources: number, ms: number }
 }
+
+const BOOLEAN_OPTIONS = ['readable', 'writable', 'sendClock', 'tail'] as const
+
+/**
+ * Throw a TypeError naming the option when `options` is not a StreamOptions
+ * object (`wrapper` and `maxFrameBytes` are checked by the stream itself).
+ */
+export function checkStreamOptions (options: unknown): asserts options is StreamOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('Stream options must be an object')
+  const given = options as Record<string, unknown>
+  for (const name of BOOLEAN_OPTIONS) {
+    if (given[name] !== undefined && typeof given[name] !== 'boolean') throw new TypeError(`Stream option ${name} must be a boolean`)
+  }
+  if (given.name !== undefined && typeof given.name !== 'string') throw new TypeError('Stream option name must be a string')
+}

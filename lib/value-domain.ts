@@ -24,9 +24,11 @@ export const MAX_DEPTH = 256
  * - `null`, `true`, `false`
  * - finite numbers other than `-0` (msgpack writes -0 as 0, JSON as 0)
  * - strings without lone surrogates (UTF-8 cannot carry them)
- * - arrays without holes, and plain objects (prototype `Object.prototype` or
- *   `null`) whose own keys are well-formed strings other than `__proto__`, with
- *   no symbol keys, whose values are in the domain
+ * - arrays without holes and without other own properties than their elements
+ *   (no named or symbol keys, prototype `Array.prototype`), and plain objects
+ *   (prototype `Object.prototype` or `null`) whose own keys are well-formed
+ *   strings other than `__proto__`, with no symbol keys, whose values are in the
+ *   domain (non-enumerable properties are not part of a value, as in JSON)
  * - binary: `Uint8Array` (a `Buffer` is one), read back as a `Buffer`; msgpack
  *   only: a JSON stream cannot carry it and skips such updates (see `unsendable`)
  *
@@ -61,11 +63,17 @@ function objectProblem (value: object, depth: number): string | undefined {
   }
   if (depth === 0) return `nesting deeper than ${MAX_DEPTH} levels`
   if (Array.isArray(value)) {
+    // Both wire formats carry an array's elements only: a subclass or a named
+    // property would read back as a different value.
+    if (Object.getPrototypeOf(value) !== Array.prototype) return 'an array that is not plain'
     for (let i = 0; i < value.length; i++) {
       if (!(i in value)) return 'an array with holes'
       const problem = valueProblem(value[i], depth - 1)
       if (problem !== undefined) return problem
     }
+    // Without holes, the own enumerable keys are the indices and nothing else exactly when they number `length`.
+    if (Object.keys(value).length !== value.length) return 'an array with properties other than its elements'
+    if (Object.getOwnPropertySymbols(value).length > 0) return 'an array with symbol keys'
     return undefined
   }
   const proto = Object.getPrototypeOf(value)

@@ -1,4 +1,4 @@
-import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import { sign as cryptoSign, verify as cryptoVerify, KeyObject } from 'node:crypto'
 import { pack, unpack } from '../msgpack.js'
 import type { Source, Update } from '../protocol.js'
 import type { Security } from '../scuttlebutt.js'
@@ -75,7 +75,9 @@ function decode (s: unknown): Buffer | undefined {
  * `new Model({ db, ...securityOptions(keys) })`.
  */
 export function createSecurity (options: SecurityOptions = {}): KeySecurity {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
   const { keys, verifyOn = 'workers', keyCacheSize = 4096 } = options
+  if (keys !== undefined) assertKeyPair(keys, 'options.keys')
   if (verifyOn !== 'workers' && verifyOn !== 'threadpool' && verifyOn !== 'main') throw new TypeError("verifyOn must be 'workers', 'threadpool' or 'main'")
   if (!(Number.isInteger(keyCacheSize) && keyCacheSize > 0)) throw new TypeError('keyCacheSize must be a positive integer')
   const encodedKey = keys?.publicKeyDer.toString('base64url')
@@ -222,5 +224,16 @@ export function createSecurity (options: SecurityOptions = {}): KeySecurity {
  * than signing updates nobody can verify) and the backend.
  */
 export function securityOptions (keys: KeyPair, options: Omit<SecurityOptions, 'keys'> = {}): { id: Source, security: KeySecurity } {
+  assertKeyPair(keys, 'keys')
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
   return { id: keys.id, security: createSecurity({ ...options, keys }) }
+}
+
+/** A caller's mistake (a key file's path, `{}`) is a TypeError here, not a failure deep inside signing. */
+function assertKeyPair (keys: unknown, name: string): asserts keys is KeyPair {
+  const k = keys as Partial<KeyPair> | null
+  if (k === null || typeof k !== 'object' || typeof k.id !== 'string' || (k.type !== 'ed25519' && k.type !== 'rsa') ||
+    !(k.publicKey instanceof KeyObject) || !(k.privateKey instanceof KeyObject) || !(k.publicKeyDer instanceof Uint8Array)) {
+    throw new TypeError(`${name} must be a key pair (from generateKeys(), keysFromPem() or loadKeys())`)
+  }
 }
