@@ -73,7 +73,7 @@ export function parseUpdate (x: unknown): Update {
   }
   if (!isSource(x[2])) throw error(codes.INVALID_MESSAGE, 'An update source must be a valid id', { update: x })
   // Only what every wire and storage carry exactly is accepted (see value-domain.ts).
-  const problem = valueProblem(x[0]) ?? (x.length === 4 ? valueProblem(x[3]) : undefined)
+  const problem = valueProblem(x[0], MAX_DEPTH, true) ?? (x.length === 4 ? valueProblem(x[3], MAX_DEPTH, true) : undefined)
   if (problem !== undefined) throw error(codes.INVALID_MESSAGE, `An update may not hold ${problem}`, { update: x })
   return x as Update
 }

@@ -38,8 +38,10 @@ export const MAX_DEPTH = 256
  * rejected with the stream closed when it comes from a peer.
  *
  * Returns undefined when `value` is in the domain, otherwise why not.
+ * `decoded`: true for a value a msgpack or JSON decoder made (it skips the
+ * checks only a caller's own objects can fail).
  */
-export function valueProblem (value: unknown, depth = MAX_DEPTH): string | undefined {
+export function valueProblem (value: unknown, depth = MAX_DEPTH, decoded = false): string | undefined {
   switch (typeof value) {
     case 'string':
       return isWellFormed(value) ? undefined : 'a string with a lone surrogate'
@@ -50,13 +52,19 @@ export function valueProblem (value: unknown, depth = MAX_DEPTH): string | undef
       return undefined
     case 'object':
       if (value === null) return undefined
-      return objectProblem(value, depth)
+      return objectProblem(value, depth, decoded)
     default:
       return `a value of type ${typeof value}`
   }
 }
 
-function objectProblem (value: object, depth: number): string | undefined {
+/**
+ * `decoded`: the value came from a msgpack or JSON decoder, which makes plain
+ * arrays and objects only, so what such a value cannot have (an array's named or
+ * symbol keys, its prototype; an object's symbol keys) is not looked for: those
+ * checks allocate, and every received update passes here (lib/protocol.ts).
+ */
+function objectProblem (value: object, depth: number, decoded: boolean): string | undefined {
   if (value instanceof Uint8Array) {
     // Subclasses other than Buffer (none in practice) would come back as a Buffer: still bytes.
     return undefined
@@ -65,12 +73,13 @@ function objectProblem (value: object, depth: number): string | undefined {
   if (Array.isArray(value)) {
     // Both wire formats carry an array's elements only: a subclass or a named
     // property would read back as a different value.
-    if (Object.getPrototypeOf(value) !== Array.prototype) return 'an array that is not plain'
+    if (!decoded && Object.getPrototypeOf(value) !== Array.prototype) return 'an array that is not plain'
     for (let i = 0; i < value.length; i++) {
       if (!(i in value)) return 'an array with holes'
-      const problem = valueProblem(value[i], depth - 1)
+      const problem = valueProblem(value[i], depth - 1, decoded)
       if (problem !== undefined) return problem
     }
+    if (decoded) return undefined
     // Without holes, the own enumerable keys are the indices and nothing else exactly when they number `length`.
     if (Object.keys(value).length !== value.length) return 'an array with properties other than its elements'
     if (Object.getOwnPropertySymbols(value).length > 0) return 'an array with symbol keys'
@@ -81,13 +90,13 @@ function objectProblem (value: object, depth: number): string | undefined {
     const name = (value.constructor as { name?: unknown } | undefined)?.name
     return typeof name === 'string' && name !== '' ? `an instance of ${name}` : 'an object that is not plain'
   }
-  if (Object.getOwnPropertySymbols(value).length > 0) return 'an object with symbol keys'
+  if (!decoded && Object.getOwnPropertySymbols(value).length > 0) return 'an object with symbol keys'
   for (const key in value) {
     if (!Object.hasOwn(value, key)) continue
     // msgpackr renames the key __proto__ on decoding (a prototype-pollution guard).
     if (key === '__proto__') return 'the object key __proto__'
     if (!isWellFormed(key)) return 'an object key with a lone surrogate'
-    const problem = valueProblem((value as Record<string, unknown>)[key], depth - 1)
+    const problem = valueProblem((value as Record<string, unknown>)[key], depth - 1, decoded)
     if (problem !== undefined) return problem
   }
   return undefined
