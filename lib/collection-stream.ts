@@ -318,7 +318,7 @@ export class CollectionStream extends Duplex {
         if (this.#collection.status !== 'open') {
           this.#abort(err)
         } else {
-          this.#collection._documentError(name, err instanceof ScuttledbError ? err : error(codes.DOCUMENT_OPEN_FAILED, `Document ${name} could not be opened`, { cause: err }))
+          this.#collection._documentError(name, err instanceof ScuttledbError ? err : error(codes.DOCUMENT_FAILED, `Document ${name} could not be opened`, { cause: err }))
         }
         return undefined
       })

@@ -5,7 +5,7 @@ export { MAX_NAME_LENGTH, isDocumentName } from './collection-names.js'
 import { Catalog, type CatalogEntry } from './collection-catalog.js'
 import { CollectionStream, type CollectionStreamOptions, type StreamContext } from './collection-stream.js'
 import { Counter } from './counter.js'
-import { codes, error, type ScuttledbError } from './errors.js'
+import { codes, error, ScuttledbError } from './errors.js'
 import { Events } from './events.js'
 import { Model } from './model.js'
 import type { Clock, Source } from './protocol.js'
@@ -350,7 +350,11 @@ export class Collection extends EventEmitter<CollectionEvents> {
       if (excess <= 0) break
       if (slot.doc === undefined || slot.leases > 0 || slot.doc.streams > 0) continue
       excess--
-      void this.#evict(slot)
+      // In the background: a failed close (its store failed) is that document's error, not an unhandled rejection.
+      const name = slot.entry.name
+      this.#evict(slot).catch((err: unknown) => {
+        this.emit('documentError', name, err instanceof ScuttledbError ? err : error(codes.DOCUMENT_FAILED, `Document ${name} failed to close`, { cause: err as Error }))
+      })
     }
   }
 

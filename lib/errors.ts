@@ -49,8 +49,8 @@ export const codes = {
   TYPE_MISMATCH: 'SCUTTLEDB_TYPE_MISMATCH',
   /** A peer sent updates for a document it may not write (or see); its collection stream was closed. */
   ACCESS_DENIED: 'SCUTTLEDB_ACCESS_DENIED',
-  /** A document a peer's updates were for could not be opened (its options or its store failed); the cause says why. */
-  DOCUMENT_OPEN_FAILED: 'SCUTTLEDB_DOCUMENT_OPEN_FAILED'
+  /** A collection's document could not be opened for a peer's updates, or closed when idle (its options or its store failed); the cause says why. */
+  DOCUMENT_FAILED: 'SCUTTLEDB_DOCUMENT_FAILED'
 } as const
 
 /** One of the stable error codes. */

@@ -42,7 +42,7 @@ test('a collection refuses a document\'s updates from a peer behind a delete the
   await closed
 })
 
-test('a document that fails to open for a peer\'s updates is reported (SCUTTLEDB_DOCUMENT_OPEN_FAILED, with the cause) and skipped; the stream and the other documents go on', async (t) => {
+test('a document that fails to open for a peer\'s updates is reported (SCUTTLEDB_DOCUMENT_FAILED, with the cause) and skipped; the stream and the other documents go on', async (t) => {
   const dir = await tempDir(t)
   const x = new Collection({ db: join(dir, 'x'), documentOptions: (name) => { if (name === 'bad') throw new Error('no options for bad'); return undefined } })
   const y = new Collection({ db: join(dir, 'y') })
@@ -57,9 +57,29 @@ test('a document that fails to open for a peer\'s updates is reported (SCUTTLEDB
   const sy = y.createStream()
   const closed = new Promise<void>((resolve) => { pipeline(sx, sy, sx, () => { resolve() }) })
   await Promise.all([once(sx, 'syncReceived'), once(sy, 'syncReceived')])
-  t.deepEqual(errors.map(([name, err]) => [name, err.code, (err.cause as Error | undefined)?.message]), [['bad', 'SCUTTLEDB_DOCUMENT_OPEN_FAILED', 'no options for bad']], 'the failed open is reported with its cause')
+  t.deepEqual(errors.map(([name, err]) => [name, err.code, (err.cause as Error | undefined)?.message]), [['bad', 'SCUTTLEDB_DOCUMENT_FAILED', 'no options for bad']], 'the failed open is reported with its cause')
   t.equal(await (await x.doc('good', Model)).get('k'), 2, 'the other document synced')
   t.notOk(sx.destroyed, 'the stream stays open')
   sx.destroy()
   await closed
+})
+
+test('an idle document that fails to close is reported (documentError SCUTTLEDB_DOCUMENT_FAILED), not an unhandled rejection', async (t) => {
+  class FailingClose extends Model {
+    protected override async _closing (): Promise<void> { throw new Error('close failed') }
+  }
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
+  const c = new Collection({ db: join(await tempDir(t), 'c'), maxOpen: 1, types: { FailingClose } })
+  await c.open()
+  const reported = new Promise<[string, ScuttledbError]>((resolve) => { c.on('documentError', (name, err) => { resolve([name, err]) }) })
+  await (await c.doc('first', 'FailingClose') as FailingClose).set('k', 1)
+  await (await c.doc('second', 'FailingClose') as FailingClose).set('k', 2)
+  const [name, err] = await reported
+  t.deepEqual([name, err.code, (err.cause as Error | undefined)?.message], ['first', 'SCUTTLEDB_DOCUMENT_FAILED', 'close failed'], 'the evicted document\'s failed close is reported with its cause')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.deepEqual(unhandled, [], 'no unhandled rejection')
+  await c.close().catch(() => {})
 })
