@@ -87,6 +87,14 @@ export interface LogEntry {
 }
 
 
+/** abstract-level's default sublevel separator: a sublevel `name` of a database keeps its keys under `!name!`. */
+const SEPARATOR = '!'
+
+/** The key prefix of the sublevel `name` relative to its database (what DirectCommit writes under). */
+function localPrefix (name: string): string {
+  return SEPARATOR + name + SEPARATOR
+}
+
 function parseLogKey (key: string): { source: Source, ts: number } {
   const cut = key.length - 17
   return { source: key.slice(0, cut), ts: decodeTimestamp(key.slice(cut + 1)) }
@@ -105,11 +113,12 @@ export class Storage {
   readonly db: AnyLevel
   readonly #owned: boolean
   readonly #meta: Sublevel
-  readonly #clock: Sublevel
-  readonly #log: Sublevel
-  readonly #pinned: Sublevel
-  readonly #forgotten: Sublevel
-  readonly #quarantine: Sublevel
+  /**
+   * The other sublevels, made on first use: a sublevel costs more to construct
+   * than a small commit costs to write, and a collection opens thousands of
+   * instances that each touch only a few of them.
+   */
+  readonly #sublevels = new Map<string, Sublevel>()
   readonly #spaces = new Map<string, DataSpace>()
   /**
    * True when the database's own encodings are utf8 keys and binary values: then
@@ -122,19 +131,28 @@ export class Storage {
     this.db = db
     this.#owned = owned
     this.#meta = db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: msgpackEncoding })
-    // Every sublevel written in commits uses utf8 keys and buffer values (msgpack is
-    // applied here): one shape of batch operation keeps abstract-level's put() fast.
-    this.#clock = db.sublevel('clock', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-    this.#log = db.sublevel('log', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-    this.#pinned = db.sublevel('pinned', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-    this.#forgotten = db.sublevel('forgotten', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-    this.#quarantine = db.sublevel('quarantine', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
     this.#direct = db.keyEncoding().commonName === 'utf8' && ['buffer', 'view'].includes(db.valueEncoding().commonName)
   }
 
-  #prefixOf (sublevel: Sublevel): string {
-    return sublevel.prefix.slice(((this.db as { prefix?: string }).prefix ?? '').length)
+  /**
+   * A sublevel of the instance's database, made on first use. Every sublevel
+   * written in commits uses utf8 keys and buffer values (msgpack is applied
+   * here): one shape of batch operation keeps abstract-level's put() fast.
+   */
+  #sublevel (name: string): Sublevel {
+    let sublevel = this.#sublevels.get(name)
+    if (sublevel === undefined) {
+      sublevel = this.db.sublevel(name, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as Sublevel
+      this.#sublevels.set(name, sublevel)
+    }
+    return sublevel
   }
+
+  get #clock (): Sublevel { return this.#sublevel('clock') }
+  get #log (): Sublevel { return this.#sublevel('log') }
+  get #pinned (): Sublevel { return this.#sublevel('pinned') }
+  get #forgotten (): Sublevel { return this.#sublevel('forgotten') }
+  get #quarantine (): Sublevel { return this.#sublevel('quarantine') }
 
   /** Open a database given as a directory path (classic-level) or as an abstract-level instance. */
   static async open (location: string | Database): Promise<Storage> {
@@ -153,9 +171,12 @@ export class Storage {
     if (format !== undefined && !(Number.isInteger(format) && format >= 1 && format <= FORMAT_VERSION)) {
       throw error(codes.UNSUPPORTED_FORMAT, `Storage format ${String(format)} is not supported (this version reads 1 to ${FORMAT_VERSION})`)
     }
+    // A database without a format was never initialised (`init` runs before the first
+    // commit, in every version): it holds nothing, so nothing more is read.
+    if (format === undefined) return { format: undefined, id: typeof id === 'string' ? id : undefined, clock: new Map(), pinned: new Map(), forgotten: new Map() }
     const clock = await readClock(this.#clock)
     return {
-      format: format as number | undefined,
+      format: format as number,
       id: typeof id === 'string' ? id : undefined,
       clock,
       pinned: await readClock(this.#pinned),
@@ -225,8 +246,8 @@ export class Storage {
   space (name: string): DataSpace {
     let space = this.#spaces.get(name)
     if (space === undefined) {
-      const sublevel = this.db.sublevel('data-' + name, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-      space = { name, sublevel, prefix: this.#prefixOf(sublevel), lookup: new KeyLookup() }
+      const sublevel = this.#sublevel('data-' + name)
+      space = { name, sublevel, prefix: localPrefix('data-' + name), lookup: new KeyLookup() }
       this.#spaces.set(name, space)
     }
     return space
@@ -275,7 +296,7 @@ export class Storage {
   batch (): Commit {
     const batch = this.db.batch()
     return this.#direct
-      ? new DirectCommit(batch, this.#prefixOf(this.#log), this.#prefixOf(this.#clock), this.#prefixOf(this.#pinned), this.#prefixOf(this.#forgotten))
+      ? new DirectCommit(batch, localPrefix('log'), localPrefix('clock'), localPrefix('pinned'), localPrefix('forgotten'))
       : new SublevelCommit(batch, this.#log, this.#clock, this.#pinned, this.#forgotten)
   }
 
@@ -328,7 +349,7 @@ export class Storage {
       await this.db.close()
       return
     }
-    const sublevels = [this.#meta, this.#clock, this.#log, this.#pinned, this.#forgotten, this.#quarantine, ...[...this.#spaces.values()].map((space) => space.sublevel)]
+    const sublevels = [this.#meta, ...this.#sublevels.values()]
     await Promise.all(sublevels.map(async (sublevel) => { await sublevel.close() }))
   }
 }
