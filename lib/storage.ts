@@ -6,6 +6,7 @@ import type { Clock, Source } from './protocol.js'
 import { decodeTimestamp } from './timestamp.js'
 import { DirectCommit, SublevelCommit, logKey, type Commit } from './commit.js'
 import { KeyLookup } from './lookup.js'
+import { PrefixedView, localPrefix, type SublevelReads } from './prefixed-view.js'
 
 export { logKey, type Commit } from './commit.js'
 
@@ -61,7 +62,7 @@ export interface KeyBounds {
 }
 
 /** A sublevel's raw entries in key order, `step` at a time; the iterator is closed however the loop ends. */
-async function * pages (sublevel: Sublevel, options: KeyBounds, step: number): AsyncGenerator<Array<[string, Buffer]>> {
+async function * pages (sublevel: SublevelReads, options: KeyBounds, step: number): AsyncGenerator<Array<[string, Buffer]>> {
   const iterator = sublevel.iterator(options)
   try {
     for (let batch = await iterator.nextv(step); batch.length > 0; batch = await iterator.nextv(step)) {
@@ -73,7 +74,7 @@ async function * pages (sublevel: Sublevel, options: KeyBounds, step: number): A
 }
 
 /** A sublevel mapping sources to msgpack timestamps, as a Map. */
-async function readClock (sublevel: Sublevel): Promise<Clock> {
+async function readClock (sublevel: SublevelReads): Promise<Clock> {
   const clock: Clock = new Map()
   for await (const [source, ts] of sublevel.iterator()) clock.set(source as string, unpack(ts as Buffer) as number)
   return clock
@@ -86,14 +87,6 @@ export interface LogEntry {
   bytes: Buffer
 }
 
-
-/** abstract-level's default sublevel separator: a sublevel `name` of a database keeps its keys under `!name!`. */
-const SEPARATOR = '!'
-
-/** The key prefix of the sublevel `name` relative to its database (what DirectCommit writes under). */
-function localPrefix (name: string): string {
-  return SEPARATOR + name + SEPARATOR
-}
 
 function parseLogKey (key: string): { source: Source, ts: number } {
   const cut = key.length - 17
@@ -112,13 +105,14 @@ export class Storage {
   /** @internal */
   readonly db: AnyLevel
   readonly #owned: boolean
-  readonly #meta: Sublevel
   /**
-   * The other sublevels, made on first use: a sublevel costs more to construct
-   * than a small commit costs to write, and a collection opens thousands of
-   * instances that each touch only a few of them.
+   * The sublevels, made on first use: a sublevel costs more to construct than a
+   * small commit costs to write, and a collection opens thousands of instances.
+   * On a direct database they are only made for writes that name them (upgrades).
    */
   readonly #sublevels = new Map<string, Sublevel>()
+  /** What reads go through: views of the database's prefixed keys when direct, else the sublevels. */
+  readonly #views = new Map<string, SublevelReads>()
   readonly #spaces = new Map<string, DataSpace>()
   /**
    * True when the database's own encodings are utf8 keys and binary values: then
@@ -130,7 +124,6 @@ export class Storage {
   private constructor (db: AnyLevel, owned: boolean) {
     this.db = db
     this.#owned = owned
-    this.#meta = db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: msgpackEncoding })
     this.#direct = db.keyEncoding().commonName === 'utf8' && ['buffer', 'view'].includes(db.valueEncoding().commonName)
   }
 
@@ -148,11 +141,47 @@ export class Storage {
     return sublevel
   }
 
-  get #clock (): Sublevel { return this.#sublevel('clock') }
-  get #log (): Sublevel { return this.#sublevel('log') }
-  get #pinned (): Sublevel { return this.#sublevel('pinned') }
-  get #forgotten (): Sublevel { return this.#sublevel('forgotten') }
-  get #quarantine (): Sublevel { return this.#sublevel('quarantine') }
+  /** How the records of sublevel `name` are read. */
+  #view (name: string): SublevelReads {
+    let view = this.#views.get(name)
+    if (view === undefined) {
+      view = this.#direct ? new PrefixedView(this.db, name) : this.#sublevel(name) as unknown as SublevelReads
+      this.#views.set(name, view)
+    }
+    return view
+  }
+
+  get #clock (): SublevelReads { return this.#view('clock') }
+  get #log (): SublevelReads { return this.#view('log') }
+  get #pinned (): SublevelReads { return this.#view('pinned') }
+  get #forgotten (): SublevelReads { return this.#view('forgotten') }
+  get #quarantine (): SublevelReads { return this.#view('quarantine') }
+
+  /** The meta records (msgpack values). */
+  async #readMeta (keys: string[]): Promise<unknown[]> {
+    if (!this.#direct) return await this.#metaSublevel().getMany(keys)
+    const values = await this.#view('meta').getMany(keys) as Array<Buffer | undefined>
+    return values.map((bytes) => bytes === undefined ? undefined : unpack(bytes))
+  }
+
+  async #writeMeta (records: Array<[string, unknown]>): Promise<void> {
+    if (!this.#direct) {
+      await this.#metaSublevel().batch(records.map(([key, value]) => ({ type: 'put' as const, key, value })))
+      return
+    }
+    const batch = this.db.batch()
+    for (const [key, value] of records) batch.put(localPrefix('meta') + key, pack(value))
+    await batch.write()
+  }
+
+  #metaSublevel (): Sublevel {
+    let meta = this.#sublevels.get('meta')
+    if (meta === undefined) {
+      meta = this.db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: msgpackEncoding }) as Sublevel
+      this.#sublevels.set('meta', meta)
+    }
+    return meta
+  }
 
   /** Open a database given as a directory path (classic-level) or as an abstract-level instance. */
   static async open (location: string | Database): Promise<Storage> {
@@ -167,8 +196,8 @@ export class Storage {
    * O(updates). `format` is undefined for a new database.
    */
   async load (): Promise<{ format: number | undefined, id: Source | undefined, clock: Clock, pinned: Clock, forgotten: Clock }> {
-    const [format, id] = await this.#meta.getMany(['format', 'id'])
-    if (format !== undefined && !(Number.isInteger(format) && format >= 1 && format <= FORMAT_VERSION)) {
+    const [format, id] = await this.#readMeta(['format', 'id'])
+    if (format !== undefined && !(typeof format === 'number' && Number.isInteger(format) && format >= 1 && format <= FORMAT_VERSION)) {
       throw error(codes.UNSUPPORTED_FORMAT, `Storage format ${String(format)} is not supported (this version reads 1 to ${FORMAT_VERSION})`)
     }
     // A database without a format was never initialised (`init` runs before the first
@@ -191,7 +220,7 @@ export class Storage {
 
   /** Record that the database now has the current format (after an upgrade). */
   async setFormat (): Promise<void> {
-    await this.#meta.put('format', FORMAT_VERSION)
+    await this.#writeMeta([['format', FORMAT_VERSION]])
   }
 
   /** True when the stored clock holds at least every entry of `clock`: a commit that moved them landed. */
@@ -212,8 +241,8 @@ export class Storage {
   /** Move stored updates out of the log into `quarantine`, atomically: kept, never replicated. */
   async quarantine (entries: LogEntry[]): Promise<void> {
     await this.db.batch(entries.flatMap(({ source, ts, bytes }) => [
-      { type: 'put' as const, key: logKey(source, ts), value: bytes, sublevel: this.#quarantine },
-      { type: 'del' as const, key: logKey(source, ts), sublevel: this.#log }
+      { type: 'put' as const, key: logKey(source, ts), value: bytes, sublevel: this.#sublevel('quarantine') },
+      { type: 'del' as const, key: logKey(source, ts), sublevel: this.#sublevel('log') }
     ]))
   }
 
@@ -226,27 +255,26 @@ export class Storage {
 
   /** Write a data space's records (and optionally another space's puts) in one atomic batch (for upgrades). */
   async rewrite (space: DataSpace, puts: Array<[string, unknown]>, dels: string[], also?: [DataSpace, Array<[string, unknown]>]): Promise<void> {
-    const extra = also === undefined ? [] : also[1].map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel: also[0].sublevel }))
+    const extra = also === undefined ? [] : also[1].map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel: this.#sublevel('data-' + also[0].name) }))
+    const sublevel = this.#sublevel('data-' + space.name)
     await this.db.batch([
-      ...puts.map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel: space.sublevel })),
-      ...dels.map((key) => ({ type: 'del' as const, key, sublevel: space.sublevel })),
+      ...puts.map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel })),
+      ...dels.map((key) => ({ type: 'del' as const, key, sublevel })),
       ...extra
     ])
   }
 
   /** Record the format version and id of a new database. */
   async init (id: Source): Promise<void> {
-    await this.#meta.batch([
-      { type: 'put', key: 'format', value: FORMAT_VERSION },
-      { type: 'put', key: 'id', value: id }
-    ])
+    await this.#writeMeta([['format', FORMAT_VERSION], ['id', id]])
   }
 
   /** The data space `name` of a data type. */
   space (name: string): DataSpace {
     let space = this.#spaces.get(name)
     if (space === undefined) {
-      const sublevel = this.#sublevel('data-' + name)
+      // Only read through on a direct database (commits write its prefixed keys): a view does.
+      const sublevel = this.#view('data-' + name) as unknown as Sublevel
       space = { name, sublevel, prefix: localPrefix('data-' + name), lookup: new KeyLookup() }
       this.#spaces.set(name, space)
     }
@@ -297,7 +325,7 @@ export class Storage {
     const batch = this.db.batch()
     return this.#direct
       ? new DirectCommit(batch, localPrefix('log'), localPrefix('clock'), localPrefix('pinned'), localPrefix('forgotten'))
-      : new SublevelCommit(batch, this.#log, this.#clock, this.#pinned, this.#forgotten)
+      : new SublevelCommit(batch, this.#sublevel('log'), this.#sublevel('clock'), this.#sublevel('pinned'), this.#sublevel('forgotten'))
   }
 
   /**
@@ -349,7 +377,7 @@ export class Storage {
       await this.db.close()
       return
     }
-    const sublevels = [this.#meta, ...this.#sublevels.values()]
+    const sublevels = [...this.#sublevels.values()]
     await Promise.all(sublevels.map(async (sublevel) => { await sublevel.close() }))
   }
 }
