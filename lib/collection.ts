@@ -12,7 +12,7 @@ import type { Clock, Source } from './protocol.js'
 import type { Access, AccessResolver, AnyDocument, CollectionEvents, CollectionOptions, CollectionStatus, Doc, DocumentType } from './collection-types.js'
 import { MAX_NAME_LENGTH, isDocumentName } from './collection-names.js'
 import { Scuttlebutt, type ScuttlebuttOptions } from './scuttlebutt.js'
-import { Storage, type Database } from './storage.js'
+import { Storage, logScanner, type Database } from './storage.js'
 import { HistoryCursor } from './history.js'
 import type { ReplicationStream, StreamOptions } from './stream.js'
 import { Value } from './value.js'
@@ -407,8 +407,15 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const Type = this.#types.get(entry.type) as DocumentType | undefined
     const horizon = (type: unknown): unknown => (type as { _horizon: unknown })._horizon
     if (Type === undefined || horizon(Type.prototype) !== horizon(Scuttlebutt.prototype)) return undefined
-    // Its own handle on the document's sublevel (a reopen meanwhile makes another): its log reads as a snapshot.
-    const db = (this.#db as AnyLevel).sublevel('d' + entry.n.toString(36), { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as AnyLevel
+    // Its log read as a snapshot, with prefixed keys where the database allows (no sublevel to make).
+    const sublevel = 'd' + entry.n.toString(36)
+    const log = logScanner(this.#db as unknown as Database, [sublevel])
+    if (log !== undefined) {
+      const cursor = new HistoryCursor(log, new Map(clock), known, 0)
+      return { cursor, close: async () => { await cursor.close() } }
+    }
+    // Else its own handle on the document's sublevel (a reopen meanwhile makes another).
+    const db = (this.#db as AnyLevel).sublevel(sublevel, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as AnyLevel
     const storage = await Storage.open(db as unknown as Database)
     const cursor = new HistoryCursor(storage, new Map(clock), known, 0)
     return {

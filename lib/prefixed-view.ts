@@ -45,10 +45,11 @@ export class PrefixedView implements SublevelReads {
   /** Asks for Buffers of a database whose values decode to plain Uint8Arrays (as a sublevel of 'buffer' would). */
   readonly #options: { valueEncoding: 'buffer' } | undefined
 
-  constructor (db: AnyLevel, name: string) {
+  /** `name`: a sublevel's name, or the path of a sublevel of sublevels. */
+  constructor (db: AnyLevel, name: string | string[]) {
     this.#db = db
     this.#options = db.valueEncoding().commonName === 'buffer' ? undefined : { valueEncoding: 'buffer' }
-    this.#prefix = localPrefix(name)
+    this.#prefix = typeof name === 'string' ? localPrefix(name) : name.map(localPrefix).join('')
     this.#upper = this.#prefix.slice(0, -1) + String.fromCharCode(SEPARATOR.charCodeAt(0) + 1)
   }
 

@@ -124,7 +124,7 @@ export class Storage {
   private constructor (db: AnyLevel, owned: boolean) {
     this.db = db
     this.#owned = owned
-    this.#direct = db.keyEncoding().commonName === 'utf8' && ['buffer', 'view'].includes(db.valueEncoding().commonName)
+    this.#direct = isDirect(db)
   }
 
   /**
@@ -333,11 +333,7 @@ export class Storage {
    * (0 = all), read `step` entries at a time.
    */
   scan (source: Source, after: number, step: number): SourceScan {
-    const iterator = this.#log.iterator({
-      gt: after > 0 ? logKey(source, after) : source + '\x00',
-      lt: source + '\x01'
-    })
-    return new SourceScan(iterator, step)
+    return scanLog(this.#log, source, after, step)
   }
 
   /** Count the stored updates (a key-only scan: for bounded histories). */
@@ -382,6 +378,31 @@ export class Storage {
   }
 }
 
+/** What a history cursor reads: one source's scan of a log. */
+export interface LogScanner {
+  scan: (source: Source, after: number, step: number) => SourceScan
+}
+
+function scanLog (log: SublevelReads, source: Source, after: number, step: number): SourceScan {
+  return new SourceScan(log.iterator({ gt: after > 0 ? logKey(source, after) : source + '\x00', lt: source + '\x01' }), step)
+}
+
+/**
+ * @internal The log of the instance stored under the sublevel path `path` of
+ * `db`, read with prefixed keys (no sublevel, nothing to open or close); undefined
+ * unless `db` has utf8 keys and binary values.
+ */
+export function logScanner (db: Database, path: string[]): LogScanner | undefined {
+  const level = db as unknown as AnyLevel
+  if (!isDirect(level)) return undefined
+  const log = new PrefixedView(level, [...path, 'log'])
+  return { scan: (source, after, step) => scanLog(log, source, after, step) }
+}
+
+function isDirect (db: AnyLevel): boolean {
+  return db.keyEncoding().commonName === 'utf8' && ['buffer', 'view'].includes(db.valueEncoding().commonName)
+}
+
 /** What a source scan reads the log with: an abstract-level iterator of raw entries. */
 export interface LogIterator {
   nextv: (size: number) => Promise<Array<[string, Buffer]>>
@@ -399,6 +420,14 @@ export class SourceScan {
   constructor (iterator: LogIterator, step: number) {
     this.#iterator = iterator
     this.#step = step
+  }
+
+  /** The next entry if it is read already (no promise), else undefined: then ask `next()`. */
+  buffered (): LogEntry | undefined {
+    if (this.#index >= this.#buffer.length) return undefined
+    const [key, bytes] = this.#buffer[this.#index++]
+    const { source, ts } = parseLogKey(key)
+    return { source, ts, bytes }
   }
 
   /** The next entry, or undefined at the end. */
