@@ -120,6 +120,8 @@ export class Storage {
    * `sublevel` option costs several times more than the write itself.
    */
   readonly #direct: boolean
+  /** The id of a new database whose meta records are not written yet (see `init`). */
+  #uninitialised: Source | undefined
 
   private constructor (db: AnyLevel, owned: boolean) {
     this.db = db
@@ -264,9 +266,13 @@ export class Storage {
     ])
   }
 
-  /** Record the format version and id of a new database. */
-  async init (id: Source): Promise<void> {
-    await this.#writeMeta([['format', FORMAT_VERSION], ['id', id]])
+  /**
+   * Record the format version and id of a new database: with its first commit
+   * (one write instead of two, and a database without a format still holds
+   * nothing), or when it closes if nothing was committed.
+   */
+  init (id: Source): void {
+    this.#uninitialised = id
   }
 
   /** The data space `name` of a data type. */
@@ -323,9 +329,24 @@ export class Storage {
   /** Start a commit: one atomic batch. */
   batch (): Commit {
     const batch = this.db.batch()
-    return this.#direct
+    const commit = this.#direct
       ? new DirectCommit(batch, localPrefix('log'), localPrefix('clock'), localPrefix('pinned'), localPrefix('forgotten'))
       : new SublevelCommit(batch, this.#sublevel('log'), this.#sublevel('clock'), this.#sublevel('pinned'), this.#sublevel('forgotten'))
+    if (this.#uninitialised === undefined) return commit
+    // Every commit written until one has landed carries the meta records (added last: `length` counts the caller's operations).
+    const write = commit.write.bind(commit)
+    commit.write = async (sync) => {
+      const id = this.#uninitialised
+      if (id !== undefined) {
+        for (const [key, value] of metaRecords(id)) {
+          if (this.#direct) batch.put(localPrefix('meta') + key, pack(value))
+          else batch.put(key, value, { sublevel: this.#metaSublevel() })
+        }
+      }
+      await write(sync)
+      if (this.#uninitialised === id) this.#uninitialised = undefined
+    }
+    return commit
   }
 
   /**
@@ -369,6 +390,10 @@ export class Storage {
    * a long-lived database every instance ever opened would stay in memory.
    */
   async close (): Promise<void> {
+    const id = this.#uninitialised
+    this.#uninitialised = undefined
+    // Kept for the next open; if it cannot be written, the database still holds nothing, which a later open sees.
+    if (id !== undefined) await this.#writeMeta(metaRecords(id)).catch(() => {})
     if (this.#owned) {
       await this.db.close()
       return
@@ -376,6 +401,11 @@ export class Storage {
     const sublevels = [...this.#sublevels.values()]
     await Promise.all(sublevels.map(async (sublevel) => { await sublevel.close() }))
   }
+}
+
+/** The meta records of a new database. */
+function metaRecords (id: Source): Array<[string, unknown]> {
+  return [['format', FORMAT_VERSION], ['id', id]]
 }
 
 /** What a history cursor reads: one source's scan of a log. */
