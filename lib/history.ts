@@ -26,13 +26,14 @@ export class HistoryCursor {
 
   /** `horizon`: updates older than this are left out (data types with retention). */
   constructor (storage: LogScanner, ours: Clock, known: Clock, horizon = 0) {
-    const sources: Array<[Source, number]> = []
+    const sources: Array<[Source, number, number]> = []
     for (const [source, ts] of ours) {
       const seen = Math.max(known.get(source) ?? 0, horizon)
-      if (ts > seen) sources.push([source, seen])
+      if (ts > seen) sources.push([source, seen, ts])
     }
     const step = Math.max(8, Math.floor(SCAN_BUDGET / Math.max(1, sources.length)))
-    this.#pending = sources.map(([source, after]) => storage.scan(source, after, step))
+    // Each source's scan ends at its clock: what committed later is not part of this cursor's history.
+    this.#pending = sources.map(([source, after, last]) => storage.scan(source, after, step, last))
   }
 
   /** The next update in `(ts, source)` order, or undefined when the scan is done. */

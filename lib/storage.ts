@@ -122,6 +122,8 @@ export class Storage {
   readonly #direct: boolean
   /** The id of a new database whose meta records are not written yet (see `init`). */
   #uninitialised: Source | undefined
+  /** A new database no commit has been written to yet: every record is known absent, without a read. */
+  #blank = false
 
   private constructor (db: AnyLevel, owned: boolean) {
     this.db = db
@@ -204,6 +206,7 @@ export class Storage {
     }
     // A database without a format was never initialised (`init` runs before the first
     // commit, in every version): it holds nothing, so nothing more is read.
+    this.#blank = format === undefined
     if (format === undefined) return { format: undefined, id: typeof id === 'string' ? id : undefined, clock: new Map(), pinned: new Map(), forgotten: new Map() }
     const clock = await readClock(this.#clock)
     return {
@@ -301,6 +304,7 @@ export class Storage {
 
   /** Read the records a commit is about to write, decoded (see KeyLookup): undefined where absent. */
   async lookup (space: DataSpace, keys: string[]): Promise<unknown[]> {
+    if (this.#blank) return keys.map(() => undefined)
     const values = await space.lookup.read(space.sublevel, keys)
     return values.map((bytes) => bytes === undefined ? undefined : unpack(bytes))
   }
@@ -332,10 +336,12 @@ export class Storage {
     const commit = this.#direct
       ? new DirectCommit(batch, localPrefix('log'), localPrefix('clock'), localPrefix('pinned'), localPrefix('forgotten'))
       : new SublevelCommit(batch, this.#sublevel('log'), this.#sublevel('clock'), this.#sublevel('pinned'), this.#sublevel('forgotten'))
-    if (this.#uninitialised === undefined) return commit
+    if (this.#uninitialised === undefined && !this.#blank) return commit
     // Every commit written until one has landed carries the meta records (added last: `length` counts the caller's operations).
     const write = commit.write.bind(commit)
     commit.write = async (sync) => {
+      // From now on a read may meet what this writes.
+      this.#blank = false
       const id = this.#uninitialised
       if (id !== undefined) {
         for (const [key, value] of metaRecords(id)) {
@@ -351,10 +357,11 @@ export class Storage {
 
   /**
    * A lazy, ordered scan of one source's updates with timestamps above `after`
-   * (0 = all), read `step` entries at a time.
+   * (0 = all), read `step` entries at a time; it ends at `last` when given (the
+   * source's clock: nothing is stored above it, and no read is spent finding so).
    */
-  scan (source: Source, after: number, step: number): SourceScan {
-    return scanLog(this.#log, source, after, step)
+  scan (source: Source, after: number, step: number, last?: number): SourceScan {
+    return scanLog(this.#log, source, after, step, last)
   }
 
   /** Count the stored updates (a key-only scan: for bounded histories). */
@@ -410,11 +417,12 @@ function metaRecords (id: Source): Array<[string, unknown]> {
 
 /** What a history cursor reads: one source's scan of a log. */
 export interface LogScanner {
-  scan: (source: Source, after: number, step: number) => SourceScan
+  scan: (source: Source, after: number, step: number, last?: number) => SourceScan
 }
 
-function scanLog (log: SublevelReads, source: Source, after: number, step: number): SourceScan {
-  return new SourceScan(log.iterator({ gt: after > 0 ? logKey(source, after) : source + '\x00', lt: source + '\x01' }), step)
+function scanLog (log: SublevelReads, source: Source, after: number, step: number, last?: number): SourceScan {
+  const lower = after > 0 ? logKey(source, after) : source + '\x00'
+  return new SourceScan(log.iterator(last === undefined ? { gt: lower, lt: source + '\x01' } : { gt: lower, lte: logKey(source, last) }), step, last)
 }
 
 /**
@@ -426,7 +434,7 @@ export function logScanner (db: Database, path: string[]): LogScanner | undefine
   const level = db as unknown as AnyLevel
   if (!isDirect(level)) return undefined
   const log = new PrefixedView(level, [...path, 'log'])
-  return { scan: (source, after, step) => scanLog(log, source, after, step) }
+  return { scan: (source, after, step, last) => scanLog(log, source, after, step, last) }
 }
 
 function isDirect (db: AnyLevel): boolean {
@@ -446,17 +454,26 @@ export class SourceScan {
   #buffer: Array<[string, Buffer]> = []
   #index = 0
   #done = false
+  /** The timestamp the scan ends at (its range's upper bound), if known. */
+  readonly #last: number | undefined
 
-  constructor (iterator: LogIterator, step: number) {
+  constructor (iterator: LogIterator, step: number, last?: number) {
     this.#iterator = iterator
     this.#step = step
+    this.#last = last
   }
 
   /** The next entry if it is read already (no promise), else undefined: then ask `next()`. */
   buffered (): LogEntry | undefined {
     if (this.#index >= this.#buffer.length) return undefined
+    return this.#take()
+  }
+
+  #take (): LogEntry {
     const [key, bytes] = this.#buffer[this.#index++]
     const { source, ts } = parseLogKey(key)
+    // The range ends at `last`: once it is read, the end is known without another read.
+    if (this.#last !== undefined && ts >= this.#last) this.#done = true
     return { source, ts, bytes }
   }
 
@@ -472,9 +489,7 @@ export class SourceScan {
         return undefined
       }
     }
-    const [key, bytes] = this.#buffer[this.#index++]
-    const { source, ts } = parseLogKey(key)
-    return { source, ts, bytes }
+    return this.#take()
   }
 
   /** Release the iterator; safe to call more than once. */
