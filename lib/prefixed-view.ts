@@ -30,7 +30,7 @@ export interface RawIterator extends AsyncIterable<[string, Buffer]> {
 }
 
 /**
- * The keys of the sublevel `name` of a database with utf8 keys and binary
+ * @internal The keys of the sublevel `name` of a database with utf8 keys and binary
  * values, read and cleared on that database with prefixed keys: the same
  * records a sublevel would read, without constructing one (an abstract-level
  * sublevel costs more to make than a small commit costs to write, and a

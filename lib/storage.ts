@@ -3,10 +3,12 @@ import { Level } from 'level'
 import { codes, error } from './errors.js'
 import { msgpackEncoding, pack, unpack } from './msgpack.js'
 import type { Clock, Source } from './protocol.js'
-import { decodeTimestamp } from './timestamp.js'
 import { DirectCommit, SublevelCommit, logKey, type Commit } from './commit.js'
 import { KeyLookup } from './lookup.js'
 import { PrefixedView, localPrefix, type SublevelReads } from './prefixed-view.js'
+import { isDirect, parseLogKey, scanLog, type LogEntry, type SourceScan } from './log-scan.js'
+
+export { SourceScan, type LogEntry, type LogIterator, type LogScanner } from './log-scan.js'
 
 export { logKey, type Commit } from './commit.js'
 
@@ -78,19 +80,6 @@ async function readClock (sublevel: SublevelReads): Promise<Clock> {
   const clock: Clock = new Map()
   for await (const [source, ts] of sublevel.iterator()) clock.set(source as string, unpack(ts as Buffer) as number)
   return clock
-}
-
-/** One stored update as read from the log: its stamp and its msgpack bytes. */
-export interface LogEntry {
-  source: Source
-  ts: number
-  bytes: Buffer
-}
-
-
-function parseLogKey (key: string): { source: Source, ts: number } {
-  const cut = key.length - 17
-  return { source: key.slice(0, cut), ts: decodeTimestamp(key.slice(cut + 1)) }
 }
 
 /**
@@ -415,87 +404,3 @@ function metaRecords (id: Source): Array<[string, unknown]> {
   return [['format', FORMAT_VERSION], ['id', id]]
 }
 
-/** What a history cursor reads: one source's scan of a log. */
-export interface LogScanner {
-  scan: (source: Source, after: number, step: number, last?: number) => SourceScan
-}
-
-function scanLog (log: SublevelReads, source: Source, after: number, step: number, last?: number): SourceScan {
-  const lower = after > 0 ? logKey(source, after) : source + '\x00'
-  return new SourceScan(log.iterator(last === undefined ? { gt: lower, lt: source + '\x01' } : { gt: lower, lte: logKey(source, last) }), step, last)
-}
-
-/**
- * @internal The log of the instance stored under the sublevel path `path` of
- * `db`, read with prefixed keys (no sublevel, nothing to open or close); undefined
- * unless `db` has utf8 keys and binary values.
- */
-export function logScanner (db: Database, path: string[]): LogScanner | undefined {
-  const level = db as unknown as AnyLevel
-  if (!isDirect(level)) return undefined
-  const log = new PrefixedView(level, [...path, 'log'])
-  return { scan: (source, after, step, last) => scanLog(log, source, after, step, last) }
-}
-
-function isDirect (db: AnyLevel): boolean {
-  return db.keyEncoding().commonName === 'utf8' && ['buffer', 'view'].includes(db.valueEncoding().commonName)
-}
-
-/** What a source scan reads the log with: an abstract-level iterator of raw entries. */
-export interface LogIterator {
-  nextv: (size: number) => Promise<Array<[string, Buffer]>>
-  close: () => Promise<void>
-}
-
-/** One source's part of a history scan. */
-export class SourceScan {
-  readonly #iterator: LogIterator
-  readonly #step: number
-  #buffer: Array<[string, Buffer]> = []
-  #index = 0
-  #done = false
-  /** The timestamp the scan ends at (its range's upper bound), if known. */
-  readonly #last: number | undefined
-
-  constructor (iterator: LogIterator, step: number, last?: number) {
-    this.#iterator = iterator
-    this.#step = step
-    this.#last = last
-  }
-
-  /** The next entry if it is read already (no promise), else undefined: then ask `next()`. */
-  buffered (): LogEntry | undefined {
-    if (this.#index >= this.#buffer.length) return undefined
-    return this.#take()
-  }
-
-  #take (): LogEntry {
-    const [key, bytes] = this.#buffer[this.#index++]
-    const { source, ts } = parseLogKey(key)
-    // The range ends at `last`: once it is read, the end is known without another read.
-    if (this.#last !== undefined && ts >= this.#last) this.#done = true
-    return { source, ts, bytes }
-  }
-
-  /** The next entry, or undefined at the end. */
-  async next (): Promise<LogEntry | undefined> {
-    if (this.#index >= this.#buffer.length) {
-      if (this.#done) return undefined
-      // nextv() may return fewer entries than asked (classic-level caps by bytes): only empty means done.
-      this.#buffer = await this.#iterator.nextv(this.#step)
-      this.#index = 0
-      if (this.#buffer.length === 0) {
-        this.#done = true
-        return undefined
-      }
-    }
-    return this.#take()
-  }
-
-  /** Release the iterator; safe to call more than once. */
-  async close (): Promise<void> {
-    this.#done = true
-    this.#buffer = []
-    await this.#iterator.close()
-  }
-}
