@@ -44,8 +44,9 @@ export interface PeerRecord {
 /**
  * The persisted catalog of a collection: the collection's id, epoch and change
  * sequence (`meta`), one record per document (`catalog`) and what each peer was
- * last confirmed to have sent (`peers`). Writes are grouped into one batch per
- * tick. The whole catalog is held in memory (a few dozen bytes a document).
+ * last confirmed to have sent (`peers`). Writes are grouped: those of one tick,
+ * and all made while a batch is being written, go in one batch. The whole catalog is held in memory (a few dozen bytes a
+ * document).
  */
 export class Catalog {
   readonly #meta: Sublevel
@@ -59,10 +60,14 @@ export class Catalog {
   #high = 0
   #highWrite: Promise<void> | undefined
   #next = 0
-  /** Writes of the current tick, and the promise of their batch. */
-  #queue: Array<{ sublevel: Sublevel, key: string, value: Uint8Array }> = []
-  #flush: Promise<void> | undefined
-  #writing: Promise<void> = Promise.resolve()
+  /** Writes waiting for the next batch, by full key. */
+  #queue = new Map<string, { sublevel: Sublevel, key: string, value: Uint8Array }>()
+  /** The batch the queued writes will go in: its promise and how to settle it. */
+  #batch: { promise: Promise<void>, settle: (err?: Error) => void } | undefined
+  /** The batch being written, if any. */
+  #writing: Promise<void> | undefined
+  /** The root database takes utf8 keys and binary values: writes go to it with prefixed keys. */
+  readonly #direct: boolean
 
   /** @internal */
   constructor (db: AnyLevel) {
@@ -70,6 +75,8 @@ export class Catalog {
     this.#meta = db.sublevel('cmeta', options)
     this.#docs = db.sublevel('catalog', options)
     this.#peers = db.sublevel('peers', options)
+    const root = this.#meta.db
+    this.#direct = root.keyEncoding().commonName === 'utf8' && ['buffer', 'view'].includes(root.valueEncoding().commonName)
   }
 
   /** This collection's node id (every document's updates carry it). */
@@ -205,25 +212,50 @@ export class Catalog {
 
   /** Resolves once every queued write is stored. */
   async flushed (): Promise<void> {
-    await (this.#flush ?? this.#writing)
+    // Batches land in order: the last one covers every write before it.
+    await (this.#batch?.promise ?? this.#writing)
   }
 
   #put (sublevel: Sublevel, key: string, value: unknown): Promise<void> {
-    this.#queue.push({ sublevel, key, value: pack(value) })
-    // One batch per tick, after the one being written (keeps them in order).
-    this.#flush ??= new Promise<void>((resolve) => { queueMicrotask(resolve) }).then(async () => {
-      const ops = this.#queue
-      this.#queue = []
-      this.#flush = undefined
-      const previous = this.#writing
-      const written = previous.catch(() => {}).then(async () => {
-        await this.#meta.db.batch(ops.map(({ sublevel, key, value }) => ({ type: 'put' as const, key, value, sublevel })))
-      })
-      this.#writing = written
-      await written
-    })
-    // Callers that do not wait (a record written in passing) must not cause an unhandled rejection.
-    this.#flush.catch(() => {})
-    return this.#flush
+    // A record written twice before its batch goes out is written once, with its latest value.
+    this.#queue.set(sublevel.prefix + key, { sublevel, key, value: pack(value) })
+    if (this.#batch === undefined) {
+      let settle: (err?: Error) => void = () => {}
+      const promise = new Promise<void>((resolve, reject) => { settle = (err) => { err === undefined ? resolve() : reject(err) } })
+      // Callers that do not wait (a record written in passing) must not cause an unhandled rejection.
+      promise.catch(() => {})
+      this.#batch = { promise, settle }
+      // Group commit: while a batch is being written, writes gather for the next one (written
+      // as soon as it lands); otherwise whatever this tick writes goes in one batch.
+      if (this.#writing === undefined) queueMicrotask(() => { void this.#write() })
+    }
+    return this.#batch.promise
+  }
+
+  /** Write the gathered records in one batch, then those gathered meanwhile, until none are left. */
+  async #write (): Promise<void> {
+    while (this.#batch !== undefined && this.#writing === undefined) {
+      const group = this.#batch
+      const ops = [...this.#queue.values()]
+      this.#queue.clear()
+      this.#batch = undefined
+      this.#writing = group.promise
+      try {
+        const root = this.#meta.db
+        if (this.#direct) {
+          // Prefixed keys straight to the root: abstract-level's per-operation `sublevel` costs more than the write.
+          const batch = root.batch()
+          for (const { sublevel, key, value } of ops) batch.put(sublevel.prefix + key, value)
+          await batch.write()
+        } else {
+          await root.batch(ops.map(({ sublevel, key, value }) => ({ type: 'put' as const, key, value, sublevel })))
+        }
+        group.settle()
+      } catch (err) {
+        group.settle(err as Error)
+      } finally {
+        this.#writing = undefined
+      }
+    }
   }
 }

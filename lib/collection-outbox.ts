@@ -4,6 +4,7 @@ import type { Clock, Source } from './protocol.js'
 import { encodeMessage, MAX_ENTRIES, type DocEntry } from './collection-protocol.js'
 import type { Collection } from './collection.js'
 import type { Access, Doc } from './collection-types.js'
+import type { HistoryCursor } from './history.js'
 
 /** Where the outbox's output goes. */
 export interface OutboxSink {
@@ -278,29 +279,32 @@ export class CollectionOutbox {
     }
   }
 
-  /** Send a document's updates the peer lacks, a step at a time, as fast as the peer reads. */
+  /**
+   * Send a document's updates the peer lacks, a step at a time, as fast as the
+   * peer reads. A closed document is read without opening it; one that must be
+   * opened, or changed while it was read, is leased and read (again) open.
+   */
   async #scan (name: string): Promise<void> {
     const doc = this.#doc(name)
     this.#set(doc, 'scanning')
     let leased: Doc | undefined
     try {
+      doc.again = false
+      const closed = await this.#collection._closedHistory(name, doc.known)
+      if (closed !== undefined) {
+        try {
+          await this.#send(name, doc, closed.cursor)
+        } finally {
+          await closed.close()
+        }
+      }
+      if (this.#closed || (closed !== undefined && !doc.again)) return
       leased = await this.#collection._lease(name)
       do {
         doc.again = false
         const cursor = leased._cursor(doc.known)
         try {
-          for (;;) {
-            if (this.#blocked) await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
-            if (this.#closed) return
-            const entries = await cursor.nextBatch(STEP_UPDATES, STEP_BYTES)
-            if (entries.length === 0 || this.#closed) break
-            const bodies: Uint8Array[] = [encodeMessage({ t: 'doc', name })]
-            for (const { source, ts, bytes } of entries) {
-              bodies.push(bytes)
-              if (!((doc.known.get(source) ?? 0) >= ts)) doc.known.set(source, ts)
-            }
-            this.#push(bodies, 1, entries.length)
-          }
+          await this.#send(name, doc, cursor)
         } finally {
           await cursor.close()
         }
@@ -310,6 +314,22 @@ export class CollectionOutbox {
     } finally {
       if (leased !== undefined) this.#collection._release(name)
       this.#set(doc, 'idle')
+    }
+  }
+
+  /** Push what `cursor` reads of a document, in steps, waiting while the peer does not read. */
+  async #send (name: string, doc: OutDoc, cursor: HistoryCursor): Promise<void> {
+    for (;;) {
+      if (this.#blocked) await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
+      if (this.#closed) return
+      const entries = await cursor.nextBatch(STEP_UPDATES, STEP_BYTES)
+      if (entries.length === 0 || this.#closed) return
+      const bodies: Uint8Array[] = [encodeMessage({ t: 'doc', name })]
+      for (const { source, ts, bytes } of entries) {
+        bodies.push(bytes)
+        if (!((doc.known.get(source) ?? 0) >= ts)) doc.known.set(source, ts)
+      }
+      this.#push(bodies, 1, entries.length)
     }
   }
 

@@ -13,7 +13,9 @@ import type { Access, AccessResolver, AnyDocument, CollectionEvents, CollectionO
 import { MAX_NAME_LENGTH, isDocumentName } from './collection-names.js'
 import { documentDefaults, optionsOf, type DocumentDefaults } from './collection-options.js'
 import { Scuttlebutt, type ScuttlebuttOptions } from './scuttlebutt.js'
-import type { Database } from './storage.js'
+import { Storage, type Database } from './storage.js'
+import { logScanner } from './log-scan.js'
+import { HistoryCursor } from './history.js'
 import type { ReplicationStream, StreamOptions } from './stream.js'
 import { Value } from './value.js'
 import type { Replicable } from './net/target.js'
@@ -419,6 +421,40 @@ export class Collection extends EventEmitter<CollectionEvents> {
     if (doc !== undefined && doc.status === 'open') return doc._clockCopy()
     const entry = this.#catalog?.get(name)
     return entry === undefined ? new Map() : entry.clock
+  }
+
+  /**
+   * @internal The history of a closed document newer than `known`, read from its
+   * stored log and its clock as of its last close, without opening it (no
+   * instance, no catalog write); undefined when it must be opened instead: open
+   * or closing, its clock unknown (after a crash), or a type with retention.
+   */
+  async _closedHistory (name: string, known: Clock): Promise<{ cursor: HistoryCursor, close: () => Promise<void> } | undefined> {
+    const entry = this.#catalog?.get(name)
+    const clock = entry?.clock
+    if (entry === undefined || clock === undefined || this.#status !== 'open' || this.#open.has(name) || this.#closing.has(name)) return undefined
+    const Type = this.#types.get(entry.type) as DocumentType | undefined
+    const horizon = (type: unknown): unknown => (type as { _horizon: unknown })._horizon
+    if (Type === undefined || horizon(Type.prototype) !== horizon(Scuttlebutt.prototype)) return undefined
+    // Its log read as a snapshot, with prefixed keys where the database allows (no sublevel to make).
+    const sublevel = 'd' + entry.n.toString(36)
+    const log = logScanner(this.#db as unknown as Database, [sublevel])
+    if (log !== undefined) {
+      const cursor = new HistoryCursor(log, new Map(clock), known, 0)
+      return { cursor, close: async () => { await cursor.close() } }
+    }
+    // Else its own handle on the document's sublevel (a reopen meanwhile makes another).
+    const db = (this.#db as AnyLevel).sublevel(sublevel, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as AnyLevel
+    const storage = await Storage.open(db as unknown as Database)
+    const cursor = new HistoryCursor(storage, new Map(clock), known, 0)
+    return {
+      cursor,
+      close: async () => {
+        await cursor.close()
+        await storage.close()
+        await db.close()
+      }
+    }
   }
 
   /** @internal True when a type of that name is registered. */

@@ -1,5 +1,5 @@
 import type { Clock, Source } from './protocol.js'
-import type { LogEntry, SourceScan, Storage } from './storage.js'
+import type { LogEntry, LogScanner, SourceScan } from './storage.js'
 
 /** How many entries one history scan holds in memory at most, across all its sources. */
 const SCAN_BUDGET = 4096
@@ -25,14 +25,15 @@ export class HistoryCursor {
   #closed = false
 
   /** `horizon`: updates older than this are left out (data types with retention). */
-  constructor (storage: Storage, ours: Clock, known: Clock, horizon = 0) {
-    const sources: Array<[Source, number]> = []
+  constructor (storage: LogScanner, ours: Clock, known: Clock, horizon = 0) {
+    const sources: Array<[Source, number, number]> = []
     for (const [source, ts] of ours) {
       const seen = Math.max(known.get(source) ?? 0, horizon)
-      if (ts > seen) sources.push([source, seen])
+      if (ts > seen) sources.push([source, seen, ts])
     }
     const step = Math.max(8, Math.floor(SCAN_BUDGET / Math.max(1, sources.length)))
-    this.#pending = sources.map(([source, after]) => storage.scan(source, after, step))
+    // Each source's scan ends at its clock: what committed later is not part of this cursor's history.
+    this.#pending = sources.map(([source, after, last]) => storage.scan(source, after, step, last))
   }
 
   /** The next update in `(ts, source)` order, or undefined when the scan is done. */
@@ -61,7 +62,20 @@ export class HistoryCursor {
   async nextBatch (max: number, maxBytes = Infinity): Promise<LogEntry[]> {
     const out: LogEntry[] = []
     let bytes = 0
+    if (!this.#started) await this.#start()
     while (out.length < max && bytes < maxBytes) {
+      const heap = this.#heap
+      if (heap.length === 1) {
+        // One source left: its entries come in order, taken from its scan's page without a promise each.
+        const top = heap[0]
+        out.push(top.entry)
+        bytes += top.entry.bytes.length
+        const following = top.scan.buffered() ?? await top.scan.next()
+        if (this.#closed) break
+        if (following === undefined) heap.pop()
+        else top.entry = following
+        continue
+      }
       const entry = await this.next()
       if (entry === undefined) break
       out.push(entry)

@@ -197,7 +197,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
         }
         if (id === undefined) {
           this.#id = this.#options.id ?? this.#options.security?.createId?.() ?? createId()
-          await storage.init(this.#id)
+          storage.init(this.#id)
         } else {
           this.#id = id
         }

@@ -3,10 +3,13 @@ import { Level } from 'level'
 import { codes, error } from './errors.js'
 import { msgpackEncoding, pack, unpack } from './msgpack.js'
 import type { Clock, Source } from './protocol.js'
-import { decodeTimestamp } from './timestamp.js'
 import { DirectCommit, SublevelCommit, logKey, type Commit } from './commit.js'
 import { KeyLookup } from './lookup.js'
 import { claimDatabase } from './storage-claims.js'
+import { PrefixedView, localPrefix, type SublevelReads } from './prefixed-view.js'
+import { isDirect, parseLogKey, scanLog, type LogEntry, type SourceScan } from './log-scan.js'
+
+export { SourceScan, type LogEntry, type LogIterator, type LogScanner } from './log-scan.js'
 
 export { logKey, type Commit } from './commit.js'
 
@@ -62,7 +65,7 @@ export interface KeyBounds {
 }
 
 /** A sublevel's raw entries in key order, `step` at a time; the iterator is closed however the loop ends. */
-async function * pages (sublevel: Sublevel, options: KeyBounds, step: number): AsyncGenerator<Array<[string, Buffer]>> {
+async function * pages (sublevel: SublevelReads, options: KeyBounds, step: number): AsyncGenerator<Array<[string, Buffer]>> {
   const iterator = sublevel.iterator(options)
   try {
     for (let batch = await iterator.nextv(step); batch.length > 0; batch = await iterator.nextv(step)) {
@@ -74,23 +77,10 @@ async function * pages (sublevel: Sublevel, options: KeyBounds, step: number): A
 }
 
 /** A sublevel mapping sources to msgpack timestamps, as a Map. */
-async function readClock (sublevel: Sublevel): Promise<Clock> {
+async function readClock (sublevel: SublevelReads): Promise<Clock> {
   const clock: Clock = new Map()
   for await (const [source, ts] of sublevel.iterator()) clock.set(source as string, unpack(ts as Buffer) as number)
   return clock
-}
-
-/** One stored update as read from the log: its stamp and its msgpack bytes. */
-export interface LogEntry {
-  source: Source
-  ts: number
-  bytes: Buffer
-}
-
-
-function parseLogKey (key: string): { source: Source, ts: number } {
-  const cut = key.length - 17
-  return { source: key.slice(0, cut), ts: decodeTimestamp(key.slice(cut + 1)) }
 }
 
 /**
@@ -105,12 +95,14 @@ export class Storage {
   /** @internal */
   readonly db: AnyLevel
   readonly #owned: boolean
-  readonly #meta: Sublevel
-  readonly #clock: Sublevel
-  readonly #log: Sublevel
-  readonly #pinned: Sublevel
-  readonly #forgotten: Sublevel
-  readonly #quarantine: Sublevel
+  /**
+   * The sublevels, made on first use: a sublevel costs more to construct than a
+   * small commit costs to write, and a collection opens thousands of instances.
+   * On a direct database they are only made for writes that name them (upgrades).
+   */
+  readonly #sublevels = new Map<string, Sublevel>()
+  /** What reads go through: views of the database's prefixed keys when direct, else the sublevels. */
+  readonly #views = new Map<string, SublevelReads>()
   readonly #spaces = new Map<string, DataSpace>()
   /**
    * True when the database's own encodings are utf8 keys and binary values: then
@@ -120,23 +112,71 @@ export class Storage {
   readonly #direct: boolean
   /** Gives up this Storage's claim on its database (lib/storage-claims.ts). */
   #release: () => void = () => {}
+  /** The id of a new database whose meta records are not written yet (see `init`). */
+  #uninitialised: Source | undefined
+  /** A new database no commit has been written to yet: every record is known absent, without a read. */
+  #blank = false
 
   private constructor (db: AnyLevel, owned: boolean) {
     this.db = db
     this.#owned = owned
-    this.#meta = db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: msgpackEncoding })
-    // Every sublevel written in commits uses utf8 keys and buffer values (msgpack is
-    // applied here): one shape of batch operation keeps abstract-level's put() fast.
-    this.#clock = db.sublevel('clock', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-    this.#log = db.sublevel('log', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-    this.#pinned = db.sublevel('pinned', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-    this.#forgotten = db.sublevel('forgotten', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-    this.#quarantine = db.sublevel('quarantine', { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-    this.#direct = db.keyEncoding().commonName === 'utf8' && ['buffer', 'view'].includes(db.valueEncoding().commonName)
+    this.#direct = isDirect(db)
   }
 
-  #prefixOf (sublevel: Sublevel): string {
-    return sublevel.prefix.slice(((this.db as { prefix?: string }).prefix ?? '').length)
+  /**
+   * A sublevel of the instance's database, made on first use. Every sublevel
+   * written in commits uses utf8 keys and buffer values (msgpack is applied
+   * here): one shape of batch operation keeps abstract-level's put() fast.
+   */
+  #sublevel (name: string): Sublevel {
+    let sublevel = this.#sublevels.get(name)
+    if (sublevel === undefined) {
+      sublevel = this.db.sublevel(name, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as Sublevel
+      this.#sublevels.set(name, sublevel)
+    }
+    return sublevel
+  }
+
+  /** How the records of sublevel `name` are read. */
+  #view (name: string): SublevelReads {
+    let view = this.#views.get(name)
+    if (view === undefined) {
+      view = this.#direct ? new PrefixedView(this.db, name) : this.#sublevel(name) as unknown as SublevelReads
+      this.#views.set(name, view)
+    }
+    return view
+  }
+
+  get #clock (): SublevelReads { return this.#view('clock') }
+  get #log (): SublevelReads { return this.#view('log') }
+  get #pinned (): SublevelReads { return this.#view('pinned') }
+  get #forgotten (): SublevelReads { return this.#view('forgotten') }
+  get #quarantine (): SublevelReads { return this.#view('quarantine') }
+
+  /** The meta records (msgpack values). */
+  async #readMeta (keys: string[]): Promise<unknown[]> {
+    if (!this.#direct) return await this.#metaSublevel().getMany(keys)
+    const values = await this.#view('meta').getMany(keys) as Array<Buffer | undefined>
+    return values.map((bytes) => bytes === undefined ? undefined : unpack(bytes))
+  }
+
+  async #writeMeta (records: Array<[string, unknown]>): Promise<void> {
+    if (!this.#direct) {
+      await this.#metaSublevel().batch(records.map(([key, value]) => ({ type: 'put' as const, key, value })))
+      return
+    }
+    const batch = this.db.batch()
+    for (const [key, value] of records) batch.put(localPrefix('meta') + key, pack(value))
+    await batch.write()
+  }
+
+  #metaSublevel (): Sublevel {
+    let meta = this.#sublevels.get('meta')
+    if (meta === undefined) {
+      meta = this.db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: msgpackEncoding }) as Sublevel
+      this.#sublevels.set('meta', meta)
+    }
+    return meta
   }
 
   /** Open a database given as a directory path (classic-level) or as an abstract-level instance. */
@@ -164,13 +204,17 @@ export class Storage {
    * O(updates). `format` is undefined for a new database.
    */
   async load (): Promise<{ format: number | undefined, id: Source | undefined, clock: Clock, pinned: Clock, forgotten: Clock }> {
-    const [format, id] = await this.#meta.getMany(['format', 'id'])
-    if (format !== undefined && !(Number.isInteger(format) && format >= 1 && format <= FORMAT_VERSION)) {
+    const [format, id] = await this.#readMeta(['format', 'id'])
+    if (format !== undefined && !(typeof format === 'number' && Number.isInteger(format) && format >= 1 && format <= FORMAT_VERSION)) {
       throw error(codes.UNSUPPORTED_FORMAT, `Storage format ${String(format)} is not supported (this version reads 1 to ${FORMAT_VERSION})`)
     }
+    // A database without a format was never initialised (`init` runs before the first
+    // commit, in every version): it holds nothing, so nothing more is read.
+    this.#blank = format === undefined
+    if (format === undefined) return { format: undefined, id: typeof id === 'string' ? id : undefined, clock: new Map(), pinned: new Map(), forgotten: new Map() }
     const clock = await readClock(this.#clock)
     return {
-      format: format as number | undefined,
+      format: format as number,
       id: typeof id === 'string' ? id : undefined,
       clock,
       pinned: await readClock(this.#pinned),
@@ -185,7 +229,7 @@ export class Storage {
 
   /** Record that the database now has the current format (after an upgrade). */
   async setFormat (): Promise<void> {
-    await this.#meta.put('format', FORMAT_VERSION)
+    await this.#writeMeta([['format', FORMAT_VERSION]])
   }
 
   /** True when the stored clock holds at least every entry of `clock`: a commit that moved them landed. */
@@ -206,8 +250,8 @@ export class Storage {
   /** Move stored updates out of the log into `quarantine`, atomically: kept, never replicated. */
   async quarantine (entries: LogEntry[]): Promise<void> {
     await this.db.batch(entries.flatMap(({ source, ts, bytes }) => [
-      { type: 'put' as const, key: logKey(source, ts), value: bytes, sublevel: this.#quarantine },
-      { type: 'del' as const, key: logKey(source, ts), sublevel: this.#log }
+      { type: 'put' as const, key: logKey(source, ts), value: bytes, sublevel: this.#sublevel('quarantine') },
+      { type: 'del' as const, key: logKey(source, ts), sublevel: this.#sublevel('log') }
     ]))
   }
 
@@ -220,28 +264,31 @@ export class Storage {
 
   /** Write a data space's records (and optionally another space's puts) in one atomic batch (for upgrades). */
   async rewrite (space: DataSpace, puts: Array<[string, unknown]>, dels: string[], also?: [DataSpace, Array<[string, unknown]>]): Promise<void> {
-    const extra = also === undefined ? [] : also[1].map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel: also[0].sublevel }))
+    const extra = also === undefined ? [] : also[1].map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel: this.#sublevel('data-' + also[0].name) }))
+    const sublevel = this.#sublevel('data-' + space.name)
     await this.db.batch([
-      ...puts.map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel: space.sublevel })),
-      ...dels.map((key) => ({ type: 'del' as const, key, sublevel: space.sublevel })),
+      ...puts.map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel })),
+      ...dels.map((key) => ({ type: 'del' as const, key, sublevel })),
       ...extra
     ])
   }
 
-  /** Record the format version and id of a new database. */
-  async init (id: Source): Promise<void> {
-    await this.#meta.batch([
-      { type: 'put', key: 'format', value: FORMAT_VERSION },
-      { type: 'put', key: 'id', value: id }
-    ])
+  /**
+   * Record the format version and id of a new database: with its first commit
+   * (one write instead of two, and a database without a format still holds
+   * nothing), or when it closes if nothing was committed.
+   */
+  init (id: Source): void {
+    this.#uninitialised = id
   }
 
   /** The data space `name` of a data type. */
   space (name: string): DataSpace {
     let space = this.#spaces.get(name)
     if (space === undefined) {
-      const sublevel = this.db.sublevel('data-' + name, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-      space = { name, sublevel, prefix: this.#prefixOf(sublevel), lookup: new KeyLookup() }
+      // Only read through on a direct database (commits write its prefixed keys): a view does.
+      const sublevel = this.#view('data-' + name) as unknown as Sublevel
+      space = { name, sublevel, prefix: localPrefix('data-' + name), lookup: new KeyLookup() }
       this.#spaces.set(name, space)
     }
     return space
@@ -261,6 +308,7 @@ export class Storage {
 
   /** Read the records a commit is about to write, decoded (see KeyLookup): undefined where absent. */
   async lookup (space: DataSpace, keys: string[]): Promise<unknown[]> {
+    if (this.#blank) return keys.map(() => undefined)
     const values = await space.lookup.read(space.sublevel, keys)
     return values.map((bytes) => bytes === undefined ? undefined : unpack(bytes))
   }
@@ -289,21 +337,35 @@ export class Storage {
   /** Start a commit: one atomic batch. */
   batch (): Commit {
     const batch = this.db.batch()
-    return this.#direct
-      ? new DirectCommit(batch, this.#prefixOf(this.#log), this.#prefixOf(this.#clock), this.#prefixOf(this.#pinned), this.#prefixOf(this.#forgotten))
-      : new SublevelCommit(batch, this.#log, this.#clock, this.#pinned, this.#forgotten)
+    const commit = this.#direct
+      ? new DirectCommit(batch, localPrefix('log'), localPrefix('clock'), localPrefix('pinned'), localPrefix('forgotten'))
+      : new SublevelCommit(batch, this.#sublevel('log'), this.#sublevel('clock'), this.#sublevel('pinned'), this.#sublevel('forgotten'))
+    if (this.#uninitialised === undefined && !this.#blank) return commit
+    // Every commit written until one has landed carries the meta records (added last: `length` counts the caller's operations).
+    const write = commit.write.bind(commit)
+    commit.write = async (sync) => {
+      // From now on a read may meet what this writes.
+      this.#blank = false
+      const id = this.#uninitialised
+      if (id !== undefined) {
+        for (const [key, value] of metaRecords(id)) {
+          if (this.#direct) batch.put(localPrefix('meta') + key, pack(value))
+          else batch.put(key, value, { sublevel: this.#metaSublevel() })
+        }
+      }
+      await write(sync)
+      if (this.#uninitialised === id) this.#uninitialised = undefined
+    }
+    return commit
   }
 
   /**
    * A lazy, ordered scan of one source's updates with timestamps above `after`
-   * (0 = all), read `step` entries at a time.
+   * (0 = all), read `step` entries at a time; it ends at `last` when given (the
+   * source's clock: nothing is stored above it, and no read is spent finding so).
    */
-  scan (source: Source, after: number, step: number): SourceScan {
-    const iterator = this.#log.iterator({
-      gt: after > 0 ? logKey(source, after) : source + '\x00',
-      lt: source + '\x01'
-    })
-    return new SourceScan(iterator, step)
+  scan (source: Source, after: number, step: number, last?: number): SourceScan {
+    return scanLog(this.#log, source, after, step, last)
   }
 
   /** Count the stored updates (a key-only scan: for bounded histories). */
@@ -340,11 +402,15 @@ export class Storage {
    */
   async close (): Promise<void> {
     try {
+      const id = this.#uninitialised
+      this.#uninitialised = undefined
+      // Kept for the next open; if it cannot be written, the database still holds nothing, which a later open sees.
+      if (id !== undefined) await this.#writeMeta(metaRecords(id)).catch(() => {})
       if (this.#owned) {
         await this.db.close()
         return
       }
-      const sublevels = [this.#meta, this.#clock, this.#log, this.#pinned, this.#forgotten, this.#quarantine, ...[...this.#spaces.values()].map((space) => space.sublevel)]
+      const sublevels = [...this.#sublevels.values()]
       await Promise.all(sublevels.map(async (sublevel) => { await sublevel.close() }))
     } finally {
       this.#release()
@@ -352,46 +418,8 @@ export class Storage {
   }
 }
 
-/** What a source scan reads the log with: an abstract-level iterator of raw entries. */
-export interface LogIterator {
-  nextv: (size: number) => Promise<Array<[string, Buffer]>>
-  close: () => Promise<void>
+/** The meta records of a new database. */
+function metaRecords (id: Source): Array<[string, unknown]> {
+  return [['format', FORMAT_VERSION], ['id', id]]
 }
 
-/** One source's part of a history scan. */
-export class SourceScan {
-  readonly #iterator: LogIterator
-  readonly #step: number
-  #buffer: Array<[string, Buffer]> = []
-  #index = 0
-  #done = false
-
-  constructor (iterator: LogIterator, step: number) {
-    this.#iterator = iterator
-    this.#step = step
-  }
-
-  /** The next entry, or undefined at the end. */
-  async next (): Promise<LogEntry | undefined> {
-    if (this.#index >= this.#buffer.length) {
-      if (this.#done) return undefined
-      // nextv() may return fewer entries than asked (classic-level caps by bytes): only empty means done.
-      this.#buffer = await this.#iterator.nextv(this.#step)
-      this.#index = 0
-      if (this.#buffer.length === 0) {
-        this.#done = true
-        return undefined
-      }
-    }
-    const [key, bytes] = this.#buffer[this.#index++]
-    const { source, ts } = parseLogKey(key)
-    return { source, ts, bytes }
-  }
-
-  /** Release the iterator; safe to call more than once. */
-  async close (): Promise<void> {
-    this.#done = true
-    this.#buffer = []
-    await this.#iterator.close()
-  }
-}
