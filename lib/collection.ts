@@ -445,7 +445,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
     }
     // Else its own handle on the document's sublevel (a reopen meanwhile makes another).
     const db = (this.#db as AnyLevel).sublevel(sublevel, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as AnyLevel
-    const storage = await Storage.open(db as unknown as Database)
+    const storage = await Storage.open(db as unknown as Database, { reader: true })
     const cursor = new HistoryCursor(storage, new Map(clock), known, 0)
     return {
       cursor,

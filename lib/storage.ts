@@ -180,11 +180,12 @@ export class Storage {
   }
 
   /** Open a database given as a directory path (classic-level) or as an abstract-level instance. */
-  static async open (location: string | Database): Promise<Storage> {
+  static async open (location: string | Database, { reader = false }: { reader?: boolean } = {}): Promise<Storage> {
     const owned = typeof location === 'string'
     const db: AnyLevel = owned ? new Level(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : location as AnyLevel
     // A directory is claimed by classic-level's lock; an object, here (lib/storage-claims.ts).
-    const release = owned ? () => {} : claimDatabase(db)
+    // `reader`: a Storage that only reads (a closed collection document's history) claims nothing.
+    const release = owned || reader ? () => {} : claimDatabase(db)
     try {
       await db.open()
     } catch (err) {
