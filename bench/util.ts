@@ -132,7 +132,8 @@ export function forkBench<A, R> (module: string, exportName: string, args: A): C
   const moduleUrl = new URL(module, import.meta.url).href
   const child: ChildProcess = fork(CHILD_ENTRY, [], {
     // BENCH_PROFILE=<dir>: each child writes a CPU profile there (node --cpu-prof).
-    execArgv: ['--expose-gc', ...(process.env.BENCH_PROFILE !== undefined && process.env.BENCH_PROFILE !== '' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
+    // BENCH_NODE_FLAGS: more flags for the children, e.g. --trace-gc (NODE_OPTIONS refuses some).
+    execArgv: ['--expose-gc', ...(process.env.BENCH_PROFILE !== undefined && process.env.BENCH_PROFILE !== '' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)],
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
