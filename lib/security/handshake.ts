@@ -1,4 +1,4 @@
-import { randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto'
+import { KeyObject, randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import { pack } from '../msgpack.js'
 import type { Source } from '../protocol.js'
@@ -174,6 +174,15 @@ export async function authenticateSocket (socket: Duplex, side: Side, options: A
 export function authenticate (options: AuthenticateOptions): Handshake {
   if (options === null || typeof options !== 'object' || options.keys === undefined) {
     throw new TypeError('authenticate() needs { keys }')
+  }
+  // Checked here, at the call, not at each connection's handshake.
+  const { keys, timeout = DEFAULT_TIMEOUT, allow } = options
+  if (keys === null || typeof keys !== 'object' || !(keys.privateKey instanceof KeyObject) || keys.privateKey.type !== 'private' || typeof keys.id !== 'string') {
+    throw new TypeError('options.keys must be a key pair (generateKeys(), loadKeys())')
+  }
+  if (!(Number.isFinite(timeout) && timeout > 0)) throw new TypeError('timeout must be a positive number of ms')
+  if (allow !== undefined && typeof allow !== 'function' && (allow === null || typeof allow !== 'object' || typeof (allow as Iterable<Source>)[Symbol.iterator] !== 'function' || typeof allow === 'string')) {
+    throw new TypeError('options.allow must be ids (an iterable) or a function')
   }
   return async (socket, side) => { await authenticateSocket(socket, side, options) }
 }

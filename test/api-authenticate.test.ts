@@ -1,0 +1,20 @@
+import test from 'tape'
+import { authenticate, generateKeys } from '../lib/index.js'
+
+test('authenticate() checks its options at the call: keys, timeout and allow of the wrong kind are TypeErrors', (t) => {
+  const keys = generateKeys()
+  for (const [label, options] of [
+    ['keys: 5', { keys: 5 }],
+    ['keys: {}', { keys: {} }],
+    ['a public key only', { keys: { id: keys.id, privateKey: keys.publicKey } }],
+    ['timeout: 0', { keys, timeout: 0 }],
+    ['timeout: "x"', { keys, timeout: 'x' }],
+    ['allow: 5', { keys, allow: 5 }],
+    ['allow: "id"', { keys, allow: keys.id }]
+  ] as const) {
+    t.throws(() => authenticate(options as never), TypeError, `${label} is a TypeError`)
+  }
+  t.equal(typeof authenticate({ keys, allow: [keys.id], timeout: 500 }), 'function', 'good options give a handshake')
+  t.equal(typeof authenticate({ keys, allow: (id) => id === keys.id }), 'function', 'so does an allow predicate')
+  t.end()
+})
