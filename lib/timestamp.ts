@@ -69,9 +69,11 @@ export class HybridClock {
     this.#start = spreadOf(key)
   }
 
-  /** The wall clock now. */
+  /** The wall clock now; a `now` that returns anything but a finite number is a TypeError here. */
   wall (): number {
-    return this.#now()
+    const wall = this.#now()
+    if (typeof wall !== 'number' || !Number.isFinite(wall)) throw new TypeError(`now() must return a finite number of ms, not ${typeof wall === 'number' ? String(wall) : typeof wall}`)
+    return wall
   }
 
   /** The greatest timestamp issued or observed. */
@@ -81,7 +83,7 @@ export class HybridClock {
 
   /** Issue the next timestamp. */
   next (): number {
-    const wall = this.#now()
+    const wall = this.wall()
     let ts: number
     if (wall > this.#last) ts = this.#after(wall)
     else if (this.#index >= 0 && this.#index + 1 < this.#fractions.length) ts = this.#ms + this.#fractions[++this.#index]

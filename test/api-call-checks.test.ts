@@ -18,3 +18,15 @@ test('authenticate() checks its options at the call: keys, timeout and allow of 
   t.equal(typeof authenticate({ keys, allow: (id) => id === keys.id }), 'function', 'so does an allow predicate')
   t.end()
 })
+
+test('a now() that returns anything but a finite number makes set() reject with a TypeError, and stores nothing', async (t) => {
+  const { Model } = await import('../lib/index.js')
+  const { MemoryLevel } = await import('memory-level')
+  for (const value of ['soon', Number.NaN, Infinity, undefined]) {
+    const model = new Model({ db: new MemoryLevel(), now: () => value as number })
+    await model.open()
+    await model.set('k', 1).then(() => t.fail('set resolved'), (err) => { t.ok(err instanceof TypeError, `now() returning ${String(value)}: a TypeError`) })
+    t.equal(await model.get('k'), undefined, 'nothing stored')
+    await model.close()
+  }
+})
