@@ -3,6 +3,7 @@ import { pack } from './msgpack.js'
 import type { Source } from './protocol.js'
 import type { DataSpace, Sublevel } from './storage.js'
 import { encodeTimestamp } from './timestamp.js'
+import { holdsNative } from './native-memory.js'
 
 /** Key of an update in the log: source, NUL, then the order-preserving timestamp. */
 export function logKey (source: Source, ts: number): string {
@@ -35,6 +36,8 @@ type ChainedBatch = AbstractChainedBatch<any, any, any>
 /** What both kinds of commit share: the batch, its length, writing and dropping it. */
 abstract class BatchCommit {
   protected readonly batch: ChainedBatch
+  /** Bytes of the updates put in the batch (the bulk of what its native buffer holds). */
+  protected updateBytes = 0
 
   constructor (batch: ChainedBatch) {
     this.batch = batch
@@ -48,6 +51,9 @@ abstract class BatchCommit {
     // No options object unless needed: it slows every write.
     if (sync) await this.batch.write({ sync: true })
     else await this.batch.write()
+    // What the written batch's native buffer keeps until it is collected (lib/native-memory.ts):
+    // the updates, and keys and small records at about 64 bytes an operation.
+    holdsNative(this.batch, this.updateBytes + this.batch.length * 64)
   }
 
   async abort (): Promise<void> {
@@ -83,6 +89,7 @@ export class DirectCommit extends BatchCommit implements Commit {
   }
 
   putUpdate (source: Source, ts: number, bytes: Uint8Array): void {
+    this.updateBytes += bytes.length
     this.batch.put(this.#log + logKey(source, ts), bytes)
   }
 
@@ -131,6 +138,7 @@ export class SublevelCommit extends BatchCommit implements Commit {
   }
 
   putUpdate (source: Source, ts: number, bytes: Uint8Array): void {
+    this.updateBytes += bytes.length
     this.batch.put(logKey(source, ts), bytes, { sublevel: this.#log })
   }
 
