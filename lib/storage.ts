@@ -6,8 +6,9 @@ import type { Clock, Source } from './protocol.js'
 import { DirectCommit, SublevelCommit, logKey, type Commit } from './commit.js'
 import { KeyLookup } from './lookup.js'
 import { claimDatabase } from './storage-claims.js'
-import { PrefixedView, localPrefix, type SublevelReads } from './prefixed-view.js'
-import { isDirect, parseLogKey, scanLog, type LogEntry, type SourceScan } from './log-scan.js'
+import { PrefixedView, directTarget, isDirectLevel, localPrefix, type DirectTarget, type SublevelReads } from './prefixed-view.js'
+import { parseLogKey, scanLog, type LogEntry, type SourceScan } from './log-scan.js'
+import { heldIterator } from './native-memory.js'
 
 export { SourceScan, type LogEntry, type LogIterator, type LogScanner } from './log-scan.js'
 
@@ -66,7 +67,7 @@ export interface KeyBounds {
 
 /** A sublevel's raw entries in key order, `step` at a time; the iterator is closed however the loop ends. */
 async function * pages (sublevel: SublevelReads, options: KeyBounds, step: number): AsyncGenerator<Array<[string, Buffer]>> {
-  const iterator = sublevel.iterator(options)
+  const iterator = heldIterator(sublevel.iterator(options))
   try {
     for (let batch = await iterator.nextv(step); batch.length > 0; batch = await iterator.nextv(step)) {
       yield batch as Array<[string, Buffer]>
@@ -110,6 +111,8 @@ export class Storage {
    * `sublevel` option costs several times more than the write itself.
    */
   readonly #direct: boolean
+  /** Where a direct database's commits and reads go (its root, for a plain sublevel; lib/prefixed-view.ts). */
+  readonly #target: DirectTarget
   /** Gives up this Storage's claim on its database (lib/storage-claims.ts). */
   #release: () => void = () => {}
   /** The id of a new database whose meta records are not written yet (see `init`). */
@@ -120,7 +123,8 @@ export class Storage {
   private constructor (db: AnyLevel, owned: boolean) {
     this.db = db
     this.#owned = owned
-    this.#direct = isDirect(db)
+    this.#direct = isDirectLevel(db)
+    this.#target = this.#direct ? directTarget(db) : { db, base: '' }
   }
 
   /**
@@ -141,10 +145,15 @@ export class Storage {
   #view (name: string): SublevelReads {
     let view = this.#views.get(name)
     if (view === undefined) {
-      view = this.#direct ? new PrefixedView(this.db, name) : this.#sublevel(name) as unknown as SublevelReads
+      view = this.#direct ? new PrefixedView(this.#target.db, name, this.#target.base) : this.#sublevel(name) as unknown as SublevelReads
       this.#views.set(name, view)
     }
     return view
+  }
+
+  /** The prefix of sublevel `name`'s keys in the database direct commits write to. */
+  #local (name: string): string {
+    return this.#target.base + localPrefix(name)
   }
 
   get #clock (): SublevelReads { return this.#view('clock') }
@@ -165,8 +174,8 @@ export class Storage {
       await this.#metaSublevel().batch(records.map(([key, value]) => ({ type: 'put' as const, key, value })))
       return
     }
-    const batch = this.db.batch()
-    for (const [key, value] of records) batch.put(localPrefix('meta') + key, pack(value))
+    const batch = this.#target.db.batch()
+    for (const [key, value] of records) batch.put(this.#local('meta') + key, pack(value))
     await batch.write()
   }
 
@@ -289,7 +298,7 @@ export class Storage {
     if (space === undefined) {
       // Only read through on a direct database (commits write its prefixed keys): a view does.
       const sublevel = this.#view('data-' + name) as unknown as Sublevel
-      space = { name, sublevel, prefix: localPrefix('data-' + name), lookup: new KeyLookup() }
+      space = { name, sublevel, prefix: this.#local('data-' + name), lookup: new KeyLookup() }
       this.#spaces.set(name, space)
     }
     return space
@@ -337,9 +346,9 @@ export class Storage {
 
   /** Start a commit: one atomic batch. */
   batch (): Commit {
-    const batch = this.db.batch()
+    const batch = this.#direct ? this.#target.db.batch() : this.db.batch()
     const commit = this.#direct
-      ? new DirectCommit(batch, localPrefix('log'), localPrefix('clock'), localPrefix('pinned'), localPrefix('forgotten'))
+      ? new DirectCommit(batch, this.#local('log'), this.#local('clock'), this.#local('pinned'), this.#local('forgotten'))
       : new SublevelCommit(batch, this.#sublevel('log'), this.#sublevel('clock'), this.#sublevel('pinned'), this.#sublevel('forgotten'))
     if (this.#uninitialised === undefined && !this.#blank) return commit
     // Every commit written until one has landed carries the meta records (added last: `length` counts the caller's operations).
@@ -350,7 +359,7 @@ export class Storage {
       const id = this.#uninitialised
       if (id !== undefined) {
         for (const [key, value] of metaRecords(id)) {
-          if (this.#direct) batch.put(localPrefix('meta') + key, pack(value))
+          if (this.#direct) batch.put(this.#local('meta') + key, pack(value))
           else batch.put(key, value, { sublevel: this.#metaSublevel() })
         }
       }
