@@ -15,7 +15,7 @@
 
 /**
  * Native bytes a classic-level iterator keeps after close() until it is collected
- * (measured: 9 KB of RSS per closed iterator held; test/native-memory.test.ts).
+ * (measured: 9 KB of RSS per closed iterator still referenced, classic-level 3.0.0).
  */
 export const ITERATOR_NATIVE_BYTES = 8 * 1024
 
