@@ -1,5 +1,4 @@
 import type { Sublevel } from './storage.js'
-import { heldIterator } from './native-memory.js'
 
 /** Fewer keys than this are read with one getMany: a scan would not pay for itself. */
 const MIN_KEYS = 8
@@ -44,7 +43,7 @@ export class KeyLookup {
       else if (key > max) max = key
     }
     const limit = keys.length + MIN_KEYS
-    const iterator = heldIterator(sublevel.iterator({ gte: min, lte: max, limit }))
+    const iterator = sublevel.iterator({ gte: min, lte: max, limit })
     let records: Array<[string, Buffer]>
     try {
       records = await iterator.nextv(limit) as Array<[string, Buffer]>

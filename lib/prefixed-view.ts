@@ -1,7 +1,6 @@
 import type { AbstractLevel } from 'abstract-level'
 import type { KeyBounds } from './storage.js'
 
-import { heldIterator } from './native-memory.js'
 /** @internal */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyLevel = AbstractLevel<any, any, any>
@@ -101,7 +100,7 @@ export class PrefixedView implements SublevelReads {
   }
 
   iterator (options: KeyBounds & { limit?: number } = {}): RawIterator {
-    const iterator = heldIterator(this.#db.iterator(this.#range(options)))
+    const iterator = this.#db.iterator(this.#range(options))
     const cut = this.#prefix.length
     const strip = (entry: [string, Buffer]): [string, Buffer] => [entry[0].slice(cut), entry[1]]
     return {

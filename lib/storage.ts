@@ -8,7 +8,6 @@ import { KeyLookup } from './lookup.js'
 import { claimDatabase } from './storage-claims.js'
 import { PrefixedView, directTarget, isDirectLevel, localPrefix, type DirectTarget, type SublevelReads } from './prefixed-view.js'
 import { parseLogKey, scanLog, type LogEntry, type SourceScan } from './log-scan.js'
-import { heldIterator } from './native-memory.js'
 
 export { SourceScan, type LogEntry, type LogIterator, type LogScanner } from './log-scan.js'
 
@@ -67,7 +66,7 @@ export interface KeyBounds {
 
 /** A sublevel's raw entries in key order, `step` at a time; the iterator is closed however the loop ends. */
 async function * pages (sublevel: SublevelReads, options: KeyBounds, step: number): AsyncGenerator<Array<[string, Buffer]>> {
-  const iterator = heldIterator(sublevel.iterator(options))
+  const iterator = sublevel.iterator(options)
   try {
     for (let batch = await iterator.nextv(step); batch.length > 0; batch = await iterator.nextv(step)) {
       yield batch as Array<[string, Buffer]>
