@@ -183,12 +183,15 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     await this.#opening
   }
 
+  /** See `_assumeBlank`. */
+  #assumedBlank = false
+
   async #open (): Promise<void> {
     this.#status = 'opening'
     try {
       const storage = await Storage.open(this.#options.db)
       try {
-        const { format, id, clock, pinned, forgotten } = await storage.load()
+        const { format, id, clock, pinned, forgotten } = await storage.load(this.#assumedBlank)
         if (id !== undefined && this.#options.id !== undefined && id !== this.#options.id) {
           throw error(codes.ID_MISMATCH, `The database belongs to id ${id}, not ${this.#options.id}`)
         }
@@ -458,6 +461,14 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
 
   #assertOpen (): void {
     if (this.#status !== 'open') throw error(codes.NOT_OPEN, 'The instance is not open')
+  }
+
+  /**
+   * @internal Open without reading the database: the caller knows nothing was
+   * ever written to it (a collection's new document). Before open() only.
+   */
+  _assumeBlank (): void {
+    if (this.#opening === undefined) this.#assumedBlank = true
   }
 
   /** @internal A history cursor against a peer's clock. */

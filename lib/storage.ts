@@ -210,10 +210,11 @@ export class Storage {
 
   /**
    * Read the stored format, id, vector clock and pins: O(sources), never
-   * O(updates). `format` is undefined for a new database.
+   * O(updates). `format` is undefined for a new database. `blank`: the caller
+   * knows nothing was ever written to it, so nothing is read.
    */
-  async load (): Promise<{ format: number | undefined, id: Source | undefined, clock: Clock, pinned: Clock, forgotten: Clock }> {
-    const [format, id] = await this.#readMeta(['format', 'id'])
+  async load (blank = false): Promise<{ format: number | undefined, id: Source | undefined, clock: Clock, pinned: Clock, forgotten: Clock }> {
+    const [format, id] = blank ? [undefined, undefined] : await this.#readMeta(['format', 'id'])
     if (format !== undefined && !(typeof format === 'number' && Number.isInteger(format) && format >= 1 && format <= FORMAT_VERSION)) {
       throw error(codes.UNSUPPORTED_FORMAT, `Storage format ${String(format)} is not supported (this version reads 1 to ${FORMAT_VERSION})`)
     }
