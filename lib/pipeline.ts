@@ -384,9 +384,10 @@ export class UpdatePipeline {
       }
     }
     const tx = new Transaction(host.storage, commit, previous?.tx, drop)
-    const applied = new Set<Pending>()
+    // Lost on arrival is rare: a set of those, not of the applied (an object's first Set entry gives it a hash).
+    const lost = new Set<Pending>()
     const stored: Pending[] = []
-    const prepared: Prepared = { commit, tx, moved, pins, accepted, applied, stored, committed: undefined, failure: undefined }
+    const prepared: Prepared = { commit, tx, moved, pins, accepted, lost, stored, committed: undefined, failure: undefined }
     try {
       await host.prefetch(accepted.map((item) => item.update), tx)
       for (const item of accepted) {
@@ -397,9 +398,8 @@ export class UpdatePipeline {
         item.bytes ??= pack(item.update)
         commit.putUpdate(source, ts, item.bytes)
         stored.push(item)
-        if (won) {
-          applied.add(item)
-        } else {
+        if (!won) {
+          lost.add(item)
           // Lost on arrival, but the latest of its source: kept (and sent on) for the clock.
           pins.set(source, ts)
           commit.putPin(source, ts)
@@ -504,7 +504,7 @@ export class UpdatePipeline {
 
   /** Move the in-memory clock and pins, count, forward to streams and emit: the commit is stored. */
   #announce (prepared: Prepared): void {
-    const { moved, pins, applied, stored } = prepared
+    const { moved, pins, lost, stored } = prepared
     const host = this.#host
     for (const [source, ts] of moved) host.clock.set(source, ts)
     for (const [source, ts] of pins) {
@@ -512,12 +512,12 @@ export class UpdatePipeline {
       else host.pinned.set(source, ts)
     }
     host.stats.commits++
-    host.stats.committed += applied.size
+    host.stats.committed += stored.length - lost.size
     // In commit order: a stream sends each source's updates in timestamp order and
     // skips anything at or below what it has sent.
     for (const item of stored) {
       this.#forward(item)
-      if (!applied.has(item)) continue
+      if (lost.size > 0 && lost.has(item)) continue
       try {
         host.committed(item.update)
       } catch (err) {
@@ -546,10 +546,10 @@ interface Prepared {
   /** Every update written to the log, in commit order (all are forwarded to streams). */
   stored: Pending[]
   /**
-   * The stored updates that changed the data (also announced); the others lost on
-   * arrival and are kept only as their source's latest, for the clock.
+   * The stored updates that lost on arrival, kept only as their source's latest
+   * (for the clock); the others changed the data and are announced.
    */
-  applied: Set<Pending>
+  lost: Set<Pending>
   /** Resolves true once written and announced, false if the write failed. */
   committed: Promise<boolean> | undefined
   failure: Error | undefined
