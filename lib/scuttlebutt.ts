@@ -11,7 +11,7 @@ import { HybridClock, type WallClock } from './timestamp.js'
 import type { Transaction } from './transaction.js'
 import { UpdatePipeline, type Done, type Pending, type PipelineHost } from './pipeline.js'
 import { DEFAULT_MAX_FRAME_BYTES } from './codec.js'
-import { valueProblem } from './value-domain.js'
+import { elementsProblem, valueProblem } from './value-domain.js'
 
 /** Options every Scuttlebutt takes. */
 export interface ScuttlebuttOptions {
@@ -290,8 +290,8 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    * What storage or a wire could not carry exactly is refused: a stored update
    * that a peer cannot decode would stop replication at it.
    */
-  protected _submit (change: unknown): Promise<Update> {
-    const item = this.#localItem(change)
+  protected _submit (change: unknown, shell = false): Promise<Update> {
+    const item = this.#localItem(change, shell)
     return new Promise<Update>((resolve, reject) => {
       item.done = (err, committed) => { err === null ? resolve(committed ?? item.update) : reject(err) }
       ;(this.#pipeline as UpdatePipeline).enqueue(item)
@@ -304,10 +304,10 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    * stamped (a bad one throws here, and nothing is queued). Resolves with the
    * committed updates, in order.
    */
-  protected _submitAll (changes: unknown[]): Promise<Update[]> {
+  protected _submitAll (changes: unknown[], shell = false): Promise<Update[]> {
     this.#assertOpen()
-    for (const change of changes) this.#checkChange(change)
-    const items = changes.map((change) => this.#localItem(change))
+    for (const change of changes) this.#checkChange(change, shell)
+    const items = changes.map((change) => this.#localItem(change, shell, true))
     if (items.length === 0) return Promise.resolve([])
     return new Promise<Update[]>((resolve, reject) => {
       let left = items.length
@@ -324,10 +324,10 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     })
   }
 
-  /** A checked, stamped, encoded local update, ready to queue. */
-  #localItem (change: unknown): Pending {
+  /** A checked (unless `checked`), stamped, encoded local update, ready to queue. */
+  #localItem (change: unknown, shell: boolean, checked = false): Pending {
     this.#assertOpen()
-    this.#checkChange(change)
+    if (!checked) this.#checkChange(change, shell)
     const update = this.#stamp(change)
     const bytes = pack(update)
     if (bytes.length > DEFAULT_MAX_FRAME_BYTES) {
@@ -336,8 +336,9 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     return { local: true, update, bytes, origin: undefined, done: undefined }
   }
 
-  #checkChange (change: unknown): void {
-    const problem = valueProblem(change)
+  /** `shell`: the change is a plain array the data type made, so only its elements are checked. */
+  #checkChange (change: unknown, shell: boolean): void {
+    const problem = shell ? elementsProblem(change as unknown[]) : valueProblem(change)
     if (problem !== undefined) throw invalidValue(`A change may not hold ${problem}`)
     if (!this._validateChange(change)) throw invalidValue('Invalid change for this data type')
   }
