@@ -1,4 +1,3 @@
-import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { codes, error } from './errors.js'
 import { msgpackEncoding, pack, unpack } from './msgpack.js'
@@ -13,27 +12,9 @@ export { SourceScan, type LogEntry, type LogIterator, type LogScanner } from './
 
 export { logKey, type Commit } from './commit.js'
 
-/**
- * Any abstract-level database or sublevel (classic-level, memory-level,
- * browser-level ...), described by what it has: abstract-level's own type is
- * invariant in its key and value types, so no one instantiation accepts them all.
- */
-export interface Database {
-  readonly status: 'opening' | 'open' | 'closing' | 'closed'
-  open: () => Promise<void>
-  close: () => Promise<void>
-  sublevel: (name: string) => Database
-  batch: () => object
-}
-
-/** @internal What storage calls on a database (whatever its encodings). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyLevel = AbstractLevel<any, any, any>
-
-/** @internal */
-/** @internal A sublevel of any encodings (only commits and storage see it). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Sublevel = AbstractSublevel<any, any, any, any>
+export type { Database, DataSpace, KeyBounds } from './storage-types.js'
+import type { AnyLevel, Database, DataSpace, KeyBounds, Sublevel } from './storage-types.js'
+import { pages, readClock } from './storage-reads.js'
 
 /**
  * The storage format this code writes; bumped on incompatible layout changes.
@@ -42,46 +23,6 @@ export type Sublevel = AbstractSublevel<any, any, any, any>
  * quarantined. Older databases are upgraded in place when opened (lib/upgrade.ts).
  */
 export const FORMAT_VERSION = 2
-
-/** Where a data type keeps its own records: a named sublevel with msgpack values. */
-export interface DataSpace {
-  readonly name: string
-  /** @internal */
-  readonly sublevel: Sublevel
-  /** @internal The sublevel's key prefix relative to the instance's database. */
-  readonly prefix: string
-  /** @internal How a commit reads the records it is about to write. */
-  readonly lookup: KeyLookup
-}
-
-/** Bounds of a key range. */
-export interface KeyBounds {
-  gt?: string
-  gte?: string
-  lt?: string
-  lte?: string
-  /** Iterate in descending key order. */
-  reverse?: boolean
-}
-
-/** A sublevel's raw entries in key order, `step` at a time; the iterator is closed however the loop ends. */
-async function * pages (sublevel: SublevelReads, options: KeyBounds, step: number): AsyncGenerator<Array<[string, Buffer]>> {
-  const iterator = sublevel.iterator(options)
-  try {
-    for (let batch = await iterator.nextv(step); batch.length > 0; batch = await iterator.nextv(step)) {
-      yield batch as Array<[string, Buffer]>
-    }
-  } finally {
-    await iterator.close()
-  }
-}
-
-/** A sublevel mapping sources to msgpack timestamps, as a Map. */
-async function readClock (sublevel: SublevelReads): Promise<Clock> {
-  const clock: Clock = new Map()
-  for await (const [source, ts] of sublevel.iterator()) clock.set(source as string, unpack(ts as Buffer) as number)
-  return clock
-}
 
 /**
  * The on-disk layout (see docs/storage.md): `meta` (format, id), `clock`
