@@ -147,7 +147,7 @@ export class ReplicationStream extends Duplex {
     this.#codec = codecs[wrapper]
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     if (!(Number.isInteger(maxFrameBytes) && maxFrameBytes > 0)) throw new TypeError('maxFrameBytes must be a positive integer')
-    this.#decoder = this.#codec.decoder(maxFrameBytes)
+    this.#decoder = this.#codec.decoder(maxFrameBytes, options.bufferAccount)
     this.#maxFrameBytes = maxFrameBytes
     this.#outbox = new Outbox((known) => sb._cursor(known))
     this.#sends = options.readable !== false
@@ -247,6 +247,7 @@ export class ReplicationStream extends Duplex {
   override _destroy (err: Error | null, callback: Callback): void {
     this.#output = 'ended'
     this.#input = 'ended'
+    this.#decoder.dispose()
     this.#finalCallback = undefined
     const closing = this.#outbox.close()
     if (closing === undefined) callback(err)

@@ -58,6 +58,8 @@ interface Channel {
   inbox: Uint8Array[]
   /** The stream closed; the channel goes once its last output and END are sent. */
   streamClosed: boolean
+  /** Bytes of DATA received and not yet consumed, reserved in the streams' `bufferAccount`. */
+  held: number
 }
 
 /** Options of a Multiplexer. */
@@ -137,7 +139,7 @@ export class Multiplexer extends Duplex {
   #channel (id: number, name: string): Channel {
     const channel: Channel = {
       id, name, stream: undefined, credit: WINDOW, pending: null, outputEnded: false, endSent: false,
-      endReceived: false, resetReceived: false, granted: WINDOW, received: 0, consumed: 0, inbox: [], streamClosed: false
+      endReceived: false, resetReceived: false, granted: WINDOW, received: 0, consumed: 0, inbox: [], streamClosed: false, held: 0
     }
     this.#channels.set(id, channel)
     this.#everOpened = true
@@ -181,6 +183,7 @@ export class Multiplexer extends Duplex {
 
   /** Remove a channel from the open ones. */
   #forget (channel: Channel): void {
+    this.#unhold(channel, channel.held)
     this.#channels.delete(channel.id)
     if (this.#openedByPeer(channel.id)) this.#peerOpened.delete(channel.name)
   }
@@ -306,6 +309,9 @@ export class Multiplexer extends Duplex {
         if (channel.endReceived) throw netError(netCodes.MUX_PROTOCOL, 'DATA after END')
         channel.received += payload.length
         if (channel.received > channel.granted) throw netError(netCodes.MUX_PROTOCOL, 'The peer sent more than its credit')
+        // Reserved until the stream has consumed it (a refusal ends the connection: SCUTTLEDB_OVERLOADED).
+        this.#options.stream?.bufferAccount?.reserve(payload.length)
+        channel.held += payload.length
         // Copy: the payload is a view of a socket chunk that must not be kept alive by a slow document.
         if (channel.stream === undefined) channel.inbox.push(copy(payload))
         else this.#deliver(channel, copy(payload))
@@ -360,8 +366,12 @@ export class Multiplexer extends Duplex {
 
   #deliver (channel: Channel, chunk: Uint8Array): void {
     const stream = channel.stream as ReplicationStream
-    if (stream.destroyed) return
+    if (stream.destroyed) {
+      this.#unhold(channel, chunk.length)
+      return
+    }
     stream.write(chunk, () => {
+      this.#unhold(channel, chunk.length)
       channel.consumed += chunk.length
       // Return credit in large steps, not per chunk.
       if (channel.granted - channel.consumed <= WINDOW / 2 && this.#channels.get(channel.id) === channel) {
@@ -372,6 +382,14 @@ export class Multiplexer extends Duplex {
         this.#send(CREDIT, channel.id, payload)
       }
     })
+  }
+
+  /** Release up to `bytes` of what a channel holds (none twice: a forgotten channel holds nothing). */
+  #unhold (channel: Channel, bytes: number): void {
+    const n = Math.min(bytes, channel.held)
+    if (n === 0) return
+    channel.held -= n
+    this.#options.stream?.bufferAccount?.release(n)
   }
 
   override _final (callback: (err?: Error | null) => void): void {
@@ -389,7 +407,10 @@ export class Multiplexer extends Duplex {
 
   override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
     clearInterval(this.#ping)
-    for (const channel of this.#channels.values()) channel.stream?.destroy()
+    for (const channel of this.#channels.values()) {
+      this.#unhold(channel, channel.held)
+      channel.stream?.destroy()
+    }
     this.#channels.clear()
     this.#peerOpened.clear()
     callback(err)
