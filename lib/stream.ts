@@ -6,6 +6,7 @@ import type { Scuttlebutt } from './scuttlebutt.js'
 import { Outbox, type Outgoing } from './outbox.js'
 import { SYNC, parseControl, parseUpdate, type Clock, type Header, type Update } from './protocol.js'
 import type { StreamOptions, SyncProgress } from './stream-options.js'
+import { authRequired } from './net/auth-required.js'
 
 export type { StreamOptions, SyncProgress } from './stream-options.js'
 
@@ -339,6 +340,11 @@ export class ReplicationStream extends Duplex {
     if (Array.isArray(value)) {
       this.#onUpdate(parseUpdate(value), bytes)
       return
+    }
+    // A listener that runs authenticate() speaks first with its hello: say so, not "malformed header".
+    if (this.#peer === undefined) {
+      const refusal = authRequired(value)
+      if (refusal !== undefined) throw refusal
     }
     const message = parseControl(value)
     if (message.type === 'header') {

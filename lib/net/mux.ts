@@ -1,6 +1,7 @@
 import { Duplex } from 'stream'
 import { concat, copy, latin1, readUInt32BE, writeUInt32BE } from '../bytes.js'
 import type { ReplicationStream, StreamOptions } from '../stream.js'
+import { authRequiredFrame } from './auth-required.js'
 import { netCodes, netError, type NetError } from './errors.js'
 import type { DocumentResolver } from './target.js'
 
@@ -278,6 +279,7 @@ export class Multiplexer extends Duplex {
         if (size < 5 || size > 5 + MAX_DATA) throw netError(netCodes.MUX_PROTOCOL, `Bad frame length ${size}`)
         if (this.#input.length - offset < 4 + size) break
         const type = this.#input[offset + 4]
+        if (!this.#helloReceived && type !== HELLO) throw authRequiredFrame(this.#input.subarray(offset + 4, offset + 4 + size)) ?? notMultiplexing()
         const id = readUInt32BE(this.#input, offset + 5)
         const payload = this.#input.subarray(offset + HEADER_BYTES, offset + 4 + size)
         offset += 4 + size
@@ -296,7 +298,7 @@ export class Multiplexer extends Duplex {
 
   #onFrame (type: number, id: number, payload: Uint8Array): void {
     if (!this.#helloReceived) {
-      if (type !== HELLO || latin1(payload) !== MAGIC) throw netError(netCodes.MUX_PROTOCOL, 'The peer does not speak the multiplexing protocol')
+      if (type !== HELLO || latin1(payload) !== MAGIC) throw notMultiplexing()
       this.#helloReceived = true
       this.emit('hello')
       return
@@ -415,6 +417,10 @@ export class Multiplexer extends Duplex {
     this.#peerOpened.clear()
     callback(err)
   }
+}
+
+function notMultiplexing (): NetError {
+  return netError(netCodes.MUX_PROTOCOL, 'The peer does not speak the multiplexing protocol')
 }
 
 /** A short printable form of a peer-supplied reason. */
