@@ -9,10 +9,11 @@ import { request } from 'node:http'
 import { createConnection, type Socket } from 'node:net'
 import test, { type Test } from 'tape'
 import {
-  connect, connectWebSocket, listen, listenWebSocket, type Model, type ReplicationClient, type ReplicationServer
+  connect, connectWebSocket, listen, listenWebSocket, Model, type ReplicationClient, type ReplicationServer
 } from '../lib/index.js'
 import { codes } from '../lib/errors.js'
 import { memoryModel, rejects, until } from './helpers.js'
+import { memoryCollection } from './collection-helpers.js'
 
 const MiB = 1024 * 1024
 const KiB = 1024
@@ -61,6 +62,12 @@ async function holds (model: Model, key: string, value: unknown): Promise<boolea
   return await until(async () => await model.get(key) === value, 10_000)
 }
 
+/** A write on the server's model reaches the honest peer. */
+async function liveWrite (model: Model, honest: Model): Promise<boolean> {
+  await model.set('after', 'storm')
+  return await holds(honest, 'after', 'storm')
+}
+
 /** A server of a model holding `greeting`, the codes of the connections it closes, and a model for an honest peer. */
 async function serving (t: Test, start: (model: Model) => Promise<ReplicationServer>): Promise<{ model: Model, server: ReplicationServer, closedCodes: string[], honest: Model }> {
   const model = await memoryModel(t)
@@ -71,7 +78,7 @@ async function serving (t: Test, start: (model: Model) => Promise<ReplicationSer
 }
 
 /** The shared part of each transport's test: hostile sockets, one honest peer, the budget's figures. */
-async function storm (t: Test, server: ReplicationServer, model: Model, honest: Model, hostile: Socket[], closedCodes: string[], held: number): Promise<void> {
+async function storm (t: Test, server: ReplicationServer, hostile: Socket[], closedCodes: string[], held: number, live: () => Promise<boolean>): Promise<void> {
   const closed = (): number => hostile.filter((s) => s.destroyed || s.readableEnded).length
   // Each survivor ends up holding its whole partial frame; at most three fit.
   t.ok(await until(() => closed() >= HOSTILE - 3 && server.budget.used === (HOSTILE - closed()) * held, 20_000),
@@ -79,8 +86,7 @@ async function storm (t: Test, server: ReplicationServer, model: Model, honest: 
   t.ok(closedCodes.filter((c) => c === codes.OVERLOADED).length >= HOSTILE - 3, 'they were closed with SCUTTLEDB_OVERLOADED')
   t.ok(server.budget.peak <= BUDGET, `what the connections held never exceeded the budget (peak ${server.budget.peak} <= ${BUDGET})`)
   t.equal(server.budget.refused, closed(), 'the budget counted each refusal')
-  await model.set('after', 'storm')
-  t.ok(await holds(honest, 'after', 'storm'), 'the honest peer still replicates live')
+  t.ok(await live(), 'the honest peer still replicates live')
   for (const socket of hostile) socket.destroy()
   t.ok(await until(() => server.budget.used === 0 && server.budget.accounts === 1, 10_000), 'once the hostile sockets close nothing is held, and only the honest connection has an account')
 }
@@ -95,7 +101,7 @@ test('listen({ maxBufferedBytes }): TCP peers that park large partial frames are
   await once(client, 'synced')
   t.equal(await honest.get('greeting'), 'hello', 'the honest peer received the server\'s data')
   t.ok(await until(async () => (await model.get('big') as string | undefined)?.length === 200 * KiB, 10_000), 'and the server its large value')
-  await storm(t, server, model, honest, hostile, closedCodes, 4 + SENT)
+  await storm(t, server, hostile, closedCodes, 4 + SENT, async () => await liveWrite(model, honest))
   t.deepEqual(Object.keys(await model.toJSON()).sort(), ['after', 'big', 'greeting'], 'nothing of the unfinished frames was stored')
 })
 
@@ -108,7 +114,24 @@ test('listenWebSocket({ maxBufferedBytes }): WebSocket messages still being rece
   await once(client, 'synced')
   t.equal(await honest.get('greeting'), 'hello', 'the honest peer synced')
   // ws has read the message's header: what it holds is the payload so far.
-  await storm(t, server, model, honest, hostile, closedCodes, SENT)
+  await storm(t, server, hostile, closedCodes, SENT, async () => await liveWrite(model, honest))
+})
+
+test('listen(collection.target(), { maxBufferedBytes }): a collection\'s streams reserve their partial frames too; hostile peers are closed, an honest collection syncs', async (t) => {
+  const [x, y] = [await memoryCollection(t), await memoryCollection(t)]
+  await x.use('shared', async (doc: Model) => { await doc.set('greeting', 'hello') }, Model)
+  const server = await listen(x.target(), { maxBufferedBytes: BUDGET, stream: { maxFrameBytes: MAX_FRAME }, ...quiet })
+  t.teardown(async () => { await server.close() })
+  const closedCodes = disconnectCodes(server)
+  const client = closing(t, connect(y.target(), { port: server.address.port }))
+  const hostile = await Promise.all(Array.from({ length: HOSTILE }, async () => await raw(t, server.address.port)))
+  for (const socket of hostile) socket.write(partialFrame(CLAIM, SENT))
+  await once(client, 'synced')
+  t.ok(await until(async () => await (await y.doc('shared', Model)).get('greeting') === 'hello', 10_000), 'the honest collection synced')
+  await storm(t, server, hostile, closedCodes, 4 + SENT, async () => {
+    await (await x.doc('shared', Model)).set('after', 'storm')
+    return await until(async () => await (await y.doc('shared', Model)).get('after') === 'storm', 10_000)
+  })
 })
 
 /** A raw socket upgraded to WebSocket, closed when the test ends. */
