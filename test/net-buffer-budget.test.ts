@@ -219,6 +219,12 @@ test('listen() frees a connection\'s reservation on every way it ends: a destroy
   refused.write(Buffer.from('x'))
   t.ok(await until(() => refused.destroyed || refused.readableEnded, 10_000), 'a failed handshake closes the connection')
   t.ok(await until(() => server.budget.accounts === 0 && server.budget.used === 0, 10_000), 'and its account')
+
+  const parked = await raw(t, server.address.port)
+  parked.write(partialFrame(CLAIM, SENT))
+  t.ok(await until(() => server.budget.used === 4 + SENT, 10_000), 'a partial frame is held')
+  await server.close()
+  t.deepEqual([server.budget.used, server.budget.accounts], [0, 0], 'closing the server gives everything back')
 })
 
 test('listen() and listenWebSocket() take maxBufferedBytes as an integer that holds one frame of maxFrameBytes (a TypeError otherwise)', async (t) => {
