@@ -1,4 +1,4 @@
-import { BufferAccount } from './buffer-budget.js'
+import type { BufferAccount } from './buffer-budget.js'
 import type { WrapperName } from './codec.js'
 
 /** Options of `createStream()`. */
@@ -70,5 +70,9 @@ export function checkStreamOptions (options: unknown): asserts options is Stream
     if (given[name] !== undefined && typeof given[name] !== 'boolean') throw new TypeError(`Stream option ${name} must be a boolean`)
   }
   if (given.name !== undefined && typeof given.name !== 'string') throw new TypeError('Stream option name must be a string')
-  if (given.bufferAccount !== undefined && !(given.bufferAccount instanceof BufferAccount)) throw new TypeError('Stream option bufferAccount must be a BufferAccount (BufferBudget#open())')
+  // By shape, not instanceof: a listener and a model from two copies of the package must still work together.
+  const account = given.bufferAccount as Partial<BufferAccount> | null | undefined
+  if (account !== undefined && (typeof account?.reserve !== 'function' || typeof account.release !== 'function')) {
+    throw new TypeError('Stream option bufferAccount must be a BufferAccount (BufferBudget#open())')
+  }
 }

@@ -2,10 +2,11 @@
 // (lib/codec.ts): what is held is counted before it is kept, released when a
 // frame completes or the decoder is disposed, and a reservation that does not
 // fit refuses the largest holder.
+import { once } from 'node:events'
 import test from 'tape'
 import { BufferBudget, codecs, type BufferAccount } from '../lib/index.js'
 import { codes, type ScuttledbError } from '../lib/errors.js'
-import { frame } from './helpers.js'
+import { frame, memoryModel } from './helpers.js'
 
 /** An account that records its refusals. */
 function account (budget: BufferBudget): { account: BufferAccount, refusals: string[] } {
@@ -152,4 +153,18 @@ test('JSON decoder: a partial line is reserved, released at its newline, and a l
   decoder.dispose()
   t.equal(budget.used, 0, 'dispose releases what was held')
   t.end()
+})
+
+test('createStream({ bufferAccount }): a BufferAccount is taken, anything else is a TypeError; the stream gives back what it held when destroyed', async (t) => {
+  const model = await memoryModel(t)
+  t.throws(() => model.createStream({ bufferAccount: 5 as unknown as BufferAccount }), TypeError, 'a number is refused')
+  t.throws(() => model.createStream({ bufferAccount: {} as unknown as BufferAccount }), TypeError, 'so is an object without reserve() and release()')
+  const budget = new BufferBudget(1000)
+  const stream = model.createStream({ bufferAccount: account(budget).account })
+  stream.on('error', () => {})
+  stream.write(frame('z'.repeat(600)).subarray(0, 300))
+  t.equal(budget.used, 300, 'the stream\'s decoder holds a partial frame in the account')
+  stream.destroy()
+  await once(stream, 'close')
+  t.equal(budget.used, 0, 'destroying the stream released it')
 })
