@@ -1,3 +1,4 @@
+import type { BufferAccount } from './buffer-budget.js'
 import type { WrapperName } from './codec.js'
 
 /** Options of `createStream()`. */
@@ -28,6 +29,12 @@ export interface StreamOptions {
    * `'json'` (the original scuttlebutt's newline JSON, to replicate with it).
    */
   wrapper?: WrapperName
+  /**
+   * Reserve the bytes of a partial frame in this account (one connection's share
+   * of a `BufferBudget`) before keeping them; a refusal closes the stream with
+   * SCUTTLEDB_OVERLOADED. Listeners give each connection one (`maxBufferedBytes`).
+   */
+  bufferAccount?: BufferAccount
 }
 
 /** Progress of the initial exchange, emitted as `progress` on the stream. */
@@ -63,4 +70,9 @@ export function checkStreamOptions (options: unknown): asserts options is Stream
     if (given[name] !== undefined && typeof given[name] !== 'boolean') throw new TypeError(`Stream option ${name} must be a boolean`)
   }
   if (given.name !== undefined && typeof given.name !== 'string') throw new TypeError('Stream option name must be a string')
+  // By shape, not instanceof: a listener and a model from two copies of the package must still work together.
+  const account = given.bufferAccount as Partial<BufferAccount> | null | undefined
+  if (account !== undefined && (typeof account?.reserve !== 'function' || typeof account.release !== 'function')) {
+    throw new TypeError('Stream option bufferAccount must be a BufferAccount (BufferBudget#open())')
+  }
 }
