@@ -6,6 +6,7 @@ import type { ReplicationStream } from './stream.js'
 import type { HybridClock } from './timestamp.js'
 import { Transaction } from './transaction.js'
 import type { ScuttlebuttStats, Security } from './scuttlebutt.js'
+import { AheadVerifier, type Pre } from './verify-ahead.js'
 
 /** Called once an update is committed, dropped as old, or rejected. */
 export type Done = (err: Error | null, update?: Update, rejected?: boolean) => void
@@ -26,22 +27,6 @@ export interface Pending {
 
 /** Keep at most this many updates queued before writers (streams) are asked to wait. */
 export const QUEUE_HIGH_WATER = 4096
-
-/**
- * Queued remote updates are verified this many batches (of maxBatch) ahead of the
- * batch being checked: with one batch ahead, the verifier sat idle every other batch
- * while the main thread applied and committed (its look-ahead was still running).
- */
-export const VERIFY_AHEAD = 2
-
-/** What one verifyBatch call answered: its verdicts, or why it failed. */
-type VerifyAnswer = Array<boolean | string> | string
-
-/** An update's verdict under way: the verifyBatch call it went to and its place there. */
-interface Verdict {
-  answer: Promise<VerifyAnswer>
-  at: number
-}
 
 /** What the pipeline needs of its Scuttlebutt instance. */
 export interface PipelineHost {
@@ -98,11 +83,8 @@ export class UpdatePipeline {
   #uncertain: Prepared | undefined
   /** How many queued items are tasks: without any, taking a batch needs no scan of the queue. */
   #tasks = 0
-  /**
-   * Verdicts under way for remote updates, from a backend's verifyBatch (most
-   * started before their batch was taken): the call's answer and the update's place in it.
-   */
-  readonly #verdicts = new WeakMap<Pending, Verdict>()
+  /** Verdicts under way for remote updates, from a backend's verifyBatch (most started before their batch was taken). */
+  #verifier: AheadVerifier<Pending> | undefined
 
   constructor (host: PipelineHost) {
     this.#host = host
@@ -246,13 +228,14 @@ export class UpdatePipeline {
   async #authorize (items: Pending[]): Promise<Pending[]> {
     const security = this.#host.security
     // A backend with verifyBatch gets the whole batch in one call (e.g. to share it among worker threads).
+    const verifier = security?.verifyBatch !== undefined ? (this.#verifier ??= new AheadVerifier(security, this.#host.maxBatch)) : undefined
     const batched: Pending[] = []
-    const verdicts: Array<boolean | string | Promise<boolean | string> | undefined> = items.map((item) => {
+    const verdicts: Pre[] = items.map((item) => {
       if (item.local) return true
       if (this.#host.writers !== undefined && !this.#host.writers(item.update[2], item.update)) return 'source not allowed to write'
       if (security === undefined) return true
-      if (security.verifyBatch !== undefined) {
-        if (!this.#verdicts.has(item)) batched.push(item)
+      if (verifier !== undefined) {
+        if (!verifier.has(item)) batched.push(item)
         return undefined
       }
       try {
@@ -261,9 +244,15 @@ export class UpdatePipeline {
         return `verify threw: ${(err as Error).message}`
       }
     })
-    if (batched.length > 0) this.#verifyBatch(batched)
-    if (security?.verifyBatch !== undefined) this.#verifyAhead()
-    const settled = await this.#settle(items, verdicts)
+    if (verifier !== undefined) {
+      if (batched.length > 0) verifier.start(batched)
+      verifier.ahead(this.#queue, this.#host.clock)
+    }
+    const settled = verifier !== undefined
+      ? await verifier.settle(items, verdicts)
+      : verdicts.some((v) => typeof v === 'object')
+        ? await Promise.all(verdicts.map(async (v) => await Promise.resolve(v).catch((err: Error) => `verify failed: ${err.message}`)))
+        : verdicts as Array<boolean | string>
     const kept: Pending[] = []
     items.forEach((item, i) => {
       const verdict = settled[i]
@@ -277,66 +266,6 @@ export class UpdatePipeline {
       item.done?.(null, undefined, true)
     })
     return kept
-  }
-
-  /**
-   * The verdict of each item. Those left undefined by #authorize come from
-   * #verdicts, awaited once per verifyBatch call rather than once per update.
-   */
-  async #settle (items: Pending[], verdicts: Array<boolean | string | Promise<boolean | string> | undefined>): Promise<Array<boolean | string>> {
-    const answers = new Map<Promise<VerifyAnswer>, VerifyAnswer>()
-    const settled = new Array<boolean | string>(items.length)
-    // A backend's own promises get their handlers now: one failing while an earlier one is awaited is not unhandled.
-    const guarded = verdicts.map((v) => typeof v === 'object' ? v.then((ok) => ok, (err: Error) => `verify failed: ${err.message}`) : v)
-    for (let i = 0; i < items.length; i++) {
-      const v = guarded[i]
-      if (v === undefined) {
-        const { answer, at } = this.#verdicts.get(items[i] as Pending) as Verdict
-        let results = answers.get(answer)
-        if (results === undefined) {
-          results = await answer
-          answers.set(answer, results)
-        }
-        settled[i] = typeof results === 'string' ? results : (results as unknown as Array<boolean | string> | null)?.[at] ?? 'verify failed: no verdict'
-      } else if (typeof v === 'object') {
-        settled[i] = await v
-      } else {
-        settled[i] = v
-      }
-    }
-    return settled
-  }
-
-  /** Start verifying `items` with one call of the backend's verifyBatch; each item's place in its answer goes to #verdicts. */
-  #verifyBatch (items: Pending[]): void {
-    let all: Promise<Array<boolean | string>>
-    try {
-      all = Promise.resolve((this.#host.security as Security).verifyBatch?.(items.map((item) => item.update)) ?? [])
-    } catch (err) {
-      all = Promise.reject(err)
-    }
-    const answer: Promise<VerifyAnswer> = all.then((results) => results, (err: Error) => `verify failed: ${err.message}`)
-    items.forEach((item, at) => { this.#verdicts.set(item, { answer, at }) })
-  }
-
-  /**
-   * While a batch is verified and applied, verify what is queued behind it, up to
-   * VERIFY_AHEAD batches, so the verifier (worker threads) always has work queued
-   * while the main thread applies and commits. Only the verdicts are early: each is
-   * still awaited, in its own batch, before the update is looked at. Updates not
-   * newer than the clock are left out (they will be dropped as old, unverified).
-   */
-  #verifyAhead (): void {
-    const clock = this.#host.clock
-    const next: Pending[] = []
-    const end = Math.min(this.#queue.length, VERIFY_AHEAD * this.#host.maxBatch)
-    for (let i = 0; i < end; i++) {
-      const item = this.#queue[i] as Pending
-      if (item.local || item.task !== undefined || this.#verdicts.has(item)) continue
-      const latest = clock.get(item.update[2])
-      if (latest === undefined || item.update[1] > latest) next.push(item)
-    }
-    if (next.length > 0) this.#verifyBatch(next)
   }
 
   /** Check and apply one batch into a commit (not yet written); undefined when nothing is accepted. */
