@@ -282,15 +282,16 @@ async function runCase (t: Test, make: SubjectFactory, mode: Mode, flavour: Faul
 /**
  * The whole matrix for one mode: a dry run, then a fault at every call it counted
  * (and a few more), both flavours; each case bounded by CASE_MS. Resolves to the
- * hooks the dry run's writes went through.
+ * hooks the dry run's writes went through and the hooks the faults were injected in.
  */
-export async function faultMatrix (t: Test, name: string, make: SubjectFactory, mode: Mode): Promise<Set<FaultKind>> {
+export async function faultMatrix (t: Test, name: string, make: SubjectFactory, mode: Mode): Promise<{ writes: Set<FaultKind>, failed: Set<string> }> {
   const crashes = crashWatch(t)
   const dry = await deadline(runCase(t, make, mode, 'before', Infinity), `${name} dry run`)
   t.deepEqual(dry.problems, [], `${name}: without a fault (${dry.calls} storage calls)`)
   // A few calls more than the dry run counted: group commits vary with timing.
   const last = dry.calls + 3
   let fired = 0
+  const failed = new Set<string>()
   for (const flavour of ['before', 'after'] as const) {
     for (let at = 1; at <= last; at++) {
       const label = `${name} ${mode} fault ${flavour} call ${at}`
@@ -301,8 +302,9 @@ export async function faultMatrix (t: Test, name: string, make: SubjectFactory, 
       for (const err of crashes.slice(before)) result.problems.push(`process-level error: ${String((err as Error)?.stack ?? err)}`)
       t.deepEqual(result.problems, [], `${label} (${result.fired})`)
       if (result.fired !== 'no fault') fired++
+      failed.add(result.fired.split(' ')[0])
     }
   }
   t.ok(fired >= 2 * dry.calls, `${name}: the injected fault fired in ${fired} cases (at least every call the dry run counted, both flavours)`)
-  return dry.kinds
+  return { writes: dry.kinds, failed }
 }

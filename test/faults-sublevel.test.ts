@@ -100,8 +100,10 @@ for (const [name, make, kinds] of subjects) {
   for (const mode of ['transient', 'crash'] as const) {
     const what = mode === 'transient' ? 'fails once' : 'fails and every later call fails (a crash)'
     test(`${name}: when the Nth storage call ${what}, no acked write is lost, the clock matches the history, nothing crashes and the peer converges (${ROUNDS} rounds)`, async (t) => {
-      const seen = await faultMatrix(t, name, make, mode)
-      t.deepEqual([...seen].sort(), kinds, `${name}: the writes went through ${kinds.join(', ')}`)
+      const { writes, failed } = await faultMatrix(t, name, make, mode)
+      t.deepEqual([...writes].sort(), kinds, `${name}: the writes went through ${kinds.join(', ')}`)
+      // The reads as well: through the root (the direct path) or the sublevel, they reach the root's hooks.
+      for (const kind of [...kinds, 'getMany', 'iterator']) t.ok(failed.has(kind), `${name}: a fault was injected in a ${kind} call`)
     })
   }
 }
