@@ -187,10 +187,13 @@ export class Catalog {
     const seq = ++this.#seq
     if (seq > this.#high - SEQ_RESERVE / 2 && this.#highWrite === undefined) {
       const high = seq + SEQ_RESERVE
-      this.#highWrite = this.#put(this.#meta, 'seq', high).then(() => {
-        this.#high = high
-        this.#highWrite = undefined
+      // Cleared whether or not it landed: after a failed write, the next bump or durable() tries again.
+      const writing: Promise<void> = this.#put(this.#meta, 'seq', high).then(() => { this.#high = high }).finally(() => {
+        if (this.#highWrite === writing) this.#highWrite = undefined
       })
+      // bump() callers do not wait: a failed reservation reaches durable()'s callers only, never the process.
+      writing.catch(() => {})
+      this.#highWrite = writing
     }
     return seq
   }

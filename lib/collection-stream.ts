@@ -86,6 +86,12 @@ export class CollectionStream extends Duplex {
   #inboundRoom: (() => void) | undefined
   #syncSent = false
   #syncReceived = false
+  /**
+   * A document this peer sent updates of could not be opened, so they were not
+   * stored: from then on nothing is recorded of what the peer sent (a record
+   * past them would keep the next sync from asking for them again).
+   */
+  #dropped = false
   #finalCallback: Callback | undefined
   readonly #closed: Promise<void>
   /** Counts of messages and updates each way. */
@@ -322,6 +328,7 @@ export class CollectionStream extends Duplex {
         if (this.#collection.status !== 'open') {
           this.#abort(err)
         } else {
+          this.#dropped = true
           this.#collection._documentError(name, err instanceof ScuttledbError ? err : error(codes.DOCUMENT_FAILED, `Document ${name} could not be opened`, { cause: err }))
         }
         return undefined
@@ -398,7 +405,7 @@ export class CollectionStream extends Duplex {
   #confirm (seq: number, after: boolean): void {
     if (this.destroyed || this.#hello === undefined) return
     // Recorded only now: everything before the peer's `done` has committed.
-    this.#collection._catalog.setPeer(this.#peerKey(), { epoch: this.#hello.epoch, seq }).catch(() => {})
+    if (!this.#dropped) this.#collection._catalog.setPeer(this.#peerKey(), { epoch: this.#hello.epoch, seq }).catch(() => {})
     this.#outbox.peerSynced()
     // Synced once the peer has said it holds our history too (so both records are current).
     if (this.#syncReceived || !after) return

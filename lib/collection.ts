@@ -223,13 +223,18 @@ export class Collection extends EventEmitter<CollectionEvents> {
     for (const stream of this.#streams) stream.destroy()
     await Promise.all([...this.#streams].map(async (stream) => await stream._closed()))
     await Promise.all([...this.#open.values()].map(async (slot) => await slot.opening.catch(() => {})))
-    await Promise.all([...this.#open.values()].map(async (slot) => { await this.#evict(slot) }))
+    // Every document closed, or failed to, before close() settles: one failure must not leave
+    // the others closing (and writing their catalog records) after it.
+    const evicted = await Promise.allSettled([...this.#open.values()].map(async (slot) => { await this.#evict(slot) }))
     await Promise.all([...this.#closing.values()])
-    if (wasOpen) {
-      await this.#catalog?.flushed()
-      if (this.#owned) await this.#db?.close()
+    try {
+      if (wasOpen) await this.#catalog?.flushed()
+      const failed = evicted.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+      if (failed !== undefined) throw failed.reason
+    } finally {
+      if (wasOpen && this.#owned) await this.#db?.close()
+      this.#status = 'closed'
     }
-    this.#status = 'closed'
   }
 
   #typeName (type: string | DocumentType | undefined): string | undefined {
