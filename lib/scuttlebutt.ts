@@ -255,7 +255,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     if (clock !== null && typeof clock !== 'object') throw new TypeError('history(clock): clock must be an object { source: ts } or null')
     const known: Clock = new Map()
     for (const [source, ts] of Object.entries(clock ?? {})) {
-      if (typeof ts === 'number') known.set(source, ts)
+      if (typeof ts === 'number' && !Number.isNaN(ts)) known.set(source, ts)
       else if (ts !== null && ts !== undefined) throw new TypeError(`history(clock): the entry of ${source} must be a timestamp or null`)
     }
     return this.#history(known)
