@@ -1,6 +1,6 @@
 import { EventEmitter } from 'events'
 import { codes, error } from './errors.js'
-import { isWellFormed, type Update } from './protocol.js'
+import { isWellFormed, originalKey, type Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
 import type { Json } from './value-domain.js'
 
@@ -225,6 +225,11 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
 
   protected override _validateChange (change: unknown): boolean {
     return Array.isArray(change) && change.length >= 1 && typeof change[0] === 'string' && isWellFormed(change[0])
+  }
+
+  /** The original's `emit(5, data)` is heard by its listeners of '5' (EventEmitter names are keys): stored as that name. */
+  protected override _fromJson (change: unknown): unknown {
+    return Array.isArray(change) && change.length >= 1 && typeof change[0] !== 'string' ? [originalKey(change[0]), ...change.slice(1)] : change
   }
 
   protected override _applyUpdate (update: Update): boolean {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'events'
 import { codes, error, invalidValue } from './errors.js'
 import { unpack } from './msgpack.js'
-import { compareStamps, isWellFormed, type Source, type Update } from './protocol.js'
+import { compareStamps, isWellFormed, originalKey, type Source, type Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
 import type { DataSpace, Storage } from './storage.js'
 import { UNKNOWN, type Transaction } from './transaction.js'
@@ -347,6 +347,11 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
 
   protected override _validateChange (change: unknown): boolean {
     return Array.isArray(change) && change.length === 2 && typeof change[0] === 'string' && isWellFormed(change[0]) && change[1] !== undefined
+  }
+
+  /** The original's `set(5, v)` is its key '5' (an object key): stored as that key. */
+  protected override _fromJson (change: unknown): unknown {
+    return Array.isArray(change) && change.length === 2 && typeof change[0] !== 'string' ? [originalKey(change[0]), change[1]] : change
   }
 
   protected override async _prefetch (updates: Update[], tx: Transaction): Promise<void> {

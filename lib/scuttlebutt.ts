@@ -393,6 +393,17 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     return true
   }
 
+  /**
+   * An unsigned change from a JSON stream (the original scuttlebutt's wire), before
+   * it is checked: the original sends some changes in a looser shape than this
+   * type's (its Model's key 5 is the key '5', as JavaScript object keys are).
+   * Return it as this type stores it; refusing it would close the stream at it
+   * on every reconnect, so nothing after it would ever arrive. Default: as is.
+   */
+  protected _fromJson (change: unknown): unknown {
+    return change
+  }
+
   /** The wall clock (the `now` option), in ms since the epoch. */
   protected _wall (): number {
     return this.#hlc.wall()
@@ -468,6 +479,11 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   /** @internal Shape check of a remote change. */
   _validChange (change: unknown): boolean {
     return this._validateChange(change)
+  }
+
+  /** @internal An unsigned change from a JSON stream, made canonical (`_fromJson`). */
+  _jsonChange (change: unknown): unknown {
+    return this._fromJson(change)
   }
 
   /** @internal A copy of the committed clock. */
