@@ -1,4 +1,6 @@
 import type { WrapperName } from './codec.js'
+import { invalidValue } from './errors.js'
+import { holdsBinary, valueProblem } from './value-domain.js'
 
 /** Options of `createStream()`. */
 export interface StreamOptions {
@@ -17,7 +19,11 @@ export interface StreamOptions {
    * after SYNC (a side that sends nothing: once it has the peer's whole history).
    */
   tail?: boolean
-  /** Any value, sent in the header; the peer sees it in its `header` event. */
+  /**
+   * A value of the value domain (no binary on a JSON stream), sent in the header;
+   * the peer sees it in its `header` event. Anything else is a TypeError coded
+   * SCUTTLEDB_INVALID_VALUE at the call.
+   */
   meta?: unknown
   /** The largest frame accepted from the peer, checked before it is buffered. Default 16 MiB. */
   maxFrameBytes?: number
@@ -63,4 +69,11 @@ export function checkStreamOptions (options: unknown): asserts options is Stream
     if (given[name] !== undefined && typeof given[name] !== 'boolean') throw new TypeError(`Stream option ${name} must be a boolean`)
   }
   if (given.name !== undefined && typeof given.name !== 'string') throw new TypeError('Stream option name must be a string')
+  // The header carries meta as it carries a change: what the wire cannot carry exactly
+  // would reach the peer as something else (a Date as a string, a BigInt as a number, a function not at all).
+  if (given.meta !== undefined) {
+    const problem = valueProblem(given.meta)
+    if (problem !== undefined) throw invalidValue(`Stream option meta may not hold ${problem}`)
+    if (given.wrapper === 'json' && holdsBinary(given.meta)) throw invalidValue('Stream option meta holds binary, which a JSON stream cannot carry')
+  }
 }
