@@ -144,7 +144,14 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     if (security?.verifyBatch !== undefined && typeof security.verifyBatch !== 'function') throw new TypeError('options.security.verifyBatch must be a function')
     this.#options = { db, id, sync, maxClockSkew, maxBatch, now, security }
     if (typeof writers === 'function') {
-      this.#writers = writers
+      // Fails closed: a predicate that throws allows nothing (it ended the commit pipeline, uncaught).
+      this.#writers = (source, update) => {
+        try {
+          return writers(source, update) === true
+        } catch {
+          return false
+        }
+      }
     } else if (writers !== undefined) {
       if (writers === null || typeof (writers as Partial<Iterable<Source>>)[Symbol.iterator] !== 'function' || typeof writers === 'string') {
         throw new TypeError('options.writers must be an iterable of ids or a predicate')
