@@ -11,7 +11,7 @@ import { HybridClock, type WallClock } from './timestamp.js'
 import type { Transaction } from './transaction.js'
 import { UpdatePipeline, type Done, type Pending, type PipelineHost } from './pipeline.js'
 import { DEFAULT_MAX_FRAME_BYTES } from './codec.js'
-import { valueProblem } from './value-domain.js'
+import { MAX_DEPTH, valueProblem } from './value-domain.js'
 
 /** Options every Scuttlebutt takes. */
 export interface ScuttlebuttOptions {
@@ -332,12 +332,23 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   #localItem (change: unknown): Pending {
     this.#assertOpen()
     this.#checkChange(change)
-    const update = this.#stamp(change)
-    const bytes = pack(update)
+    const bytes = pack(this.#stamp(change))
     if (bytes.length > DEFAULT_MAX_FRAME_BYTES) {
       throw invalidValue(`An update of ${bytes.length} bytes exceeds the ${DEFAULT_MAX_FRAME_BYTES}-byte frame limit`)
     }
+    // Events, the promise and peers get the stored bytes decoded, not the caller's
+    // object: mutated after the call (set(k, o); o.a = NaN) it showed listeners a value
+    // that is not stored. Checked again as decoded, as a peer's would be: a getter or a
+    // Proxy may give the encoder another value than the check saw.
+    const update = unpack(bytes) as Update
+    this.#checkDecoded(update[0])
     return { local: true, update, bytes, origin: undefined, done: undefined }
+  }
+
+  #checkDecoded (change: unknown): void {
+    const problem = valueProblem(change, MAX_DEPTH, true)
+    if (problem !== undefined) throw invalidValue(`A change may not hold ${problem} (it changed while it was encoded)`)
+    if (!this._validateChange(change)) throw invalidValue('Invalid change for this data type (it changed while it was encoded)')
   }
 
   #checkChange (change: unknown): void {
