@@ -30,7 +30,9 @@ test('holdsNative ties one ArrayBuffer per BALLAST_BYTES owed to its owner, coun
   `
   const { stdout } = await run(process.execPath, ['--expose-gc', '--input-type=module', '-e', script])
   const { ballast, held, both, after } = JSON.parse(stdout) as Record<string, number>
-  t.equal(held, 3 * ballast, `3.5 ballasts owed: 3 held by the first owner (${held} bytes of ArrayBuffers, which V8 counts)`)
-  t.equal(both, 4 * ballast, 'the half still owed and 0.6 more: a fourth, held by the second owner')
-  t.equal(after, ballast, 'once the first owner is collected its three go with it; the second owner\'s one stays')
+  // In whole ballasts: the process's other ArrayBuffers (a few KB of Node's own) may come and go meanwhile.
+  const ballasts = (bytes: number): number => Math.round(bytes / ballast)
+  t.equal(ballasts(held), 3, `3.5 ballasts owed: 3 held by the first owner (${held} bytes of ArrayBuffers, which V8 counts)`)
+  t.equal(ballasts(both), 4, 'the half still owed and 0.6 more: a fourth, held by the second owner')
+  t.equal(ballasts(after), 1, `once the first owner is collected its three go with it; the second owner's one stays (${after} bytes)`)
 })
