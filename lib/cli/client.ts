@@ -204,8 +204,10 @@ async function readEntries (file: string | undefined): Promise<Map<string, unkno
   const entries = new Map<string, unknown>()
   let n = 0
   try {
-    for await (const line of lines) {
+    for await (const text of lines) {
       n++
+      // A byte order mark, as editors on Windows save UTF-8, is no part of the first line.
+      const line = n === 1 ? text.replace(/^\ufeff/, '') : text
       if (line.trim().length === 0) continue
       const { key, value } = parseLine(line, n)
       entries.delete(key)
