@@ -23,6 +23,11 @@ export interface RawChainedBatchOptions {
   batchSize?: number
   /** fsync every batch (LevelDB `sync: true`). */
   sync?: boolean
+  /**
+   * Also write a key record per update (`key` -> msgpack `[ts, source]`), as a Model
+   * does beside each log entry: the bound of a store that keeps an index of keys.
+   */
+  keyRecords?: boolean
 }
 
 /**
@@ -30,7 +35,7 @@ export interface RawChainedBatchOptions {
  * a fresh classic-level db with chained batches of batchSize, one in flight at a time.
  * Encoding is inside the timed loop, as it is for any store that writes updates.
  */
-export async function rawChainedBatch ({ n, batchSize = 1000, sync = false }: RawChainedBatchOptions): Promise<BenchResult> {
+export async function rawChainedBatch ({ n, batchSize = 1000, sync = false, keyRecords = false }: RawChainedBatchOptions): Promise<BenchResult> {
   return await withTempDir(async (dir) => {
     const db = openDb(dir)
     await db.open()
@@ -51,6 +56,12 @@ export async function rawChainedBatch ({ n, batchSize = 1000, sync = false }: Ra
           const value = packr.pack(update)
           bytes += key.length + value.length
           batch.put(key, value)
+          if (keyRecords) {
+            const record = packr.pack([update[1], source])
+            const name = `k!key-${j}`
+            bytes += name.length + record.length
+            batch.put(name, record)
+          }
         }
         // No options object unless needed: the design notes options slow batches down.
         await (sync ? batch.write({ sync: true }) : batch.write())
@@ -60,7 +71,7 @@ export async function rawChainedBatch ({ n, batchSize = 1000, sync = false }: Ra
       await db.close()
     }
     return {
-      name: sync ? 'raw chained batch (fsync)' : 'raw chained batch',
+      name: (sync ? 'raw chained batch (fsync)' : 'raw chained batch') + (keyRecords ? ', log + key records' : ''),
       ops: n, seconds, opsPerSec: n / seconds, unit: 'entries', batchSize, sync, writtenBytes: bytes
     }
   })

@@ -5,6 +5,7 @@
 import net from 'node:net'
 import { once } from 'node:events'
 import path from 'node:path'
+import { performance, type EventLoopUtilization } from 'node:perf_hooks'
 import { pipeline } from 'node:stream'
 import { generateKeys, Model, securityOptions, type ScuttlebuttOptions, type SecurityOptions } from '../lib/index.js'
 import { modelKey, modelValue } from './fixtures.js'
@@ -65,7 +66,8 @@ export async function securityWrites (options: SecurityBenchOptions): Promise<Be
  * Initial sync of a fresh peer over loopback TCP, both on classic-level in this
  * process: the source is filled untimed (signed or not); the time runs from
  * connect until the fresh side's `sync`, i.e. until every update is verified
- * (when signed) and committed.
+ * (when signed) and committed. Also reports the process's CPU per update (all
+ * threads) and the main thread's event loop utilisation over that time.
  */
 export async function securitySync (options: SecurityBenchOptions): Promise<BenchResult> {
   return await withTempDir(async (dir) => {
@@ -79,9 +81,13 @@ export async function securitySync (options: SecurityBenchOptions): Promise<Benc
     server.listen(0, '127.0.0.1')
     await once(server, 'listening')
     let seconds: number
+    let cpu: NodeJS.CpuUsage
+    let elu: EventLoopUtilization
     let socket: net.Socket | undefined
     try {
       collectGarbage()
+      const cpuBefore = process.cpuUsage()
+      const eluBefore = performance.eventLoopUtilization()
       const elapsed = startTimer()
       socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
       const s = b.createStream()
@@ -89,12 +95,26 @@ export async function securitySync (options: SecurityBenchOptions): Promise<Benc
       pipeline(s, socket, s, () => {})
       await synced
       seconds = elapsed()
+      cpu = process.cpuUsage(cpuBefore)
+      elu = performance.eventLoopUtilization(eluBefore)
     } finally {
       socket?.destroy()
       server.close()
       await Promise.all([a.close(), b.close()])
     }
     if (b.stats.committed !== options.n) throw new Error(`synced ${b.stats.committed} of ${options.n} (rejected ${b.stats.rejected})`)
-    return { name: options.name, ops: options.n, seconds, opsPerSec: options.n / seconds, unit: 'updates', signed: options.signed, rejected: b.stats.rejected }
+    return {
+      name: options.name,
+      ops: options.n,
+      seconds,
+      opsPerSec: options.n / seconds,
+      unit: 'updates',
+      signed: options.signed,
+      rejected: b.stats.rejected,
+      // CPU of every thread (both peers, verification workers, storage) per update, and how busy
+      // the main thread was: on a shared machine these move less than the rate does.
+      cpuUsPerUpdate: (cpu.user + cpu.system) / options.n,
+      mainElu: elu.utilization
+    }
   })
 }

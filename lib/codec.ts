@@ -1,3 +1,4 @@
+import type { BufferAccount } from './buffer-budget.js'
 import { concat, readUInt32BE, writeUInt32BE } from './bytes.js'
 import { codes, error, type ScuttledbError } from './errors.js'
 import { pack, unpack } from './msgpack.js'
@@ -15,6 +16,8 @@ export interface Decoder {
   write (chunk: Uint8Array, onValue: OnValue): void
   /** The input ended; throws when it ended inside a frame. */
   end (): void
+  /** Drop a partial frame and release its bytes (the stream is gone). */
+  dispose (): void
 }
 
 /** A wire encoding of the protocol's messages. */
@@ -29,7 +32,8 @@ export interface Codec {
    * which a peer with that limit would refuse, closing the stream every time it is sent.
    */
   encodeUpdates (updates: Array<[Update | undefined, Uint8Array]>, onUnsendable?: OnUnsendable, maxFrameBytes?: number): Uint8Array
-  decoder (maxFrameBytes: number): Decoder
+  /** A decoder; with `account`, the bytes of a partial frame are reserved in it before they are kept. */
+  decoder (maxFrameBytes: number, account?: BufferAccount): Decoder
 }
 
 /** Default `maxFrameBytes`: larger frames are refused before they are buffered. */
@@ -49,30 +53,99 @@ function frame (body: Uint8Array): Uint8Array {
 }
 
 /**
+ * The bytes of an incomplete frame (or line), kept as chunks and joined once,
+ * when it is complete. With an account (a listener's budget, lib/buffer-budget.ts)
+ * they are reserved before they are kept: only when a chunk leaves a partial
+ * frame behind, never per complete frame.
+ */
+class Partial {
+  parts: Uint8Array[] = []
+  bytes = 0
+  readonly #account: BufferAccount | undefined
+  /** Bytes reserved: those kept, and those of a frame joined in this write until `settle()`. */
+  #held = 0
+
+  constructor (account: BufferAccount | undefined) {
+    this.#account = account
+  }
+
+  /** Keep `part` (a copy, so a large chunk is not pinned by a few leftover bytes); SCUTTLEDB_OVERLOADED keeps nothing. */
+  keep (part: Uint8Array, copy: boolean): void {
+    const total = this.bytes + part.length
+    try {
+      this.#hold(total)
+    } catch (err) {
+      this.clear()
+      throw err
+    }
+    this.parts.push(copy ? new Uint8Array(part) : part)
+    this.bytes = total
+  }
+
+  /** The kept parts joined with `last`, the end of the frame; they stay reserved until `settle()` or `keep()`. */
+  join (last: Uint8Array): Uint8Array {
+    const out = concat([...this.parts, last], this.bytes + last.length)
+    this.parts = []
+    this.bytes = 0
+    return out
+  }
+
+  /** A write is done: release what is reserved beyond what is kept. */
+  settle (): void {
+    if (this.#held > this.bytes) this.#hold(this.bytes)
+  }
+
+  /** Drop everything kept and release it. */
+  clear (): void {
+    this.parts = []
+    this.bytes = 0
+    this.#hold(0)
+  }
+
+  #hold (bytes: number): void {
+    const account = this.#account
+    if (account !== undefined) {
+      if (bytes > this.#held) {
+        try {
+          account.reserve(bytes - this.#held)
+        } catch (err) {
+          // A refused account has given back all it held.
+          this.#held = 0
+          throw err
+        }
+      } else {
+        account.release(this.#held - bytes)
+      }
+    }
+    this.#held = bytes
+  }
+}
+
+/**
  * msgpack frames: a 4-byte big-endian length, then one msgpack value. The length
  * is checked against the limit before any byte of the frame is kept.
  */
 class FrameDecoder implements Decoder {
   readonly #max: number
-  /** Bytes of an incomplete frame, kept as chunks: joined once, when the frame is complete. */
-  #parts: Uint8Array[] = []
-  #partBytes = 0
+  readonly #partial: Partial
   /** The incomplete frame's body length once its header has arrived. */
   #need = -1
 
-  constructor (max: number) {
+  constructor (max: number, account: BufferAccount | undefined) {
     this.#max = max
+    this.#partial = new Partial(account)
   }
 
   write (chunk: Uint8Array, onValue: OnValue): void {
-    if (this.#parts.length > 0) {
-      this.#parts.push(chunk)
-      this.#partBytes += chunk.length
-      if (this.#need < 0 && this.#partBytes >= HEADER_BYTES) this.#need = this.#readSize(concat(this.#parts), 0)
-      if (this.#need < 0 || this.#partBytes < HEADER_BYTES + this.#need) return
-      chunk = concat(this.#parts, this.#partBytes)
-      this.#parts = []
-      this.#partBytes = 0
+    const partial = this.#partial
+    if (partial.bytes > 0) {
+      const total = partial.bytes + chunk.length
+      if (this.#need < 0 && total >= HEADER_BYTES) this.#need = this.#readSize(concat([...partial.parts, chunk.subarray(0, HEADER_BYTES)]), 0)
+      if (this.#need < 0 || total < HEADER_BYTES + this.#need) {
+        partial.keep(chunk, false)
+        return
+      }
+      chunk = partial.join(chunk)
       this.#need = -1
     }
     let offset = 0
@@ -91,11 +164,11 @@ class FrameDecoder implements Decoder {
       offset = end
     }
     if (offset < chunk.length) {
-      // Copy the tail so a large chunk is not pinned by a few leftover bytes.
-      const rest = new Uint8Array(chunk.subarray(offset))
-      this.#parts = [rest]
-      this.#partBytes = rest.length
-      this.#need = rest.length >= HEADER_BYTES ? this.#readSize(rest, 0) : -1
+      const need = chunk.length - offset >= HEADER_BYTES ? this.#readSize(chunk, offset) : -1
+      partial.keep(chunk.subarray(offset), true)
+      this.#need = need
+    } else {
+      partial.settle()
     }
   }
 
@@ -108,7 +181,12 @@ class FrameDecoder implements Decoder {
   }
 
   end (): void {
-    if (this.#partBytes > 0) throw error(codes.INVALID_FRAME, 'Input ended inside a frame')
+    if (this.#partial.bytes > 0) throw error(codes.INVALID_FRAME, 'Input ended inside a frame')
+  }
+
+  dispose (): void {
+    this.#partial.clear()
+    this.#need = -1
   }
 }
 
@@ -141,7 +219,7 @@ export const msgpackCodec: Codec = {
     }
     return out
   },
-  decoder: (max) => new FrameDecoder(max)
+  decoder: (max, account) => new FrameDecoder(max, account)
 }
 
 const NEWLINE = 0x0a
@@ -159,38 +237,38 @@ export function asciiJson (value: unknown): string {
 class LineDecoder implements Decoder {
   readonly #max: number
   /** Bytes of an incomplete line (no newline in them), joined once the newline arrives. */
-  #parts: Uint8Array[] = []
-  #partBytes = 0
+  readonly #partial: Partial
 
-  constructor (max: number) {
+  constructor (max: number, account: BufferAccount | undefined) {
     this.#max = max
+    this.#partial = new Partial(account)
   }
 
   write (chunk: Uint8Array, onValue: OnValue): void {
+    const partial = this.#partial
     let start = 0
     let end = chunk.indexOf(NEWLINE)
-    if (this.#parts.length > 0) {
+    if (partial.parts.length > 0) {
       if (end === -1) {
-        this.#keep(chunk)
+        this.#keep(chunk, false)
         return
       }
       // Only the new chunk is searched: the kept parts hold no newline.
-      this.#line(concat([...this.#parts, chunk.subarray(0, end)]), onValue)
-      this.#parts = []
-      this.#partBytes = 0
+      this.#line(partial.join(chunk.subarray(0, end)), onValue)
       start = end + 1
       end = chunk.indexOf(NEWLINE, start)
     }
     for (; end !== -1; start = end + 1, end = chunk.indexOf(NEWLINE, start)) {
       this.#line(chunk.subarray(start, end), onValue)
     }
-    if (start < chunk.length) this.#keep(new Uint8Array(chunk.subarray(start)))
+    if (start < chunk.length) this.#keep(chunk.subarray(start), true)
+    else partial.settle()
   }
 
-  #keep (part: Uint8Array): void {
-    this.#parts.push(part)
-    this.#partBytes += part.length
-    if (this.#partBytes > this.#max) throw error(codes.FRAME_TOO_LARGE, `Line exceeds maxFrameBytes (${this.#max})`)
+  /** Keep part of an incomplete line: a line longer than the limit is refused before it is complete. */
+  #keep (part: Uint8Array, copy: boolean): void {
+    if (this.#partial.bytes + part.length > this.#max) throw error(codes.FRAME_TOO_LARGE, `Line exceeds maxFrameBytes (${this.#max})`)
+    this.#partial.keep(part, copy)
   }
 
   #line (bytes: Uint8Array, onValue: OnValue): void {
@@ -207,9 +285,14 @@ class LineDecoder implements Decoder {
   }
 
   end (): void {
-    if (this.#partBytes > 0 && utf8.decode(concat(this.#parts)).trim() !== '') {
+    const partial = this.#partial
+    if (partial.bytes > 0 && utf8.decode(concat(partial.parts)).trim() !== '') {
       throw error(codes.INVALID_FRAME, 'Input ended inside a line')
     }
+  }
+
+  dispose (): void {
+    this.#partial.clear()
   }
 }
 
@@ -250,7 +333,7 @@ export const jsonCodec: Codec = {
     // Pure ASCII, so its UTF-8 is its latin1.
     return ascii.encode(text)
   },
-  decoder: (max) => new LineDecoder(max)
+  decoder: (max, account) => new LineDecoder(max, account)
 }
 
 /** The codecs by the name given as the `wrapper` stream option. */

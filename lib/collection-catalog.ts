@@ -33,6 +33,12 @@ export interface CatalogEntry {
   clock: Clock | undefined
   /** Persisted: it is open (set before it opens, cleared once it closed). */
   dirty: boolean
+  /**
+   * Not persisted: created in this process and not opened since. Its number was
+   * never used (numbers are reserved on disk before a document under one is
+   * written, and never reused), so nothing is stored under it.
+   */
+  fresh?: boolean
 }
 
 /** What a peer was last confirmed to have sent us: every document with seq <= `seq` in its `epoch`. */
@@ -160,7 +166,7 @@ export class Catalog {
 
   /** A new document's record (written with the next write batch). */
   create (name: string, type: string): CatalogEntry {
-    const entry: CatalogEntry = { name, type, n: this.#next++, seq: this.bump(), clock: new Map(), dirty: false }
+    const entry: CatalogEntry = { name, type, n: this.#next++, seq: this.bump(), clock: new Map(), dirty: false, fresh: true }
     this.#entries.set(name, entry)
     this.#put(this.#meta, 'next', this.#next)
     this.write(entry)

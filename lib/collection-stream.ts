@@ -1,4 +1,5 @@
 import { Duplex } from 'stream'
+import type { BufferAccount } from './buffer-budget.js'
 import { DEFAULT_MAX_FRAME_BYTES, msgpackCodec, type Decoder } from './codec.js'
 import { codes, error, ScuttledbError } from './errors.js'
 import { parseUpdate, type Clock, type Header, type Source, type Update } from './protocol.js'
@@ -17,6 +18,8 @@ export interface CollectionStreamOptions {
   maxFrameBytes?: number
   /** Only 'msgpack': collections have no JSON mode. */
   wrapper?: 'msgpack' | 'json'
+  /** Where the decoder reserves a partial frame's bytes (see StreamOptions). */
+  bufferAccount?: BufferAccount
 }
 
 export type { StreamContext }
@@ -96,7 +99,7 @@ export class CollectionStream extends Duplex {
     if (!(Number.isInteger(maxFrameBytes) && maxFrameBytes > 0)) throw new TypeError('maxFrameBytes must be a positive integer')
     this.#collection = collection
     this.#peer = options.peer ?? context.peer
-    this.#decoder = msgpackCodec.decoder(maxFrameBytes)
+    this.#decoder = msgpackCodec.decoder(maxFrameBytes, options.bufferAccount)
     this.#outbox = new CollectionOutbox(collection, this.#peer, {
       push: (chunk, messages, updates) => {
         this.counts.messagesSent += messages
@@ -185,6 +188,7 @@ export class CollectionStream extends Duplex {
 
   override _destroy (err: Error | null, callback: Callback): void {
     this.#finalCallback = undefined
+    this.#decoder.dispose()
     this.#inboundRoom?.()
     this.#outbox.close().then(() => { callback(err) }, () => { callback(err) })
   }

@@ -291,6 +291,9 @@ export class Collection extends EventEmitter<CollectionEvents> {
     entry.dirty = true
     // Unknown from now until it has closed (the live clock is read while it is open; while it closes, nothing is known).
     entry.clock = undefined
+    // A document never written needs no read to know it holds nothing (catalog.create).
+    if (entry.fresh === true) doc._assumeBlank()
+    entry.fresh = false
     try {
       await catalog.write(entry)
       await doc.open()

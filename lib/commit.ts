@@ -1,7 +1,7 @@
 import type { AbstractChainedBatch } from 'abstract-level'
 import { pack } from './msgpack.js'
 import type { Source } from './protocol.js'
-import type { DataSpace, Sublevel } from './storage.js'
+import type { DataSpace, Sublevel } from './storage-types.js'
 import { encodeTimestamp } from './timestamp.js'
 import { holdsNative } from './native-memory.js'
 

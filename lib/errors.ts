@@ -50,7 +50,12 @@ export const codes = {
   /** A peer sent updates for a document it may not write (or see); its collection stream was closed. */
   ACCESS_DENIED: 'SCUTTLEDB_ACCESS_DENIED',
   /** A collection's document could not be opened for a peer's updates, or closed when idle (its options or its store failed); the cause says why. */
-  DOCUMENT_FAILED: 'SCUTTLEDB_DOCUMENT_FAILED'
+  DOCUMENT_FAILED: 'SCUTTLEDB_DOCUMENT_FAILED',
+  /**
+   * A listener's connections together hold `maxBufferedBytes` of partial frames:
+   * the connection that would take the most was closed, keeping nothing of its unfinished frame.
+   */
+  OVERLOADED: 'SCUTTLEDB_OVERLOADED'
 } as const
 
 /** One of the stable error codes. */

@@ -101,7 +101,7 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
   override emit<K extends EventName<M>> (event: K, ...args: M[K]): boolean {
     // A caller's mistake throws here, at the call; only storage failures arrive later.
     if (typeof event !== 'string') throw new TypeError('An event name must be a string')
-    this._submit([event, ...args]).catch((err: unknown) => { this.#commitFailed(err as Error) })
+    this._submit([event, ...args], true).catch((err: unknown) => { this.#commitFailed(err as Error) })
     return true
   }
 
@@ -123,7 +123,7 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
   /** Record and replicate an event; resolves with the update once it is durable. */
   async record<K extends EventName<M>> (event: K, ...args: M[K]): Promise<Update<[event: K, ...args: M[K]]>> {
     if (typeof event !== 'string') throw new TypeError('An event name must be a string')
-    return await this.localUpdate([event, ...args]) as Update<[event: K, ...args: M[K]]>
+    return await this._submit([event, ...args], true) as Update<[event: K, ...args: M[K]]>
   }
 
   /** Listen to a replicated event. */

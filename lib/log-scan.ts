@@ -1,7 +1,7 @@
 // How a document's log is scanned, one source at a time (lib/history.ts merges the sources).
 import type { AbstractLevel } from 'abstract-level'
 import { logKey } from './commit.js'
-import { PrefixedView, type SublevelReads } from './prefixed-view.js'
+import { PrefixedView, isDirectLevel, type SublevelReads } from './prefixed-view.js'
 import type { Source } from './protocol.js'
 import type { Database } from './storage.js'
 import { decodeTimestamp } from './timestamp.js'
@@ -41,14 +41,9 @@ export function scanLog (log: SublevelReads, source: Source, after: number, step
  */
 export function logScanner (db: Database, path: string[]): LogScanner | undefined {
   const level = db as unknown as AnyLevel
-  if (!isDirect(level)) return undefined
+  if (!isDirectLevel(level)) return undefined
   const log = new PrefixedView(level, [...path, 'log'])
   return { scan: (source, after, step, last) => scanLog(log, source, after, step, last) }
-}
-
-/** @internal True for a database of utf8 keys and binary values: written and read with prefixed keys. */
-export function isDirect (db: AnyLevel): boolean {
-  return db.keyEncoding().commonName === 'utf8' && ['buffer', 'view'].includes(db.valueEncoding().commonName)
 }
 
 /** What a source scan reads the log with: an abstract-level iterator of raw entries. */

@@ -1,4 +1,4 @@
-import type { Sublevel } from './storage.js'
+import type { Sublevel } from './storage-types.js'
 
 /** Fewer keys than this are read with one getMany: a scan would not pay for itself. */
 const MIN_KEYS = 8

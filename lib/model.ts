@@ -225,7 +225,8 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
   async set<K extends ModelKey<T>> (key: K, value: ModelValue<T, K>): Promise<void> {
     assertKey(key)
     if (value === undefined) throw invalidValue('A value must not be undefined; use delete()')
-    await this.localUpdate([key, value])
+    // The [key, value] shell is ours: only its elements are checked (lib/value-domain.ts).
+    await this._submit([key, value], true)
   }
 
   /**
@@ -245,7 +246,7 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
       if (op.value === undefined) throw invalidValue('A value must not be undefined; use a del operation')
       return [op.key, op.value]
     })
-    await this._submitAll(changes)
+    await this._submitAll(changes, true)
   }
 
   /**
@@ -262,7 +263,7 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
   /** Delete `key` (a tombstone that replicates); resolves once durable. */
   async delete (key: ModelKey<T>): Promise<void> {
     assertKey(key)
-    await this.localUpdate([key, null])
+    await this._submit([key, null], true)
   }
 
   /** The value of `key`, or undefined when it is absent or deleted. */

@@ -32,3 +32,4 @@ export function holdsNative (owner: object, bytes: number): void {
     else list.push(ballast)
   }
 }
+

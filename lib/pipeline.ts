@@ -6,6 +6,7 @@ import type { ReplicationStream } from './stream.js'
 import type { HybridClock } from './timestamp.js'
 import { Transaction } from './transaction.js'
 import type { ScuttlebuttStats, Security } from './scuttlebutt.js'
+import { AheadVerifier, type Pre } from './verify-ahead.js'
 
 /** Called once an update is committed, dropped as old, or rejected. */
 export type Done = (err: Error | null, update?: Update, rejected?: boolean) => void
@@ -82,10 +83,8 @@ export class UpdatePipeline {
   #uncertain: Prepared | undefined
   /** How many queued items are tasks: without any, taking a batch needs no scan of the queue. */
   #tasks = 0
-  /** Verdicts under way for remote updates, from a backend's verifyBatch (some started before their batch was taken). */
-  readonly #verdicts = new WeakMap<Pending, Promise<boolean | string>>()
-  /** The look-ahead verification of queued updates: at most one batch ahead. */
-  #ahead: Promise<void> | undefined
+  /** Verdicts under way for remote updates, from a backend's verifyBatch (most started before their batch was taken). */
+  #verifier: AheadVerifier<Pending> | undefined
 
   constructor (host: PipelineHost) {
     this.#host = host
@@ -229,16 +228,15 @@ export class UpdatePipeline {
   async #authorize (items: Pending[]): Promise<Pending[]> {
     const security = this.#host.security
     // A backend with verifyBatch gets the whole batch in one call (e.g. to share it among worker threads).
-    const batched: number[] = []
-    const verdicts: Array<boolean | string | Promise<boolean | string>> = items.map((item, i) => {
+    const verifier = security?.verifyBatch !== undefined ? (this.#verifier ??= new AheadVerifier(security, this.#host.maxBatch)) : undefined
+    const batched: Pending[] = []
+    const verdicts: Pre[] = items.map((item) => {
       if (item.local) return true
       if (this.#host.writers !== undefined && !this.#host.writers(item.update[2], item.update)) return 'source not allowed to write'
       if (security === undefined) return true
-      if (security.verifyBatch !== undefined) {
-        const started = this.#verdicts.get(item)
-        if (started !== undefined) return started
-        batched.push(i)
-        return false
+      if (verifier !== undefined) {
+        if (!verifier.has(item)) batched.push(item)
+        return undefined
       }
       try {
         return security.verify(item.update)
@@ -246,14 +244,15 @@ export class UpdatePipeline {
         return `verify threw: ${(err as Error).message}`
       }
     })
-    if (batched.length > 0) {
-      void this.#verifyBatch(batched.map((i) => items[i] as Pending))
-      for (const i of batched) verdicts[i] = this.#verdicts.get(items[i] as Pending) as Promise<boolean | string>
+    if (verifier !== undefined) {
+      if (batched.length > 0) verifier.start(batched)
+      verifier.ahead(this.#queue, this.#host.clock)
     }
-    if (security?.verifyBatch !== undefined) this.#verifyAhead()
-    const settled = verdicts.some((v) => typeof v === 'object')
-      ? await Promise.all(verdicts.map(async (v) => await Promise.resolve(v).catch((err: Error) => `verify failed: ${err.message}`)))
-      : verdicts as Array<boolean | string>
+    const settled = verifier !== undefined
+      ? await verifier.settle(items, verdicts)
+      : verdicts.some((v) => typeof v === 'object')
+        ? await Promise.all(verdicts.map(async (v) => await Promise.resolve(v).catch((err: Error) => `verify failed: ${err.message}`)))
+        : verdicts as Array<boolean | string>
     const kept: Pending[] = []
     items.forEach((item, i) => {
       const verdict = settled[i]
@@ -267,43 +266,6 @@ export class UpdatePipeline {
       item.done?.(null, undefined, true)
     })
     return kept
-  }
-
-  /** Start verifying `items` with the backend's verifyBatch; each item's verdict goes to #verdicts. */
-  async #verifyBatch (items: Pending[]): Promise<void> {
-    let all: Promise<Array<boolean | string>>
-    try {
-      all = Promise.resolve((this.#host.security as Security).verifyBatch?.(items.map((item) => item.update)) ?? [])
-    } catch (err) {
-      all = Promise.reject(err)
-    }
-    items.forEach((item, j) => {
-      this.#verdicts.set(item, all.then((results) => results[j] ?? 'verify failed: no verdict', (err: Error) => `verify failed: ${err.message}`))
-    })
-    await all.catch(() => {})
-  }
-
-  /**
-   * While a batch is verified and applied, verify the next one already queued, so
-   * the verifier (worker threads) is never idle while the main thread commits. Only
-   * the verdicts are early: each is still awaited, in its own batch, before the
-   * update is looked at. Updates not newer than the clock are left out (they will be
-   * dropped as old, unverified).
-   */
-  #verifyAhead (): void {
-    if (this.#ahead !== undefined) return
-    const clock = this.#host.clock
-    const next: Pending[] = []
-    const end = Math.min(this.#queue.length, this.#host.maxBatch)
-    for (let i = 0; i < end; i++) {
-      const item = this.#queue[i] as Pending
-      if (item.local || item.task !== undefined || this.#verdicts.has(item)) continue
-      const latest = clock.get(item.update[2])
-      if (latest === undefined || item.update[1] > latest) next.push(item)
-    }
-    if (next.length === 0) return
-    const ahead = this.#verifyBatch(next).then(() => { if (this.#ahead === ahead) this.#ahead = undefined })
-    this.#ahead = ahead
   }
 
   /** Check and apply one batch into a commit (not yet written); undefined when nothing is accepted. */
@@ -384,9 +346,10 @@ export class UpdatePipeline {
       }
     }
     const tx = new Transaction(host.storage, commit, previous?.tx, drop)
-    const applied = new Set<Pending>()
+    // Lost on arrival is rare: a set of those, not of the applied (an object's first Set entry gives it a hash).
+    const lost = new Set<Pending>()
     const stored: Pending[] = []
-    const prepared: Prepared = { commit, tx, moved, pins, accepted, applied, stored, committed: undefined, failure: undefined }
+    const prepared: Prepared = { commit, tx, moved, pins, accepted, lost, stored, committed: undefined, failure: undefined }
     try {
       await host.prefetch(accepted.map((item) => item.update), tx)
       for (const item of accepted) {
@@ -397,9 +360,8 @@ export class UpdatePipeline {
         item.bytes ??= pack(item.update)
         commit.putUpdate(source, ts, item.bytes)
         stored.push(item)
-        if (won) {
-          applied.add(item)
-        } else {
+        if (!won) {
+          lost.add(item)
           // Lost on arrival, but the latest of its source: kept (and sent on) for the clock.
           pins.set(source, ts)
           commit.putPin(source, ts)
@@ -504,7 +466,7 @@ export class UpdatePipeline {
 
   /** Move the in-memory clock and pins, count, forward to streams and emit: the commit is stored. */
   #announce (prepared: Prepared): void {
-    const { moved, pins, applied, stored } = prepared
+    const { moved, pins, lost, stored } = prepared
     const host = this.#host
     for (const [source, ts] of moved) host.clock.set(source, ts)
     for (const [source, ts] of pins) {
@@ -512,12 +474,12 @@ export class UpdatePipeline {
       else host.pinned.set(source, ts)
     }
     host.stats.commits++
-    host.stats.committed += applied.size
+    host.stats.committed += stored.length - lost.size
     // In commit order: a stream sends each source's updates in timestamp order and
     // skips anything at or below what it has sent.
     for (const item of stored) {
       this.#forward(item)
-      if (!applied.has(item)) continue
+      if (lost.size > 0 && lost.has(item)) continue
       try {
         host.committed(item.update)
       } catch (err) {
@@ -546,10 +508,10 @@ interface Prepared {
   /** Every update written to the log, in commit order (all are forwarded to streams). */
   stored: Pending[]
   /**
-   * The stored updates that changed the data (also announced); the others lost on
-   * arrival and are kept only as their source's latest, for the clock.
+   * The stored updates that lost on arrival, kept only as their source's latest
+   * (for the clock); the others changed the data and are announced.
    */
-  applied: Set<Pending>
+  lost: Set<Pending>
   /** Resolves true once written and announced, false if the write failed. */
   committed: Promise<boolean> | undefined
   failure: Error | undefined

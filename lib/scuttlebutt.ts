@@ -11,7 +11,7 @@ import { HybridClock, type WallClock } from './timestamp.js'
 import type { Transaction } from './transaction.js'
 import { UpdatePipeline, type Done, type Pending, type PipelineHost } from './pipeline.js'
 import { DEFAULT_MAX_FRAME_BYTES } from './codec.js'
-import { MAX_DEPTH, valueProblem } from './value-domain.js'
+import { MAX_DEPTH, elementsProblem, valueProblem } from './value-domain.js'
 
 /** Options every Scuttlebutt takes. */
 export interface ScuttlebuttOptions {
@@ -190,12 +190,15 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     await this.#opening
   }
 
+  /** See `_assumeBlank`. */
+  #assumedBlank = false
+
   async #open (): Promise<void> {
     this.#status = 'opening'
     try {
       const storage = await Storage.open(this.#options.db)
       try {
-        const { format, id, clock, pinned, forgotten } = await storage.load()
+        const { format, id, clock, pinned, forgotten } = await storage.load(this.#assumedBlank)
         if (id !== undefined && this.#options.id !== undefined && id !== this.#options.id) {
           throw error(codes.ID_MISMATCH, `The database belongs to id ${id}, not ${this.#options.id}`)
         }
@@ -294,8 +297,8 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    * What storage or a wire could not carry exactly is refused: a stored update
    * that a peer cannot decode would stop replication at it.
    */
-  protected _submit (change: unknown): Promise<Update> {
-    const item = this.#localItem(change)
+  protected _submit (change: unknown, shell = false): Promise<Update> {
+    const item = this.#localItem(change, shell)
     return new Promise<Update>((resolve, reject) => {
       item.done = (err, committed) => { err === null ? resolve(committed ?? item.update) : reject(err) }
       ;(this.#pipeline as UpdatePipeline).enqueue(item)
@@ -308,10 +311,10 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    * stamped (a bad one throws here, and nothing is queued). Resolves with the
    * committed updates, in order.
    */
-  protected _submitAll (changes: unknown[]): Promise<Update[]> {
+  protected _submitAll (changes: unknown[], shell = false): Promise<Update[]> {
     this.#assertOpen()
-    for (const change of changes) this.#checkChange(change)
-    const items = changes.map((change) => this.#localItem(change))
+    for (const change of changes) this.#checkChange(change, shell)
+    const items = changes.map((change) => this.#localItem(change, shell, true))
     if (items.length === 0) return Promise.resolve([])
     return new Promise<Update[]>((resolve, reject) => {
       let left = items.length
@@ -328,10 +331,10 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     })
   }
 
-  /** A checked, stamped, encoded local update, ready to queue. */
-  #localItem (change: unknown): Pending {
+  /** A checked (unless `checked`), stamped, encoded local update, ready to queue. */
+  #localItem (change: unknown, shell: boolean, checked = false): Pending {
     this.#assertOpen()
-    this.#checkChange(change)
+    if (!checked) this.#checkChange(change, shell)
     const bytes = pack(this.#stamp(change))
     if (bytes.length > DEFAULT_MAX_FRAME_BYTES) {
       throw invalidValue(`An update of ${bytes.length} bytes exceeds the ${DEFAULT_MAX_FRAME_BYTES}-byte frame limit`)
@@ -351,8 +354,9 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     if (!this._validateChange(change)) throw invalidValue('Invalid change for this data type (it changed while it was encoded)')
   }
 
-  #checkChange (change: unknown): void {
-    const problem = valueProblem(change)
+  /** `shell`: the change is a plain array the data type made, so only its elements are checked. */
+  #checkChange (change: unknown, shell: boolean): void {
+    const problem = shell ? elementsProblem(change as unknown[]) : valueProblem(change)
     if (problem !== undefined) throw invalidValue(`A change may not hold ${problem}`)
     if (!this._validateChange(change)) throw invalidValue('Invalid change for this data type')
   }
@@ -487,6 +491,14 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
 
   #assertOpen (): void {
     if (this.#status !== 'open') throw error(codes.NOT_OPEN, 'The instance is not open')
+  }
+
+  /**
+   * @internal Open without reading the database: the caller knows nothing was
+   * ever written to it (a collection's new document). Before open() only.
+   */
+  _assumeBlank (): void {
+    if (this.#opening === undefined) this.#assumedBlank = true
   }
 
   /** @internal A history cursor against a peer's clock. */

@@ -1,4 +1,3 @@
-import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { codes, error } from './errors.js'
 import { msgpackEncoding, pack, unpack } from './msgpack.js'
@@ -6,34 +5,16 @@ import type { Clock, Source } from './protocol.js'
 import { DirectCommit, SublevelCommit, logKey, type Commit } from './commit.js'
 import { KeyLookup } from './lookup.js'
 import { claimDatabase } from './storage-claims.js'
-import { PrefixedView, localPrefix, type SublevelReads } from './prefixed-view.js'
-import { isDirect, parseLogKey, scanLog, type LogEntry, type SourceScan } from './log-scan.js'
+import { PrefixedView, directTarget, isDirectLevel, localPrefix, type DirectTarget, type SublevelReads } from './prefixed-view.js'
+import { parseLogKey, scanLog, type LogEntry, type SourceScan } from './log-scan.js'
 
 export { SourceScan, type LogEntry, type LogIterator, type LogScanner } from './log-scan.js'
 
 export { logKey, type Commit } from './commit.js'
 
-/**
- * Any abstract-level database or sublevel (classic-level, memory-level,
- * browser-level ...), described by what it has: abstract-level's own type is
- * invariant in its key and value types, so no one instantiation accepts them all.
- */
-export interface Database {
-  readonly status: 'opening' | 'open' | 'closing' | 'closed'
-  open: () => Promise<void>
-  close: () => Promise<void>
-  sublevel: (name: string) => Database
-  batch: () => object
-}
-
-/** @internal What storage calls on a database (whatever its encodings). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyLevel = AbstractLevel<any, any, any>
-
-/** @internal */
-/** @internal A sublevel of any encodings (only commits and storage see it). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Sublevel = AbstractSublevel<any, any, any, any>
+export type { Database, DataSpace, KeyBounds } from './storage-types.js'
+import type { AnyLevel, Database, DataSpace, KeyBounds, Sublevel } from './storage-types.js'
+import { pages, readClock } from './storage-reads.js'
 
 /**
  * The storage format this code writes; bumped on incompatible layout changes.
@@ -42,46 +23,6 @@ export type Sublevel = AbstractSublevel<any, any, any, any>
  * quarantined. Older databases are upgraded in place when opened (lib/upgrade.ts).
  */
 export const FORMAT_VERSION = 2
-
-/** Where a data type keeps its own records: a named sublevel with msgpack values. */
-export interface DataSpace {
-  readonly name: string
-  /** @internal */
-  readonly sublevel: Sublevel
-  /** @internal The sublevel's key prefix relative to the instance's database. */
-  readonly prefix: string
-  /** @internal How a commit reads the records it is about to write. */
-  readonly lookup: KeyLookup
-}
-
-/** Bounds of a key range. */
-export interface KeyBounds {
-  gt?: string
-  gte?: string
-  lt?: string
-  lte?: string
-  /** Iterate in descending key order. */
-  reverse?: boolean
-}
-
-/** A sublevel's raw entries in key order, `step` at a time; the iterator is closed however the loop ends. */
-async function * pages (sublevel: SublevelReads, options: KeyBounds, step: number): AsyncGenerator<Array<[string, Buffer]>> {
-  const iterator = sublevel.iterator(options)
-  try {
-    for (let batch = await iterator.nextv(step); batch.length > 0; batch = await iterator.nextv(step)) {
-      yield batch as Array<[string, Buffer]>
-    }
-  } finally {
-    await iterator.close()
-  }
-}
-
-/** A sublevel mapping sources to msgpack timestamps, as a Map. */
-async function readClock (sublevel: SublevelReads): Promise<Clock> {
-  const clock: Clock = new Map()
-  for await (const [source, ts] of sublevel.iterator()) clock.set(source as string, unpack(ts as Buffer) as number)
-  return clock
-}
 
 /**
  * The on-disk layout (see docs/storage.md): `meta` (format, id), `clock`
@@ -110,6 +51,8 @@ export class Storage {
    * `sublevel` option costs several times more than the write itself.
    */
   readonly #direct: boolean
+  /** Where a direct database's commits and reads go (its root, for a plain sublevel; lib/prefixed-view.ts). */
+  readonly #target: DirectTarget
   /** Gives up this Storage's claim on its database (lib/storage-claims.ts). */
   #release: () => void = () => {}
   /** The id of a new database whose meta records are not written yet (see `init`). */
@@ -120,7 +63,8 @@ export class Storage {
   private constructor (db: AnyLevel, owned: boolean) {
     this.db = db
     this.#owned = owned
-    this.#direct = isDirect(db)
+    this.#direct = isDirectLevel(db)
+    this.#target = this.#direct ? directTarget(db) : { db, base: '' }
   }
 
   /**
@@ -141,10 +85,15 @@ export class Storage {
   #view (name: string): SublevelReads {
     let view = this.#views.get(name)
     if (view === undefined) {
-      view = this.#direct ? new PrefixedView(this.db, name) : this.#sublevel(name) as unknown as SublevelReads
+      view = this.#direct ? new PrefixedView(this.#target.db, name, this.#target.base) : this.#sublevel(name) as unknown as SublevelReads
       this.#views.set(name, view)
     }
     return view
+  }
+
+  /** The prefix of sublevel `name`'s keys in the database direct commits write to. */
+  #local (name: string): string {
+    return this.#target.base + localPrefix(name)
   }
 
   get #clock (): SublevelReads { return this.#view('clock') }
@@ -165,8 +114,8 @@ export class Storage {
       await this.#metaSublevel().batch(records.map(([key, value]) => ({ type: 'put' as const, key, value })))
       return
     }
-    const batch = this.db.batch()
-    for (const [key, value] of records) batch.put(localPrefix('meta') + key, pack(value))
+    const batch = this.#target.db.batch()
+    for (const [key, value] of records) batch.put(this.#local('meta') + key, pack(value))
     await batch.write()
   }
 
@@ -202,10 +151,11 @@ export class Storage {
 
   /**
    * Read the stored format, id, vector clock and pins: O(sources), never
-   * O(updates). `format` is undefined for a new database.
+   * O(updates). `format` is undefined for a new database. `blank`: the caller
+   * knows nothing was ever written to it, so nothing is read.
    */
-  async load (): Promise<{ format: number | undefined, id: Source | undefined, clock: Clock, pinned: Clock, forgotten: Clock }> {
-    const [format, id] = await this.#readMeta(['format', 'id'])
+  async load (blank = false): Promise<{ format: number | undefined, id: Source | undefined, clock: Clock, pinned: Clock, forgotten: Clock }> {
+    const [format, id] = blank ? [undefined, undefined] : await this.#readMeta(['format', 'id'])
     if (format !== undefined && !(typeof format === 'number' && Number.isInteger(format) && format >= 1 && format <= FORMAT_VERSION)) {
       throw error(codes.UNSUPPORTED_FORMAT, `Storage format ${String(format)} is not supported (this version reads 1 to ${FORMAT_VERSION})`)
     }
@@ -289,7 +239,7 @@ export class Storage {
     if (space === undefined) {
       // Only read through on a direct database (commits write its prefixed keys): a view does.
       const sublevel = this.#view('data-' + name) as unknown as Sublevel
-      space = { name, sublevel, prefix: localPrefix('data-' + name), lookup: new KeyLookup() }
+      space = { name, sublevel, prefix: this.#local('data-' + name), lookup: new KeyLookup() }
       this.#spaces.set(name, space)
     }
     return space
@@ -337,9 +287,9 @@ export class Storage {
 
   /** Start a commit: one atomic batch. */
   batch (): Commit {
-    const batch = this.db.batch()
+    const batch = this.#direct ? this.#target.db.batch() : this.db.batch()
     const commit = this.#direct
-      ? new DirectCommit(batch, localPrefix('log'), localPrefix('clock'), localPrefix('pinned'), localPrefix('forgotten'))
+      ? new DirectCommit(batch, this.#local('log'), this.#local('clock'), this.#local('pinned'), this.#local('forgotten'))
       : new SublevelCommit(batch, this.#sublevel('log'), this.#sublevel('clock'), this.#sublevel('pinned'), this.#sublevel('forgotten'))
     if (this.#uninitialised === undefined && !this.#blank) return commit
     // Every commit written until one has landed carries the meta records (added last: `length` counts the caller's operations).
@@ -350,7 +300,7 @@ export class Storage {
       const id = this.#uninitialised
       if (id !== undefined) {
         for (const [key, value] of metaRecords(id)) {
-          if (this.#direct) batch.put(localPrefix('meta') + key, pack(value))
+          if (this.#direct) batch.put(this.#local('meta') + key, pack(value))
           else batch.put(key, value, { sublevel: this.#metaSublevel() })
         }
       }

@@ -1,3 +1,4 @@
+import type { BufferAccount } from './buffer-budget.js'
 import type { WrapperName } from './codec.js'
 import { invalidValue } from './errors.js'
 import { holdsBinary, valueProblem } from './value-domain.js'
@@ -34,6 +35,12 @@ export interface StreamOptions {
    * `'json'` (the original scuttlebutt's newline JSON, to replicate with it).
    */
   wrapper?: WrapperName
+  /**
+   * Reserve the bytes of a partial frame in this account (one connection's share
+   * of a `BufferBudget`) before keeping them; a refusal closes the stream with
+   * SCUTTLEDB_OVERLOADED. Listeners give each connection one (`maxBufferedBytes`).
+   */
+  bufferAccount?: BufferAccount
 }
 
 /** Progress of the initial exchange, emitted as `progress` on the stream. */
@@ -75,5 +82,10 @@ export function checkStreamOptions (options: unknown): asserts options is Stream
     const problem = valueProblem(given.meta)
     if (problem !== undefined) throw invalidValue(`Stream option meta may not hold ${problem}`)
     if (given.wrapper === 'json' && holdsBinary(given.meta)) throw invalidValue('Stream option meta holds binary, which a JSON stream cannot carry')
+  }
+  // By shape, not instanceof: a listener and a model from two copies of the package must still work together.
+  const account = given.bufferAccount as Partial<BufferAccount> | null | undefined
+  if (account !== undefined && (typeof account?.reserve !== 'function' || typeof account.release !== 'function')) {
+    throw new TypeError('Stream option bufferAccount must be a BufferAccount (BufferBudget#open())')
   }
 }

@@ -6,6 +6,7 @@ import type { Scuttlebutt } from './scuttlebutt.js'
 import { Outbox, type Outgoing } from './outbox.js'
 import { SYNC, parseControl, parseUpdate, type Clock, type Header, type Update } from './protocol.js'
 import type { StreamOptions, SyncProgress } from './stream-options.js'
+import { authRequired } from './net/auth-required.js'
 
 export type { StreamOptions, SyncProgress } from './stream-options.js'
 
@@ -148,7 +149,7 @@ export class ReplicationStream extends Duplex {
     this.#codec = codecs[wrapper]
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     if (!(Number.isInteger(maxFrameBytes) && maxFrameBytes > 0)) throw new TypeError('maxFrameBytes must be a positive integer')
-    this.#decoder = this.#codec.decoder(maxFrameBytes)
+    this.#decoder = this.#codec.decoder(maxFrameBytes, options.bufferAccount)
     this.#maxFrameBytes = maxFrameBytes
     this.#outbox = new Outbox((known) => sb._cursor(known))
     this.#sends = options.readable !== false
@@ -248,6 +249,7 @@ export class ReplicationStream extends Duplex {
   override _destroy (err: Error | null, callback: Callback): void {
     this.#output = 'ended'
     this.#input = 'ended'
+    this.#decoder.dispose()
     this.#finalCallback = undefined
     const closing = this.#outbox.close()
     if (closing === undefined) callback(err)
@@ -339,6 +341,11 @@ export class ReplicationStream extends Duplex {
     if (Array.isArray(value)) {
       this.#onUpdate(parseUpdate(value), bytes)
       return
+    }
+    // A listener that runs authenticate() speaks first with its hello: say so, not "malformed header".
+    if (this.#peer === undefined) {
+      const refusal = authRequired(value)
+      if (refusal !== undefined) throw refusal
     }
     const message = parseControl(value)
     if (message.type === 'header') {

@@ -59,6 +59,18 @@ export function valueProblem (value: unknown, depth = MAX_DEPTH, decoded = false
 }
 
 /**
+ * The first problem among the elements of `shell`, a plain array without holes
+ * that a data type made itself (`[key, value]`): its own shape needs no check.
+ */
+export function elementsProblem (shell: unknown[]): string | undefined {
+  for (let i = 0; i < shell.length; i++) {
+    const problem = valueProblem(shell[i], MAX_DEPTH - 1)
+    if (problem !== undefined) return problem
+  }
+  return undefined
+}
+
+/**
  * `decoded`: the value came from a msgpack or JSON decoder, which makes plain
  * arrays and objects only, so what such a value cannot have (an array's named or
  * symbol keys, its prototype; an object's symbol keys) is not looked for: those

@@ -116,3 +116,56 @@ test('listenWebSocket({ maxConnections: 1 }): sockets that never upgrade are bou
   t.deepEqual(errors, [netCodes.TOO_MANY_CONNECTIONS], 'and reported as connectionError with its code')
   t.ok(silent.every((s) => !s.destroyed), 'the first two are still open')
 })
+
+/** A raw TCP socket that sends a 4-byte length claiming `claim` bytes, then `sent` bytes of the frame. */
+async function parkPartialFrame (t: Test, port: number, claim: number, sent: number): Promise<Socket> {
+  const socket = createConnection(port, '127.0.0.1')
+  socket.on('error', () => {})
+  socket.resume()
+  t.teardown(() => { socket.destroy() })
+  await once(socket, 'connect')
+  const bytes = Buffer.alloc(4 + sent, 0x61)
+  bytes.writeUInt32BE(claim, 0)
+  socket.write(bytes)
+  return socket
+}
+
+interface BufferFigures { transport: string, bytes: number, peak: number, limit: number, refused: number }
+
+async function buffers (base: string): Promise<BufferFigures> {
+  const status = (await http(base, 'GET', '/status')).body as { buffers: BufferFigures[] }
+  return status.buffers[0]
+}
+
+test('serve --max-buffered-bytes 20M: peers that park 8 MiB of a 16 MiB frame each are dropped with SCUTTLEDB_OVERLOADED, within the budget; an honest peer syncs; /status and /metrics show it', async (t) => {
+  const MiB = 1024 * 1024
+  // Long timers: only the budget may drop the silent hostile sockets here.
+  const node = await startNode(t, ['--max-buffered-bytes', '20M', '--handshake-timeout', '600000', '--idle-timeout', '600000'])
+  await http(node.http, 'PUT', '/kv/greeting', 'hello')
+  const honest = await memoryModel(t)
+  const client = closing(t, connect(honest, { port: node.port, minDelay: 20, maxDelay: 100 }))
+  const hostile = await Promise.all(Array.from({ length: 4 }, async () => await parkPartialFrame(t, node.port, 16 * MiB, 8 * MiB)))
+  await once(client, 'synced')
+  t.equal(await honest.get('greeting'), 'hello', 'an honest peer connected at the same time synced')
+  const closed = (): number => hostile.filter((s) => s.destroyed || s.readableEnded).length
+  // Two hold their 8 MiB (16 MiB of the 20); the other two cannot fit.
+  let figures = await buffers(node.http)
+  t.ok(await until(async () => {
+    figures = await buffers(node.http)
+    return closed() >= 2 && figures.bytes === (4 - closed()) * (4 + 8 * MiB)
+  }, 30_000), `at least two hostile peers were dropped, the others hold their partial frames (${JSON.stringify(figures)})`)
+  t.equal(figures.limit, 20 * MiB, 'the status shows the limit')
+  t.ok(figures.peak <= 20 * MiB, `what the node held never exceeded the budget (peak ${figures.peak})`)
+  t.equal(figures.refused, closed(), 'and counts the refusals')
+  t.ok(await until(() => node.log().includes('SCUTTLEDB_OVERLOADED'), 10_000), 'the node logged the drops with their code')
+  const metrics = await (await fetch(`${node.http}/metrics`)).text()
+  t.ok(metrics.includes(`scuttledb_buffered_bytes{transport="tcp"} ${figures.bytes}`), 'GET /metrics has the bytes held')
+  t.ok(metrics.includes(`scuttledb_overloaded_total{transport="tcp"} ${figures.refused}`), 'and the refusals')
+  await http(node.http, 'PUT', '/kv/later', 42)
+  t.ok(await holds(honest, 'later', 42), 'the honest peer still replicates live')
+  for (const socket of hostile) socket.destroy()
+  t.ok(await until(async () => (await buffers(node.http)).bytes === 0, 10_000), 'once the hostile sockets close the node holds nothing')
+  t.equal(node.child.exitCode, null, 'the node is still running')
+  const usage = await runCli(['serve', '--max-buffered-bytes', '1M', '--db', 'unused'])
+  t.equal(usage.code, 2, 'serve --max-buffered-bytes below one 16 MiB frame is a usage error')
+})

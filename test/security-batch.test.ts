@@ -12,7 +12,7 @@ import {
 } from '../lib/index.js'
 import { VerifyPool, verifyPool } from '../lib/security/verify-pool.js'
 import { allHistory, diskModel, link, memoryModel, until } from './helpers.js'
-import { isUpdate, securedModel, Tamper, tamperedLink, updateFor } from './security-helpers.js'
+import { countingSecurity, isUpdate, securedModel, Tamper, tamperedLink, updateFor } from './security-helpers.js'
 
 const MODES = ['workers', 'threadpool', 'main'] as const
 const ED = generateKeys()
@@ -173,16 +173,7 @@ test('verdicts started ahead for queued updates: each update verified once, the 
   const b = await memoryModel(t)
   await Promise.all(Array.from({ length: 1200 }, async (_, i) => { await (i % 2 === 0 ? a : f).set(`k${i}`, i) }))
   await Promise.all([link(a, b).synced, link(f, b).synced])
-  const inner = createSecurity()
-  const verified: Update[] = []
-  const security: Security = {
-    sign: () => { throw new Error('verify only') },
-    verify: (u) => inner.verifySync(u),
-    verifyBatch: async (updates) => {
-      verified.push(...updates)
-      return await inner.verifyBatch(updates)
-    }
-  }
+  const { security, asked: verified } = countingSecurity()
   const c = await diskModel(t, { security, writers: (id) => id !== keysF.id, maxBatch: 100 })
   const reasons = new Map<string, number>()
   c.on('unverified', (_u, reason) => { reasons.set(reason, (reasons.get(reason) ?? 0) + 1) })

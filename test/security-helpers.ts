@@ -5,13 +5,28 @@ import net from 'node:net'
 import { once } from 'node:events'
 import { pipeline, Transform, type Duplex, type TransformCallback } from 'node:stream'
 import type { Test } from 'tape'
-import { generateKeys, securityOptions, type KeyPair, type Model, type ReplicationStream, type ScuttlebuttOptions, type Update } from '../lib/index.js'
+import { createSecurity, generateKeys, securityOptions, type KeyPair, type Model, type ReplicationStream, type ScuttlebuttOptions, type Security, type Update } from '../lib/index.js'
 import { pack, unpack } from '../lib/msgpack.js'
 import { diskModel, link, memoryModel } from './helpers.js'
 
 /** An open Model on memory-level that signs with `keys` (id = the key's id). */
 export async function securedModel (t: Test, keys: KeyPair, options: Partial<ScuttlebuttOptions> = {}): Promise<Model> {
   return await memoryModel(t, { ...securityOptions(keys), ...options })
+}
+
+/** A verify-only backend that records every update its verifyBatch is asked about (`asked`), in order. */
+export function countingSecurity (): { security: Security, asked: Update[] } {
+  const inner = createSecurity()
+  const asked: Update[] = []
+  const security: Security = {
+    sign: () => { throw new Error('verify only') },
+    verify: (u) => inner.verifySync(u),
+    verifyBatch: async (updates) => {
+      asked.push(...updates)
+      return await inner.verifyBatch(updates)
+    }
+  }
+  return { security, asked }
 }
 
 /** True for a decoded value that is an update (the protocol's only arrays). */

@@ -140,6 +140,17 @@ export function msArg (value: string | undefined, fallback: number, name: string
   return Number(value)
 }
 
+const BYTE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
+
+/** A byte size: digits with an optional binary unit (`128M` is 128 MiB; K, M, G, any case, an optional `iB` or `B`). */
+export function bytesArg (value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  const match = /^(\d{1,12})([kmg]?)(?:i?b)?$/i.exec(value)
+  const bytes = match === null ? 0 : Number(match[1]) * BYTE_UNITS[match[2].toLowerCase()]
+  if (!(bytes > 0 && Number.isSafeInteger(bytes))) throw usageError(`--${name} must be a positive number of bytes (e.g. 134217728 or 128M), not "${value}"`)
+  return bytes
+}
+
 /** A peer address `host:port` or `[ipv6]:port`. */
 export interface HostPort {
   host: string
@@ -252,6 +263,10 @@ Options:
   --rotate-peers MS      replace one learned connection every MS (default 60000; off)
   --max-connections N    accept at most N incoming connections at once on --port,
                          and N on --ws; further ones are refused (default ${DEFAULT_MAX_CONNECTIONS})
+  --max-buffered-bytes N bytes of unfinished frames (and WebSocket messages) the
+                         connections of --port, and of --ws, may hold together;
+                         past it the largest holder is dropped with
+                         SCUTTLEDB_OVERLOADED (default 128M; at least 16M + 4)
   --sync                 fsync every commit (survives power loss, slower)
   --accept-restore       a database just imported (same id) takes writes at once,
                          not only after syncing with a peer (it is the latest state)

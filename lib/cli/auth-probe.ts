@@ -1,7 +1,6 @@
 import type { Duplex } from 'node:stream'
-import { unpack } from '../msgpack.js'
-import { securityCodes, securityError } from '../security/errors.js'
-import { AUTH_PROTOCOL, type Handshake } from '../security/handshake.js'
+import { authRequiredFrame } from '../net/auth-required.js'
+import type { Handshake } from '../security/handshake.js'
 
 /** A frame this large is a replication frame (a header with a clock), never an authentication hello. */
 const MAX_HELLO = 4096
@@ -18,17 +17,12 @@ export const probeAuthRequired: Handshake = async (socket, side) => {
   if (side !== 'client') return
   const first = await firstFrame(socket)
   if (first === undefined) return
-  let value: unknown
-  try {
-    value = unpack(first)
-  } catch {
-    return
-  }
-  if (value !== null && typeof value === 'object' && (value as { auth?: unknown }).auth === AUTH_PROTOCOL) {
+  const refusal = authRequiredFrame(first, 'The peer requires authentication (it was started with --key): start this node with a --key the peer allows')
+  if (refusal !== undefined) {
     // An empty frame, which no hello is: the peer learns (and logs) that this side does not speak the
     // handshake, as it did when our replication header arrived instead of a hello.
     socket.write(Buffer.alloc(4))
-    throw securityError(securityCodes.AUTH_PROTOCOL, 'The peer requires authentication (it was started with --key): start this node with a --key the peer allows')
+    throw refusal
   }
 }
 

@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Model } from '../model.js'
-import type { PeerStatus } from './node.js'
+import type { BufferStatus, PeerStatus } from './node.js'
 
 /** What `GET /metrics` reads. */
 export interface MetricsSource {
@@ -15,6 +15,8 @@ export interface MetricsSource {
   rejections?: Rejections
   /** Peer exchange: entries in the address book and discovered connections; without it left out. */
   discovery?: () => { known: number, discovered: number }
+  /** Each replication listener's buffer budget; without it left out. */
+  buffers?: () => BufferStatus[]
 }
 
 /** Counts the instance's `rejected` events by error code, for `scuttledb_rejected_total{code}`. */
@@ -121,6 +123,17 @@ export async function renderMetrics (source: MetricsSource): Promise<string> {
     const { known, discovered } = source.discovery()
     metric('scuttledb_known_peers', 'gauge', 'Nodes in the peer-exchange address book (live entries).', [[{}, known]])
     metric('scuttledb_discovered_peers', 'gauge', 'Outgoing connections to peers learned by peer exchange (besides --peer ones).', [[{}, discovered]])
+  }
+  if (source.buffers !== undefined) {
+    const buffers = source.buffers()
+    metric('scuttledb_buffered_bytes', 'gauge', 'Per replication listener: bytes of unfinished frames (and WebSocket messages) its connections hold.',
+      buffers.map((b) => [{ transport: b.transport }, b.bytes]))
+    metric('scuttledb_buffered_bytes_peak', 'gauge', 'Per replication listener: the most bytes its connections held at once since the node started.',
+      buffers.map((b) => [{ transport: b.transport }, b.peak]))
+    metric('scuttledb_max_buffered_bytes', 'gauge', 'Per replication listener: its --max-buffered-bytes.',
+      buffers.map((b) => [{ transport: b.transport }, b.limit]))
+    metric('scuttledb_overloaded_total', 'counter', 'Per replication listener: connections closed with SCUTTLEDB_OVERLOADED (over --max-buffered-bytes).',
+      buffers.map((b) => [{ transport: b.transport }, b.refused]))
   }
   if (source.latency !== undefined) {
     lines.push(...source.latency.lines('scuttledb_commit_duration_seconds', 'Time to write each commit (atomic batch) to the database, fsync included with --sync.'))

@@ -63,6 +63,8 @@ export interface NodeOptions {
   handshakeTimeout?: number
   /** Incoming connections accepted at once, on each of the TCP and WebSocket listeners. Default: no limit. */
   maxConnections?: number
+  /** Bytes of partial input the connections of each listener may hold together (`maxBufferedBytes`). Default 128 MiB. */
+  maxBufferedBytes?: number
   /** One line per event worth a log (connections, drops, errors). */
   log: (line: string) => void
   /** Accept local writes on a restore at once (it is known to be the latest state). */
@@ -87,6 +89,20 @@ export interface PeerStatus {
   progress: SyncProgress | null
   /** An outgoing connection to a peer learned by peer exchange (not a --peer). */
   discovered?: boolean
+}
+
+/** One listener's buffer budget in `GET /status` (see `maxBufferedBytes`). */
+export interface BufferStatus {
+  /** The listener's transport: tcp, tls, ws or wss. */
+  transport: string
+  /** Bytes of partial input its connections hold now. */
+  bytes: number
+  /** The most they held at once since the node started. */
+  peak: number
+  /** Its `--max-buffered-bytes`. */
+  limit: number
+  /** Connections closed with SCUTTLEDB_OVERLOADED so far. */
+  refused: number
 }
 
 /** How `openModel` opens a database. */
@@ -260,16 +276,16 @@ export class ScuttledbNode {
   }
 
   async #listen (): Promise<void> {
-    const { host, port, ws, http, log, tls, maxConnections } = this.#options
+    const { host, port, ws, http, log, tls, maxConnections, maxBufferedBytes } = this.#options
     const connection = this.#connectionOptions()
-    if (port !== false) this.#watch(await listen(this.model, { port, host, tls, maxConnections, ...this.#connectionOptions('server') }))
-    if (ws !== false) this.#watch(await listenWebSocket(this.model, { port: ws, host, tls, maxConnections, ...connection }))
+    if (port !== false) this.#watch(await listen(this.model, { port, host, tls, maxConnections, maxBufferedBytes, ...this.#connectionOptions('server') }))
+    if (ws !== false) this.#watch(await listenWebSocket(this.model, { port: ws, host, tls, maxConnections, maxBufferedBytes, ...connection }))
     if (http !== false) {
       const { httpHost = host, httpTokens, cors } = this.#options
       // Listens from the start: commits made before the first scrape count. The model's close ends it.
       const latency = new CommitLatency(this.model)
       const rejections = new Rejections(this.model)
-      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[], latency, rejections, discovery: () => ({ known: this.#discovery.book.size, discovered: this.#discovery.discovered.length }) })
+      const metrics = async (): Promise<string> => await renderMetrics({ model: this.model, db: this.db, peers: () => this.status().peers as PeerStatus[], latency, rejections, discovery: () => ({ known: this.#discovery.book.size, discovered: this.#discovery.discovered.length }), buffers: () => this.#buffers() })
       const backup = async (out: Writable): Promise<number> => await writeSnapshot(this.model, out)
       const writable = (): void => {
         if (this.#restoring) throw new HttpError(503, RESTORE_UNSYNCED, 'This node was restored from a backup and has not synced with a peer yet: writes would lose what it has to get back')
@@ -347,6 +363,10 @@ export class ScuttledbNode {
     })
   }
 
+  #buffers (): BufferStatus[] {
+    return this.#servers.map(({ transport, budget }) => ({ transport, bytes: budget.used, peak: budget.peak, limit: budget.limit, refused: budget.refused }))
+  }
+
   /** The node's id, clock, listeners, peers and sync state (`GET /status`). */
   status (): Record<string, unknown> {
     const peers: PeerStatus[] = []
@@ -369,6 +389,7 @@ export class ScuttledbNode {
       db: this.db,
       clock: this.model.clock,
       listening: this.addresses,
+      buffers: this.#buffers(),
       peers,
       synced: peers.every((p) => p.state === 'synced'),
       // A restore (same id) refusing local writes until it has synced with a peer.

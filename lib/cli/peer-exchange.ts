@@ -39,37 +39,68 @@ function encode (message: PexMessage): Buffer {
 
 /**
  * Read `n` bytes (fewer only at the end of the stream), leaving what follows
- * in the socket's buffer for the replication stream. With `peek`, bytes that
- * are not MAGIC are put back at once, in the same tick: once the last bytes of
- * an ended stream are read, its 'end' is due on the next tick, and putting them
- * back after that fails (and destroys the socket).
+ * in the socket's buffer for the replication stream.
  */
-async function readUpTo (socket: Duplex, n: number, peek = false): Promise<Buffer> {
+async function readUpTo (socket: Duplex, n: number): Promise<Buffer> {
+  return await readUntil(socket, (got) => got.length >= n ? n : undefined)
+}
+
+/**
+ * Whether the peer's first bytes are MAGIC (then consumed). Decided at the first
+ * byte that differs from it, and the bytes are put back in the tick they were
+ * read: a peer that does not exchange begins with a frame length (a 0 byte) or
+ * `{` and replicates at once, even one that sends less than MAGIC's length and
+ * waits (its first message cut short, or one that sends only a frame prefix).
+ * Once the last bytes of an ended stream are read its 'end' is due on the next
+ * tick, and putting them back after that fails (and destroys the socket).
+ */
+async function readMagic (socket: Duplex): Promise<boolean> {
+  const got = await readUntil(socket, (bytes) => {
+    const prefix = Math.min(bytes.length, MAGIC.length)
+    if (!bytes.subarray(0, prefix).equals(MAGIC.subarray(0, prefix))) return 0
+    return bytes.length >= MAGIC.length ? MAGIC.length : undefined
+  })
+  return got.equals(MAGIC)
+}
+
+/**
+ * Read what arrives until `take(bytes so far)` says how many of them to keep
+ * (the rest are put back at once); at the end of the stream, what was read.
+ */
+async function readUntil (socket: Duplex, take: (got: Buffer) => number | undefined): Promise<Buffer> {
   return await new Promise<Buffer>((resolve, reject) => {
+    let got: Buffer = Buffer.alloc(0)
     const cleanup = (): void => {
       socket.off('readable', tryRead)
       socket.off('end', onEnd)
       socket.off('close', onEnd)
       socket.off('error', onError)
     }
-    const done = (chunk: Buffer): void => {
+    const done = (keep: number): void => {
       cleanup()
-      if (peek && chunk.length > 0 && !chunk.equals(MAGIC) && !socket.destroyed) socket.unshift(chunk)
-      resolve(chunk)
+      if (keep < got.length && !socket.destroyed) socket.unshift(got.subarray(keep))
+      resolve(got.subarray(0, keep))
     }
     // What is left (if anything) comes out of a read() once ended.
-    const onEnd = (): void => { done((socket.read() as Buffer | null) ?? Buffer.alloc(0)) }
+    const onEnd = (): void => {
+      const rest = socket.read() as Buffer | null
+      if (rest !== null) got = Buffer.concat([got, rest])
+      cleanup()
+      resolve(got)
+    }
     const onError = (err: Error): void => {
       cleanup()
       reject(netError(netCodes.PEX_PROTOCOL, 'The connection failed during peer exchange', err))
     }
     function tryRead (): void {
-      const chunk = socket.read(n) as Buffer | null
+      const chunk = socket.read() as Buffer | null
       if (chunk === null) {
         if (socket.readableEnded || socket.destroyed) onEnd()
         return
       }
-      done(chunk)
+      got = got.length === 0 ? chunk : Buffer.concat([got, chunk])
+      const keep = take(got)
+      if (keep !== undefined) done(keep)
     }
     socket.on('readable', tryRead)
     socket.on('end', onEnd)
@@ -103,8 +134,7 @@ async function readBody (socket: Duplex): Promise<PexMessage> {
 /** The dialer's side: send ours, read theirs. A peer that answers without MAGIC does not exchange (PEX_PROTOCOL). */
 export async function exchangeAsClient (socket: Duplex, mine: PexMessage): Promise<PexMessage> {
   socket.write(encode(mine))
-  const magic = await readUpTo(socket, MAGIC.length, true)
-  if (!magic.equals(MAGIC)) {
+  if (!await readMagic(socket)) {
     throw netError(netCodes.PEX_PROTOCOL, 'The peer does not exchange addresses (an older scuttledb, or not a scuttledb node)')
   }
   return await readBody(socket)
@@ -116,8 +146,7 @@ export async function exchangeAsClient (socket: Duplex, mine: PexMessage): Promi
  * undefined (a dialer without peer exchange).
  */
 export async function exchangeAsServer (socket: Duplex, reply: (theirs: PexMessage) => PexMessage): Promise<PexMessage | undefined> {
-  const first = await readUpTo(socket, MAGIC.length, true)
-  if (!first.equals(MAGIC)) return undefined
+  if (!await readMagic(socket)) return undefined
   const theirs = await readBody(socket)
   socket.write(encode(reply(theirs)))
   return theirs

@@ -1,11 +1,16 @@
 import { resolve } from 'node:path'
 import { hostPort } from '../net/tcp.js'
-import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, help, msArg, parse, parseHostPort, parsePeer, portOption, str, usageError } from './args.js'
+import { DEFAULT_MAX_BUFFERED_BYTES } from '../buffer-budget.js'
+import { DEFAULT_MAX_FRAME_BYTES } from '../codec.js'
+import { bytesArg, DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, help, msArg, parse, parseHostPort, parsePeer, portOption, str, usageError } from './args.js'
 import { DEFAULT_MAX_PEERS, DEFAULT_ROTATE_MS } from './discovery.js'
 import { ScuttledbNode } from './node.js'
 import { ProgressView } from './progress.js'
 import { loadNodeKeys, loadTls, parseAllow } from './security.js'
 import { loadTokens } from './http-auth.js'
+
+/** The least --max-buffered-bytes: one frame of the node's streams (default maxFrameBytes) and its length. */
+const MIN_BUFFERED_BYTES = DEFAULT_MAX_FRAME_BYTES + 4
 
 /** Where the command writes: stdout for addresses, stderr for logs and progress. */
 export interface Terminal {
@@ -30,6 +35,7 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
     peer: { type: 'string', multiple: true },
     'max-peers': { type: 'string' },
     'max-connections': { type: 'string' },
+    'max-buffered-bytes': { type: 'string' },
     advertise: { type: 'string' },
     'rotate-peers': { type: 'string' },
     sync: { type: 'boolean' },
@@ -67,6 +73,10 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
     throw usageError(`--max-connections must be a number from 1 to 999999, not "${maxConnectionsText}"`)
   }
   const maxConnections = maxConnectionsText === undefined ? DEFAULT_MAX_CONNECTIONS : Number(maxConnectionsText)
+  const maxBufferedBytes = bytesArg(str(values, 'max-buffered-bytes'), DEFAULT_MAX_BUFFERED_BYTES, 'max-buffered-bytes')
+  if (maxBufferedBytes < MIN_BUFFERED_BYTES) {
+    throw usageError(`--max-buffered-bytes must be at least ${MIN_BUFFERED_BYTES} (one frame of 16 MiB and its length), not "${str(values, 'max-buffered-bytes') ?? ''}"`)
+  }
   const advertiseText = str(values, 'advertise')
   const advertise = advertiseText === undefined ? undefined : advertiseText === 'off' ? false : parseHostPort(advertiseText, '--advertise')
   const rotateText = str(values, 'rotate-peers')
@@ -113,6 +123,7 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
     idleTimeout,
     handshakeTimeout,
     maxConnections,
+    maxBufferedBytes,
     keys,
     allow,
     tls: tlsFiles.server,

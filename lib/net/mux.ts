@@ -1,6 +1,7 @@
 import { Duplex } from 'stream'
 import { concat, copy, latin1, readUInt32BE, writeUInt32BE } from '../bytes.js'
 import type { ReplicationStream, StreamOptions } from '../stream.js'
+import { authRequiredFrame } from './auth-required.js'
 import { netCodes, netError, type NetError } from './errors.js'
 import type { DocumentResolver } from './target.js'
 
@@ -58,6 +59,8 @@ interface Channel {
   inbox: Uint8Array[]
   /** The stream closed; the channel goes once its last output and END are sent. */
   streamClosed: boolean
+  /** Bytes of DATA received and not yet consumed, reserved in the streams' `bufferAccount`. */
+  held: number
 }
 
 /** Options of a Multiplexer. */
@@ -137,7 +140,7 @@ export class Multiplexer extends Duplex {
   #channel (id: number, name: string): Channel {
     const channel: Channel = {
       id, name, stream: undefined, credit: WINDOW, pending: null, outputEnded: false, endSent: false,
-      endReceived: false, resetReceived: false, granted: WINDOW, received: 0, consumed: 0, inbox: [], streamClosed: false
+      endReceived: false, resetReceived: false, granted: WINDOW, received: 0, consumed: 0, inbox: [], streamClosed: false, held: 0
     }
     this.#channels.set(id, channel)
     this.#everOpened = true
@@ -181,6 +184,7 @@ export class Multiplexer extends Duplex {
 
   /** Remove a channel from the open ones. */
   #forget (channel: Channel): void {
+    this.#unhold(channel, channel.held)
     this.#channels.delete(channel.id)
     if (this.#openedByPeer(channel.id)) this.#peerOpened.delete(channel.name)
   }
@@ -275,6 +279,7 @@ export class Multiplexer extends Duplex {
         if (size < 5 || size > 5 + MAX_DATA) throw netError(netCodes.MUX_PROTOCOL, `Bad frame length ${size}`)
         if (this.#input.length - offset < 4 + size) break
         const type = this.#input[offset + 4]
+        if (!this.#helloReceived && type !== HELLO) throw authRequiredFrame(this.#input.subarray(offset + 4, offset + 4 + size)) ?? notMultiplexing()
         const id = readUInt32BE(this.#input, offset + 5)
         const payload = this.#input.subarray(offset + HEADER_BYTES, offset + 4 + size)
         offset += 4 + size
@@ -293,7 +298,7 @@ export class Multiplexer extends Duplex {
 
   #onFrame (type: number, id: number, payload: Uint8Array): void {
     if (!this.#helloReceived) {
-      if (type !== HELLO || latin1(payload) !== MAGIC) throw netError(netCodes.MUX_PROTOCOL, 'The peer does not speak the multiplexing protocol')
+      if (type !== HELLO || latin1(payload) !== MAGIC) throw notMultiplexing()
       this.#helloReceived = true
       this.emit('hello')
       return
@@ -306,6 +311,9 @@ export class Multiplexer extends Duplex {
         if (channel.endReceived) throw netError(netCodes.MUX_PROTOCOL, 'DATA after END')
         channel.received += payload.length
         if (channel.received > channel.granted) throw netError(netCodes.MUX_PROTOCOL, 'The peer sent more than its credit')
+        // Reserved until the stream has consumed it (a refusal ends the connection: SCUTTLEDB_OVERLOADED).
+        this.#options.stream?.bufferAccount?.reserve(payload.length)
+        channel.held += payload.length
         // Copy: the payload is a view of a socket chunk that must not be kept alive by a slow document.
         if (channel.stream === undefined) channel.inbox.push(copy(payload))
         else this.#deliver(channel, copy(payload))
@@ -360,8 +368,12 @@ export class Multiplexer extends Duplex {
 
   #deliver (channel: Channel, chunk: Uint8Array): void {
     const stream = channel.stream as ReplicationStream
-    if (stream.destroyed) return
+    if (stream.destroyed) {
+      this.#unhold(channel, chunk.length)
+      return
+    }
     stream.write(chunk, () => {
+      this.#unhold(channel, chunk.length)
       channel.consumed += chunk.length
       // Return credit in large steps, not per chunk.
       if (channel.granted - channel.consumed <= WINDOW / 2 && this.#channels.get(channel.id) === channel) {
@@ -372,6 +384,14 @@ export class Multiplexer extends Duplex {
         this.#send(CREDIT, channel.id, payload)
       }
     })
+  }
+
+  /** Release up to `bytes` of what a channel holds (none twice: a forgotten channel holds nothing). */
+  #unhold (channel: Channel, bytes: number): void {
+    const n = Math.min(bytes, channel.held)
+    if (n === 0) return
+    channel.held -= n
+    this.#options.stream?.bufferAccount?.release(n)
   }
 
   override _final (callback: (err?: Error | null) => void): void {
@@ -389,11 +409,18 @@ export class Multiplexer extends Duplex {
 
   override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
     clearInterval(this.#ping)
-    for (const channel of this.#channels.values()) channel.stream?.destroy()
+    for (const channel of this.#channels.values()) {
+      this.#unhold(channel, channel.held)
+      channel.stream?.destroy()
+    }
     this.#channels.clear()
     this.#peerOpened.clear()
     callback(err)
   }
+}
+
+function notMultiplexing (): NetError {
+  return netError(netCodes.MUX_PROTOCOL, 'The peer does not speak the multiplexing protocol')
 }
 
 /** A short printable form of a peer-supplied reason. */

@@ -1,7 +1,26 @@
 import { EventEmitter } from 'events'
 import type { Duplex } from 'stream'
+import { BufferBudget, DEFAULT_MAX_BUFFERED_BYTES, type BufferAccount } from '../buffer-budget.js'
+import { DEFAULT_MAX_FRAME_BYTES } from '../codec.js'
 import { Connection, type ConnectionOptions, type PeerAddress } from './connection.js'
 import type { Target } from './target.js'
+
+/** Bytes a decoder may hold of one frame: its body and length prefix. */
+const FRAME_OVERHEAD = 4
+
+/**
+ * The budget of a listener's `maxBufferedBytes` (default DEFAULT_MAX_BUFFERED_BYTES):
+ * a TypeError unless it is an integer that holds one frame of the streams' `maxFrameBytes`,
+ * so a frame as large as the streams accept always passes on an otherwise idle listener.
+ */
+export function bufferBudget (options: ConnectionOptions & { maxBufferedBytes?: number }): BufferBudget {
+  const { maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES } = options
+  const frame = (options.stream?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES) + FRAME_OVERHEAD
+  if (!(Number.isSafeInteger(maxBufferedBytes) && maxBufferedBytes >= frame)) {
+    throw new TypeError(`maxBufferedBytes must be an integer of at least ${frame} (one frame of maxFrameBytes and its length), not ${String(maxBufferedBytes)}`)
+  }
+  return new BufferBudget(maxBufferedBytes)
+}
 
 /** Where a server listens. */
 export interface ServerAddress {
@@ -38,13 +57,16 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
   readonly #options: ConnectionOptions
   readonly #connections = new Set<Connection>()
   readonly #stop: () => Promise<void>
+  /** Bytes of partial input the connections hold together (`maxBufferedBytes`): `used`, `peak`, `refused`. */
+  readonly budget: BufferBudget
   #closing: Promise<void> | undefined
   /** Stops watching the instance served (a server for one instance closes with it). */
   readonly #unwatch: () => void
 
   /** @internal Use `listen()` or `listenWebSocket()`. */
-  constructor (target: Target, transport: string, address: ServerAddress, options: ConnectionOptions, stop: () => Promise<void>) {
+  constructor (target: Target, transport: string, address: ServerAddress, options: ConnectionOptions, budget: BufferBudget, stop: () => Promise<void>) {
     super()
+    this.budget = budget
     this.#target = target
     this.transport = transport
     this.address = address
@@ -72,15 +94,32 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
     return this.#closing !== undefined
   }
 
-  /** @internal Wrap an accepted socket. */
-  _accept (socket: Duplex, peer: PeerAddress): Connection | undefined {
+  /**
+   * @internal An account in the budget for a connection about to be accepted;
+   * a refusal destroys `socket` with it. `_accept()` closes it with the connection.
+   */
+  _account (socket: Duplex): BufferAccount {
+    return this.budget.open((err) => { socket.destroy(err) })
+  }
+
+  /** @internal Wrap an accepted socket (whose buffered input goes to `account`). */
+  _accept (socket: Duplex, peer: PeerAddress, account = this._account(socket)): Connection | undefined {
     if (this.#closing !== undefined) {
+      account.close()
       socket.destroy()
       return undefined
     }
-    const connection = new Connection(this.#target, socket, 'server', peer, this.#options)
+    const options = { ...this.#options, stream: { ...this.#options.stream, bufferAccount: account } }
+    let connection: Connection
+    try {
+      connection = new Connection(this.#target, socket, 'server', peer, options)
+    } catch (err) {
+      account.close()
+      throw err
+    }
     this.#connections.add(connection)
     connection.once('close', (err) => {
+      account.close()
       this.#connections.delete(connection)
       this.emit('disconnect', connection, err)
     })

@@ -4,7 +4,7 @@ import { opening, sinkErrors } from './dial.js'
 import { netCodes, netError } from './errors.js'
 import { checkConnectionOptions, type ConnectionOptions } from './connection.js'
 import { ReplicationClient, type ReconnectOptions } from './reconnect.js'
-import { ReplicationServer } from './server.js'
+import { bufferBudget, ReplicationServer } from './server.js'
 import { checkTarget, type Target } from './target.js'
 
 /** TLS material (PEM strings or buffers). A server needs cert and key; a client usually ca. */
@@ -35,6 +35,13 @@ export interface ListenOptions extends ConnectionOptions {
    * A positive integer. Default: no limit.
    */
   maxConnections?: number
+  /**
+   * Bytes of partial frames all connections may hold together; past it the
+   * connection that would hold the most is closed (SCUTTLEDB_OVERLOADED) and the
+   * others go on. At least one frame of `stream.maxFrameBytes` (and its 4-byte
+   * length). Default DEFAULT_MAX_BUFFERED_BYTES (128 MiB).
+   */
+  maxBufferedBytes?: number
 }
 
 /** Options of `connect()`. */
@@ -136,6 +143,7 @@ export async function listen (target: Target, options: ListenOptions = {}): Prom
   const { host = '127.0.0.1', tls: tlsOptions } = options
   const port = checkPort(options.port ?? 0)
   const maxConnections = checkMaxConnections(options.maxConnections)
+  const budget = bufferBudget(options)
   const { keepAlive, handshake } = checkConnectionOptions(options)
   // Half-open: a peer's end must not cut our history short; the stream ends our side.
   // A TLS client that gives up mid-handshake (it does not trust the certificate) is not noticed
@@ -152,7 +160,7 @@ export async function listen (target: Target, options: ListenOptions = {}): Prom
     handshaking?.destroy()
     await closed
   }
-  const handle = new ReplicationServer(target, transport, { host, port: address.port, url: `${transport}://${hostPort(host, address.port)}` }, options, stop)
+  const handle = new ReplicationServer(target, transport, { host, port: address.port, url: `${transport}://${hostPort(host, address.port)}` }, options, budget, stop)
   server.on(tlsOptions === undefined ? 'connection' : 'secureConnection', (socket: net.Socket) => {
     if (tlsOptions !== undefined && keepAlive !== false) socket.setKeepAlive(true, keepAlive)
     handle._accept(socket, { remote: hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0), transport })

@@ -1,13 +1,14 @@
 import http from 'node:http'
 import https from 'node:https'
 import type { Duplex } from 'node:stream'
+import type { BufferAccount } from '../buffer-budget.js'
 import { WebSocket, WebSocketServer, createWebSocketStream } from 'ws'
 import { opening, sinkErrors } from './dial.js'
 import { netCodes, netError } from './errors.js'
 import { checkConnectionOptions, type ConnectionOptions } from './connection.js'
 import { httpTimeouts } from './keepalive.js'
 import { ReplicationClient, type ReconnectOptions } from './reconnect.js'
-import { ReplicationServer } from './server.js'
+import { bufferBudget, ReplicationServer } from './server.js'
 import { checkTarget, type Target } from './target.js'
 import { webSocketUrl } from './websocket-browser.js'
 import { bind, checkMaxConnections, checkPort, hostPort, tooManyConnections, trackHandshakes, type TlsOptions } from './tcp.js'
@@ -32,6 +33,11 @@ export interface WebSocketListenOptions extends ConnectionOptions {
    * A positive integer. Default: no limit.
    */
   maxConnections?: number
+  /**
+   * Bytes of partial input all connections may hold together: partial frames,
+   * and WebSocket messages still being received. As `listen()`'s (default 128 MiB).
+   */
+  maxBufferedBytes?: number
 }
 
 /** Options of `connectWebSocket()`. */
@@ -81,6 +87,42 @@ function keepWebSocketAlive (ws: WebSocket, stream: Duplex, options: ConnectionO
   })
 }
 
+/** What a `ws` Receiver holds of a message still arriving (internal fields of ws 8). */
+interface ReceiverState {
+  /** Bytes read from the socket and not yet parsed. */
+  _bufferedBytes: number
+  /** Bytes of the message's fragments received so far. */
+  _messageLength: number
+}
+
+/**
+ * Reserve in `account` what ws buffers of a message still arriving (up to
+ * `maxPayload` per connection, before a stream sees any of it): sampled after
+ * ws has read each socket chunk (this listener runs after its own). ws has no
+ * public figure for it, so this reads its Receiver's counters, and does nothing
+ * if a ws version lacks them. A refusal destroys `stream`.
+ */
+function accountReceiver (ws: WebSocket, socket: Duplex, account: BufferAccount, stream: Duplex): void {
+  const receiver = (ws as unknown as { _receiver?: Partial<ReceiverState> })._receiver
+  if (typeof receiver?._bufferedBytes !== 'number' || typeof receiver._messageLength !== 'number') return
+  const state = receiver as ReceiverState
+  let held = 0
+  const sample = (): void => {
+    const now = state._bufferedBytes + state._messageLength
+    if (now === held) return
+    try {
+      if (now > held) account.reserve(now - held)
+      else account.release(held - now)
+      held = now
+    } catch (err) {
+      socket.off('data', sample)
+      stream.destroy(err as Error)
+    }
+  }
+  socket.on('data', sample)
+  ws.once('close', () => { socket.off('data', sample) })
+}
+
 /** The remote address of an HTTP request, as host:port. */
 function remoteOf (req: http.IncomingMessage): string {
   return hostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0)
@@ -96,6 +138,7 @@ export async function listenWebSocket (target: Target, options: WebSocketListenO
   const { host = '127.0.0.1', tls: tlsOptions, path, maxPayload = DEFAULT_MAX_PAYLOAD } = options
   const port = checkPort(options.port ?? 0)
   const maxConnections = checkMaxConnections(options.maxConnections)
+  const budget = bufferBudget(options)
   const transport = tlsOptions === undefined ? 'ws' : 'wss'
   const reply = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket', connection: 'close' })
@@ -129,13 +172,15 @@ export async function listenWebSocket (target: Target, options: WebSocketListenO
     server.closeAllConnections()
     await closed
   }
-  const handle = new ReplicationServer(target, transport, { host, port: address.port, url }, options, stop)
+  const handle = new ReplicationServer(target, transport, { host, port: address.port, url }, options, budget, stop)
   wss.on('connection', (ws, req) => {
     sockets.add(ws)
     ws.once('close', () => sockets.delete(ws))
     const stream = createWebSocketStream(ws)
     keepWebSocketAlive(ws, stream, options)
-    handle._accept(stream, { remote: remoteOf(req), transport, transportKeepAlive: true })
+    const account = handle._account(stream)
+    accountReceiver(ws, req.socket, account, stream)
+    handle._accept(stream, { remote: remoteOf(req), transport, transportKeepAlive: true }, account)
   })
   wss.on('wsClientError', (err, socket, req) => {
     handle.emit('connectionError', err, remoteOf(req))
