@@ -1,12 +1,19 @@
-import { rm, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { codes, error } from './errors.js'
 
+/** On Node, `level`'s Level is classic-level's ClassicLevel; its types (shared with browser-level) omit this. */
+interface ClassicLevelStatics {
+  destroy: (location: string) => Promise<void>
+}
+
 /**
  * Delete a database that was opened by path (`new Model({ db: path })`), with
  * every document in it. Refuses a directory that is not a LevelDB database and
- * one that is open (in this process or another: LevelDB's lock). Node only.
+ * one that is open (in this process or another: LevelDB's lock). Only LevelDB's
+ * own files go (LevelDB's DestroyDB): a database made in a directory that holds
+ * other files (`db: '.'`) leaves them, and the directory, in place. Node only.
  */
 export async function destroy (location: string): Promise<void> {
   if (typeof location !== 'string' || location === '') throw new TypeError('location must be a directory path')
@@ -24,13 +31,11 @@ export async function destroy (location: string): Promise<void> {
     }
     throw err
   }
-  // Opening takes LevelDB's lock: it fails while anyone holds the database open.
-  const db = new Level(location, { createIfMissing: false })
+  // DestroyDB takes LevelDB's lock first: it fails while anyone holds the database open.
+  // A recursive rm would also take every other file of the directory with it.
   try {
-    await db.open()
+    await (Level as unknown as ClassicLevelStatics).destroy(location)
   } catch (err) {
     throw error(codes.DATABASE_LOCKED, `${location} is open (or unreadable); close it first`, { cause: err as Error })
   }
-  await db.close()
-  await rm(location, { recursive: true, force: true })
 }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'events'
-import { isWellFormed, type Update } from './protocol.js'
+import { codes, error } from './errors.js'
+import { isWellFormed, originalKey, type Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
 import type { Json } from './value-domain.js'
 
@@ -77,8 +78,15 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
 
   override async open (): Promise<void> {
     await super.open()
-    if (this.#retention.maxCount !== undefined) this.#count = await this._storage.countUpdates()
-    if (this.#retention.maxCount !== undefined || this.#retention.maxAge !== undefined) await this.prune()
+    // Closed meanwhile (close() right after open()): open() resolves, as the base class's does.
+    if (this.status !== 'open') return
+    try {
+      if (this.#retention.maxCount !== undefined) this.#count = await this._storage.countUpdates()
+      if (this.#retention.maxCount !== undefined || this.#retention.maxAge !== undefined) await this.prune()
+    } catch (err) {
+      // A close() made meanwhile stops these reads (calls are refused): that is no failure to open.
+      if (this.status === 'open') throw err
+    }
   }
 
   protected override async _closing (): Promise<void> {
@@ -170,6 +178,7 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
 
   /** Forget events outside the retention policy now (also done as events arrive). */
   async prune (): Promise<void> {
+    if (this.status !== 'open') throw error(codes.NOT_OPEN, 'The instance is not open')
     // A pass already running may have started before the latest events: run a fresh one after it.
     while (this.#pruning !== undefined) await this.#pruning.catch(() => {})
     this.#startPrune()
@@ -216,6 +225,11 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
 
   protected override _validateChange (change: unknown): boolean {
     return Array.isArray(change) && change.length >= 1 && typeof change[0] === 'string' && isWellFormed(change[0])
+  }
+
+  /** The original's `emit(5, data)` is heard by its listeners of '5' (EventEmitter names are keys): stored as that name. */
+  protected override _fromJson (change: unknown): unknown {
+    return Array.isArray(change) && change.length >= 1 && typeof change[0] !== 'string' ? [originalKey(change[0]), ...change.slice(1)] : change
   }
 
   protected override _applyUpdate (update: Update): boolean {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'events'
-import { invalidValue } from './errors.js'
+import { codes, error, invalidValue } from './errors.js'
 import { unpack } from './msgpack.js'
-import { compareStamps, isWellFormed, type Source, type Update } from './protocol.js'
+import { compareStamps, isWellFormed, originalKey, type Source, type Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
 import type { DataSpace, Storage } from './storage.js'
 import { UNKNOWN, type Transaction } from './transaction.js'
@@ -89,6 +89,29 @@ function assertKey (key: unknown): asserts key is string {
   if (!isWellFormed(key)) throw new TypeError('A key must not contain lone surrogates')
 }
 
+const RANGE_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'limit', 'reverse'])
+
+/**
+ * A TypeError for a range `entries()` would not read as asked: a store coerces
+ * a non-string bound (null became the key 'null') and ignores a non-boolean
+ * `reverse` or an option it does not know (`prefix`), so the read was silently
+ * another one.
+ */
+function checkRange (range: unknown): asserts range is KeyRange {
+  if (range === null || typeof range !== 'object') throw new TypeError('A key range must be an object { gt?, gte?, lt?, lte?, limit?, reverse? }')
+  for (const [name, value] of Object.entries(range)) {
+    if (value === undefined) continue
+    if (!RANGE_OPTIONS.has(name)) throw new TypeError(`range.${name} is not a key range option: use gt, gte, lt, lte, limit, reverse`)
+    if (name === 'limit') {
+      if (typeof value !== 'number' || !(Number.isSafeInteger(value) || value === Infinity) || value < 0) throw new TypeError('range.limit must be a non-negative integer or Infinity')
+    } else if (name === 'reverse') {
+      if (typeof value !== 'boolean') throw new TypeError('range.reverse must be a boolean')
+    } else if (typeof value !== 'string' || !isWellFormed(value)) {
+      throw new TypeError(`range.${name} must be a string without lone surrogates (keys are strings)`)
+    }
+  }
+}
+
 /**
  * A replicated, persisted last-writer-wins map. Concurrent writes to one key
  * resolve by `(ts, source)`, so every replica converges whatever the arrival
@@ -144,11 +167,13 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
   override async open (): Promise<void> {
     await super.open()
     // Set before awaiting: a second open() call must not start a second timer.
-    if (this.#ttl === Infinity || this.#timer !== undefined) return
+    // Closed meanwhile (close() right after open()): open() resolves, as the base class's does.
+    if (this.#ttl === Infinity || this.#timer !== undefined || this.status !== 'open') return
     this.#timer = setInterval(() => { this.purge().catch(() => {}) }, Math.min(PURGE_EVERY, this.#ttl))
     // A purge timer must never keep a process alive.
     this.#timer.unref()
-    await this.purge()
+    // A close() made meanwhile stops the purge (calls are refused): that is no failure to open.
+    await this.purge().catch((err: unknown) => { if (this.status === 'open') throw err })
   }
 
   protected override async _closing (): Promise<void> {
@@ -163,6 +188,7 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
    * Resolves with how many were forgotten; 0 without a `tombstoneTTL`.
    */
   async purge (): Promise<number> {
+    if (this.status !== 'open') throw error(codes.NOT_OPEN, 'The instance is not open')
     if (this.#ttl === Infinity) return 0
     this.#purging ??= this.#purge().finally(() => { this.#purging = undefined })
     return await this.#purging
@@ -259,9 +285,17 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
    * Every `[key, value]` in key order (deleted keys skipped), read lazily from
    * storage; `range` narrows it (`gt`, `gte`, `lt`, `lte`) and `limit` caps how many.
    */
-  async * entries (range: KeyRange = {}): AsyncGenerator<ModelEntry<T>> {
-    const { limit = Infinity, ...bounds } = range
+  entries (range: KeyRange = {}): AsyncGenerator<ModelEntry<T>> {
+    // Checked at the call, not at the first next() of the generator.
+    checkRange(range)
+    return this.#entries(range)
+  }
+
+  async * #entries (range: KeyRange): AsyncGenerator<ModelEntry<T>> {
+    const { limit = Infinity, ...given } = range
     if (limit <= 0) return
+    // Only the bounds given: abstract-level reads { gt: undefined } as a bound (and found nothing).
+    const bounds = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined))
     const storage = this._storage
     let count = 0
     // Key records in pages; each page's values in one read of the log.
@@ -286,13 +320,15 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
   }
 
   /** Every key holding a value, in key order (same `range` as `entries()`). */
-  async * keys (range: KeyRange = {}): AsyncGenerator<ModelKey<T>> {
-    for await (const [key] of this.entries(range)) yield key as ModelKey<T>
+  keys (range: KeyRange = {}): AsyncGenerator<ModelKey<T>> {
+    const entries = this.entries(range)
+    return (async function * () { for await (const [key] of entries) yield key as ModelKey<T> })()
   }
 
   /** Every value, in key order (same `range` as `entries()`). */
-  async * values (range: KeyRange = {}): AsyncGenerator<ModelStored<T>> {
-    for await (const [, value] of this.entries(range)) yield value as ModelStored<T>
+  values (range: KeyRange = {}): AsyncGenerator<ModelStored<T>> {
+    const entries = this.entries(range)
+    return (async function * () { for await (const [, value] of entries) yield value as ModelStored<T> })()
   }
 
   /** Iterate `[key, value]` pairs: `for await (const [k, v] of model)`. */
@@ -312,6 +348,11 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
 
   protected override _validateChange (change: unknown): boolean {
     return Array.isArray(change) && change.length === 2 && typeof change[0] === 'string' && isWellFormed(change[0]) && change[1] !== undefined
+  }
+
+  /** The original's `set(5, v)` is its key '5' (an object key): stored as that key. */
+  protected override _fromJson (change: unknown): unknown {
+    return Array.isArray(change) && change.length === 2 && typeof change[0] !== 'string' ? [originalKey(change[0]), change[1]] : change
   }
 
   protected override async _prefetch (updates: Update[], tx: Transaction): Promise<void> {

@@ -136,3 +136,12 @@ export function compareStamps (ts1: number, source1: Source, ts2: number, source
   if (ts1 !== ts2) return ts1 < ts2 ? -1 : 1
   return source1 < source2 ? -1 : source1 > source2 ? 1 : 0
 }
+
+/**
+ * A key or event name as the original scuttlebutt holds it: JavaScript coerces a
+ * number, boolean or null to a string when used as an object key (5 is '5').
+ * Anything else is left for the shape check to refuse.
+ */
+export function originalKey (key: unknown): unknown {
+  return (typeof key === 'number' && Number.isFinite(key)) || typeof key === 'boolean' || key === null ? String(key) : key
+}

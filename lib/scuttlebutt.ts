@@ -11,7 +11,7 @@ import { HybridClock, type WallClock } from './timestamp.js'
 import type { Transaction } from './transaction.js'
 import { UpdatePipeline, type Done, type Pending, type PipelineHost } from './pipeline.js'
 import { DEFAULT_MAX_FRAME_BYTES } from './codec.js'
-import { elementsProblem, valueProblem } from './value-domain.js'
+import { MAX_DEPTH, elementsProblem, valueProblem } from './value-domain.js'
 
 /** Options every Scuttlebutt takes. */
 export interface ScuttlebuttOptions {
@@ -144,7 +144,14 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     if (security?.verifyBatch !== undefined && typeof security.verifyBatch !== 'function') throw new TypeError('options.security.verifyBatch must be a function')
     this.#options = { db, id, sync, maxClockSkew, maxBatch, now, security }
     if (typeof writers === 'function') {
-      this.#writers = writers
+      // Fails closed: a predicate that throws allows nothing (it ended the commit pipeline, uncaught).
+      this.#writers = (source, update) => {
+        try {
+          return writers(source, update) === true
+        } catch {
+          return false
+        }
+      }
     } else if (writers !== undefined) {
       if (writers === null || typeof (writers as Partial<Iterable<Source>>)[Symbol.iterator] !== 'function' || typeof writers === 'string') {
         throw new TypeError('options.writers must be an iterable of ids or a predicate')
@@ -258,7 +265,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     if (clock !== null && typeof clock !== 'object') throw new TypeError('history(clock): clock must be an object { source: ts } or null')
     const known: Clock = new Map()
     for (const [source, ts] of Object.entries(clock ?? {})) {
-      if (typeof ts === 'number') known.set(source, ts)
+      if (typeof ts === 'number' && !Number.isNaN(ts)) known.set(source, ts)
       else if (ts !== null && ts !== undefined) throw new TypeError(`history(clock): the entry of ${source} must be a timestamp or null`)
     }
     return this.#history(known)
@@ -328,12 +335,23 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   #localItem (change: unknown, shell: boolean, checked = false): Pending {
     this.#assertOpen()
     if (!checked) this.#checkChange(change, shell)
-    const update = this.#stamp(change)
-    const bytes = pack(update)
+    const bytes = pack(this.#stamp(change))
     if (bytes.length > DEFAULT_MAX_FRAME_BYTES) {
       throw invalidValue(`An update of ${bytes.length} bytes exceeds the ${DEFAULT_MAX_FRAME_BYTES}-byte frame limit`)
     }
+    // Events, the promise and peers get the stored bytes decoded, not the caller's
+    // object: mutated after the call (set(k, o); o.a = NaN) it showed listeners a value
+    // that is not stored. Checked again as decoded, as a peer's would be: a getter or a
+    // Proxy may give the encoder another value than the check saw.
+    const update = unpack(bytes) as Update
+    this.#checkDecoded(update[0])
     return { local: true, update, bytes, origin: undefined, done: undefined }
+  }
+
+  #checkDecoded (change: unknown): void {
+    const problem = valueProblem(change, MAX_DEPTH, true)
+    if (problem !== undefined) throw invalidValue(`A change may not hold ${problem} (it changed while it was encoded)`)
+    if (!this._validateChange(change)) throw invalidValue('Invalid change for this data type (it changed while it was encoded)')
   }
 
   /** `shell`: the change is a plain array the data type made, so only its elements are checked. */
@@ -395,6 +413,17 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   /** Check a change's shape before it is accepted (remote) or made (local). Default: anything. */
   protected _validateChange (_change: unknown): boolean {
     return true
+  }
+
+  /**
+   * An unsigned change from a JSON stream (the original scuttlebutt's wire), before
+   * it is checked: the original sends some changes in a looser shape than this
+   * type's (its Model's key 5 is the key '5', as JavaScript object keys are).
+   * Return it as this type stores it; refusing it would close the stream at it
+   * on every reconnect, so nothing after it would ever arrive. Default: as is.
+   */
+  protected _fromJson (change: unknown): unknown {
+    return change
   }
 
   /** The wall clock (the `now` option), in ms since the epoch. */
@@ -480,6 +509,11 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   /** @internal Shape check of a remote change. */
   _validChange (change: unknown): boolean {
     return this._validateChange(change)
+  }
+
+  /** @internal An unsigned change from a JSON stream, made canonical (`_fromJson`). */
+  _jsonChange (change: unknown): unknown {
+    return this._fromJson(change)
   }
 
   /** @internal A copy of the committed clock. */

@@ -1,5 +1,7 @@
 import type { BufferAccount } from './buffer-budget.js'
 import type { WrapperName } from './codec.js'
+import { invalidValue } from './errors.js'
+import { holdsBinary, valueProblem } from './value-domain.js'
 
 /** Options of `createStream()`. */
 export interface StreamOptions {
@@ -18,7 +20,11 @@ export interface StreamOptions {
    * after SYNC (a side that sends nothing: once it has the peer's whole history).
    */
   tail?: boolean
-  /** Any value, sent in the header; the peer sees it in its `header` event. */
+  /**
+   * A value of the value domain (no binary on a JSON stream), sent in the header;
+   * the peer sees it in its `header` event. Anything else is a TypeError coded
+   * SCUTTLEDB_INVALID_VALUE at the call.
+   */
   meta?: unknown
   /** The largest frame accepted from the peer, checked before it is buffered. Default 16 MiB. */
   maxFrameBytes?: number
@@ -70,6 +76,13 @@ export function checkStreamOptions (options: unknown): asserts options is Stream
     if (given[name] !== undefined && typeof given[name] !== 'boolean') throw new TypeError(`Stream option ${name} must be a boolean`)
   }
   if (given.name !== undefined && typeof given.name !== 'string') throw new TypeError('Stream option name must be a string')
+  // The header carries meta as it carries a change: what the wire cannot carry exactly
+  // would reach the peer as something else (a Date as a string, a BigInt as a number, a function not at all).
+  if (given.meta !== undefined) {
+    const problem = valueProblem(given.meta)
+    if (problem !== undefined) throw invalidValue(`Stream option meta may not hold ${problem}`)
+    if (given.wrapper === 'json' && holdsBinary(given.meta)) throw invalidValue('Stream option meta holds binary, which a JSON stream cannot carry')
+  }
   // By shape, not instanceof: a listener and a model from two copies of the package must still work together.
   const account = given.bufferAccount as Partial<BufferAccount> | null | undefined
   if (account !== undefined && (typeof account?.reserve !== 'function' || typeof account.release !== 'function')) {

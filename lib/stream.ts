@@ -1,6 +1,6 @@
 import { Duplex, type Readable } from 'stream'
 import { codes, error, ScuttledbError } from './errors.js'
-import { DEFAULT_MAX_FRAME_BYTES, codecs, type Codec, type Decoder } from './codec.js'
+import { DEFAULT_MAX_FRAME_BYTES, codecs, jsonCodec, type Codec, type Decoder } from './codec.js'
 import type { HistoryCursor } from './history.js'
 import type { Scuttlebutt } from './scuttlebutt.js'
 import { Outbox, type Outgoing } from './outbox.js'
@@ -16,6 +16,7 @@ export interface Replicator {
   _clockCopy: () => Clock
   _cursor: (known: Clock) => HistoryCursor
   _validChange: (change: unknown) => boolean
+  _jsonChange: (change: unknown) => unknown
   _receive: (update: Update, bytes: Uint8Array | undefined, origin: ReplicationStream, done: (err: Error | null, update?: Update, rejected?: boolean) => void) => void
   _room: () => Promise<void> | undefined
   _peerClaims: (clock: Clock) => void
@@ -369,6 +370,9 @@ export class ReplicationStream extends Duplex {
   #onUpdate (update: Update, bytes: Uint8Array | undefined): void {
     if (this.#input === 'waiting') throw error(codes.HEADER_EXPECTED, 'The peer must send its header first')
     if (!this.#accepts) return
+    // The original's wire: its changes come in its looser shape (a Model key 5 is its key '5').
+    // Only unsigned ones are made canonical: a signature covers the change as sent.
+    if (this.#codec === jsonCodec && update.length === 3) update[0] = this.#sb._jsonChange(update[0])
     if (!this.#sb._validChange(update[0])) {
       throw error(codes.INVALID_MESSAGE, 'Invalid change for this data type', { update })
     }

@@ -22,7 +22,13 @@ test('inexactInteger finds integer literals that are not exactly a double, outsi
     ['9007199254740993.0', undefined], // a fraction: a double by intent
     ['9007199254740993e0', undefined],
     ['1' + '0'.repeat(400), '1' + '0'.repeat(400)], // beyond any double: Infinity
-    ['[0.12345678901234567890, -0, 42]', undefined]
+    ['[0.12345678901234567890, -0, 42]', undefined],
+    // The text JavaScript writes for a double is taken: it reads back as written (dump writes these).
+    ['123456789012345680000', undefined], // JSON.stringify(1.2345678901234568e20)
+    ['-123456789012345680000', undefined],
+    ['1152921504606847000', undefined], // String(2 ** 60)
+    ['1152921504606846976', undefined], // 2 ** 60 exactly
+    ['123456789012345680001', '123456789012345680001']
   ]
   for (const [text, expected] of cases) {
     JSON.parse(text) // every case is valid JSON
@@ -51,7 +57,7 @@ test('inexactInteger on random documents flags exactly the integers that are not
     // The same digits in a string, as a key, and as a number among others.
     const text = `{"s":"${literal}","${literal}":[true,null,1.5,${literal},"\\"${literal}"]}`
     const found = inexactInteger(text)
-    const expected = isDouble(BigInt(literal)) ? undefined : literal
+    const expected = isDouble(BigInt(literal)) || String(Number(literal)) === literal ? undefined : literal
     if (found !== expected) wrong.push(`${text}: ${String(found)}`)
   }
   t.deepEqual(wrong, [], `every document is judged right (seed ${seed})`)
@@ -100,4 +106,18 @@ test('load refuses a line with an integer beyond 2^53 (SCUTTLEDB_BAD_REQUEST nam
   const res = await runCli(['load', '--db', db], '{"key":"a","value":1}\n{"key":"n","value":9007199254740993}\n')
   t.equal(res.code, 1, 'exit 1')
   t.ok(res.stderr.trim().endsWith('[SCUTTLEDB_BAD_REQUEST]') && res.stderr.includes('Line 2'), `the line ends in SCUTTLEDB_BAD_REQUEST and names line 2 (${res.stderr.trim()})`)
+})
+
+test('a double beyond 2^53 that JavaScript writes as digits (1.2345678901234568e20) survives set, get, dump and load', async (t) => {
+  const dir = await tempDir(t)
+  const db = join(dir, 'db')
+  t.equal((await runCli(['set', 'a', '1.2345678901234568e20', '--db', db])).code, 0, 'set with an exponent')
+  const get = await runCli(['get', 'a', '--db', db])
+  t.equal(get.stdout, '123456789012345680000\n', 'get writes it as JavaScript does')
+  const back = await runCli(['set', 'b', get.stdout.trim(), '--db', db])
+  t.equal(back.code, 0, `what get printed is taken back by set (${back.stderr.trim()})`)
+  const dump = await runCli(['dump', '--db', db])
+  const load = await runCli(['load', '--db', join(dir, 'copy')], dump.stdout)
+  t.equal(load.code, 0, `load takes what dump wrote (${load.stderr.trim()})`)
+  t.equal((await runCli(['dump', '--db', join(dir, 'copy')])).stdout, dump.stdout, 'the copy dumps the same')
 })

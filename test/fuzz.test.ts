@@ -13,6 +13,7 @@ import test from 'tape'
 import net from 'node:net'
 import { MemoryLevel } from 'memory-level'
 import { Model, seededRandom, type ReplicationStream, type Update } from '../lib/index.js'
+import { originalKey } from '../lib/protocol.js'
 import { corpus } from './fixtures/fuzz-corpus.js'
 import { VICTIM, makeCase, type FuzzCase } from './fixtures/fuzz-mutate.js'
 import { domainProblem, referenceDecode, sameValue } from './fixtures/fuzz-oracle.js'
@@ -118,11 +119,19 @@ async function feedOverTcp (model: Model, c: FuzzCase, problems: string[]): Prom
 const stampOf = (u: unknown[]): string => `${String(u[2])}@${String(u[1])}`
 const isUpdateLike = (v: unknown): v is unknown[] => Array.isArray(v) && (v.length === 3 || v.length === 4) && typeof v[1] === 'number' && typeof v[2] === 'string'
 
+/** An unsigned Model update on the original's wire as scuttledb reads it: a number, boolean or null key is the original's string key. */
+function asOriginalSent (u: unknown[]): unknown[] {
+  const change = u[0]
+  if (u.length !== 3 || !Array.isArray(change) || change.length !== 2) return u
+  return [[originalKey(change[0]), change[1]], u[1], u[2]]
+}
+
 /** Check what the fuzzed instance holds against what the case sent. */
 async function checkStored (f: Model, c: FuzzCase, problems: string[]): Promise<void> {
   const sent = new Map<string, unknown[][]>()
-  for (const m of referenceDecode(c.wrapper, c.bytes)) {
-    if (!isUpdateLike(m)) continue
+  for (const decoded of referenceDecode(c.wrapper, c.bytes)) {
+    if (!isUpdateLike(decoded)) continue
+    const m = c.wrapper === 'json' ? asOriginalSent(decoded) : decoded
     const list = sent.get(stampOf(m)) ?? []
     list.push(m)
     sent.set(stampOf(m), list)

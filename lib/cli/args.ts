@@ -35,10 +35,31 @@ export function parse (args: string[], options: Options): { values: Values, posi
   const all: Options = { ...options, help: { type: 'boolean', short: 'h' } }
   try {
     const { values, positionals } = parseArgs({ args: hideNegativeNumbers(joinDashValues(args, all)), options: all, allowPositionals: true, strict: true })
+    checkNotEmpty(values as Values)
     return { values: values as Values, positionals: positionals.map(unhide) }
   } catch (err) {
+    if (hasUsageCode(err)) throw err
     throw usageError(parseArgsMessage(err as NodeJS.ErrnoException))
   }
+}
+
+/** Options whose empty value means something: `ls --after ''` starts after the empty key. */
+const MAY_BE_EMPTY = new Set(['after'])
+
+/**
+ * An empty option value is a mistake (an unset shell variable, `--db "$DIR"`):
+ * taken as is, `--db ''` opened the working directory as a database, writing
+ * LevelDB's files among the user's.
+ */
+function checkNotEmpty (values: Values): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (MAY_BE_EMPTY.has(name)) continue
+    if (value === '' || (Array.isArray(value) && value.includes(''))) throw usageError(`--${name} needs a value, not an empty string`)
+  }
+}
+
+function hasUsageCode (err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === netCodes.USAGE
 }
 
 /** A JSON number below zero, as a whole argument: `scuttledb set k -5` means the value -5, not an option `-5`. */

@@ -11,13 +11,11 @@ import { RESTORE_UNSYNCED, restorePending } from './backup-format.js'
 import { openModel } from './node.js'
 import { ScuttledbError } from '../errors.js'
 import { isKeyId } from './security.js'
-import type { Json } from '../value-domain.js'
+import { holdsBinary, type Json } from '../value-domain.js'
+import { unrepresentable, viewOf, type ValueView } from './json-view.js'
 
-/** One key and its value, as listed and dumped. */
-export interface Entry {
-  key: string
-  value: unknown
-}
+/** One key and its value, as listed and dumped (a value holding binary as null, flagged). */
+export type Entry = ValueView
 
 /** A page of `ls`. */
 export interface Page {
@@ -311,7 +309,10 @@ export class DbBackend implements Backend {
   }
 
   async get (key: string): Promise<unknown> {
-    return await this.#model.get(key)
+    const value = await this.#model.get(key)
+    // As GET /kv/:key answers: JSON has no binary.
+    if (holdsBinary(value)) throw unrepresentable(key)
+    return value
   }
 
   async set (key: string, value: unknown): Promise<void> {
@@ -339,7 +340,7 @@ export class DbBackend implements Backend {
     // One extra entry tells whether there is a next page.
     for await (const [key, value] of this.#model.entries({ ...(after === null ? {} : { gt: after }), limit: limit + 1 })) {
       if (items.length === limit) return { items, next: items[items.length - 1].key }
-      items.push({ key, value })
+      items.push(viewOf(key, value))
     }
     return { items, next: null }
   }

@@ -107,17 +107,21 @@ async function run (command: ClientCommand, backend: Backend, args: string[], va
     case 'dump': {
       let after = command === 'ls' ? str(values, 'after') ?? null : null
       let left = limit
+      let binary = 0
       for (;;) {
         const page = await backend.list(after, Math.min(1000, left))
-        for (const { key, value } of page.items) {
+        for (const item of page.items) {
+          if (item.unrepresentable === true) binary++
           // A slow reader (a pipe) holds us back rather than filling memory.
-          const ok = out.write(command === 'ls' ? `${key}\t${json(value)}\n` : `${json({ key, value })}\n`)
+          const ok = out.write(command === 'ls' ? `${item.key}\t${json(item.value)}\n` : `${json(item)}\n`)
           if (!ok) await new Promise((resolve) => out.once('drain', resolve))
         }
         left -= page.items.length
-        if (page.next === null || left <= 0) return 0
+        if (page.next === null || left <= 0) break
         after = page.next
       }
+      if (binary > 0) term.stderr.write(`scuttledb ${command}: ${binary} ${binary === 1 ? 'value holds' : 'values hold'} binary, which JSON cannot carry: shown as null${command === 'dump' ? ' with "unrepresentable": true (load refuses those lines; export makes a complete backup)' : ''}\n`)
+      return 0
     }
     case 'watch':
       return await watch(backend, term)
@@ -178,10 +182,12 @@ function parseLine (line: string, n: number): Entry {
   } catch {
     throw netError(netCodes.BAD_REQUEST, `Line ${n} is not JSON`)
   }
-  const { key, value } = (entry ?? {}) as { key?: unknown, value?: unknown }
+  const { key, value, unrepresentable } = (entry ?? {}) as { key?: unknown, value?: unknown, unrepresentable?: unknown }
   if (typeof key !== 'string' || key.length === 0 || value === undefined) {
     throw netError(netCodes.BAD_REQUEST, `Line ${n} must be {"key": "...", "value": ...}`)
   }
+  // A dump's line for a binary value: loading its null would delete the key.
+  if (unrepresentable === true) throw netError(netCodes.BAD_REQUEST, `Line ${n}: the value of ${JSON.stringify(key)} was binary, which a dump cannot carry (use export and import)`)
   // JSON can spell values a Model refuses (-0, lone surrogates): refuse them here, before anything is written.
   const inexact = inexactInteger(line)
   if (inexact !== undefined) throw netError(netCodes.BAD_REQUEST, `Line ${n}: ${inexactMessage(inexact)}`)
@@ -198,8 +204,10 @@ async function readEntries (file: string | undefined): Promise<Map<string, unkno
   const entries = new Map<string, unknown>()
   let n = 0
   try {
-    for await (const line of lines) {
+    for await (const text of lines) {
       n++
+      // A byte order mark, as editors on Windows save UTF-8, is no part of the first line.
+      const line = n === 1 ? text.replace(/^\ufeff/, '') : text
       if (line.trim().length === 0) continue
       const { key, value } = parseLine(line, n)
       entries.delete(key)

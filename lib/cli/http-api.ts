@@ -3,11 +3,13 @@ import { codes } from '../errors.js'
 import type { Model } from '../model.js'
 import { codeOf, netCodes } from '../net/errors.js'
 import { httpTimeouts } from '../net/keepalive.js'
+import { holdsBinary } from '../value-domain.js'
 import { authorize, corsHeaders, preflightHeaders, type HttpTokens } from './http-auth.js'
 import { changesPage, decodePosition, serveEvents } from './http-changes.js'
 import { HttpError, badRequest, fail, httpCodes, onClientError, send } from './http-errors.js'
 import { inexactInteger, inexactMessage } from './http-json.js'
 import { listPage } from './http-list.js'
+import { unrepresentable } from './json-view.js'
 
 /** Options of the HTTP API. */
 export interface HttpApiOptions {
@@ -154,6 +156,7 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
       if (m === 'GET' || m === 'HEAD') {
         const value = await model.get(key)
         if (value === undefined) throw new HttpError(404, netCodes.NOT_FOUND, `No key ${JSON.stringify(key)}`)
+        if (holdsBinary(value)) throw unrepresentable(key, true)
         send(res, 200, value)
       } else {
         writable?.()

@@ -3,6 +3,7 @@ import type { Model, ModelChange } from '../model.js'
 import { pack, unpack } from '../msgpack.js'
 import type { Clock, Source, Update } from '../protocol.js'
 import { HttpError, httpCodes } from './http-errors.js'
+import { viewOf } from './json-view.js'
 
 /**
  * The changes feed (`GET /events`, `GET /changes`). A position is a vector clock:
@@ -68,12 +69,7 @@ function advance (pos: Clock, ts: number, source: Source): boolean {
 }
 
 function feedChange ([key, value]: ModelChange, ts: number, source: Source): FeedChange {
-  try {
-    JSON.stringify(value)
-    return { key, value, ts, source }
-  } catch {
-    return { key, value: null, ts, source, unrepresentable: true }
-  }
+  return { ...viewOf(key, value), ts, source }
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { KeyRange, Model } from '../model.js'
 import { badRequest } from './http-errors.js'
+import { viewOf, type ValueView } from './json-view.js'
 
 /** Largest page of `GET /kv`. */
 const MAX_LIMIT = 1000
@@ -48,7 +49,7 @@ function bound (q: Map<string, string>, exclusive: string, inclusive: string): B
  * range (every bound applies together), and `next`: pass it as `after` with the
  * same query for the following page (null at the end).
  */
-export async function listPage (model: Model, q: Map<string, string>): Promise<{ items: Array<{ key: string, value: unknown }>, next: string | null }> {
+export async function listPage (model: Model, q: Map<string, string>): Promise<{ items: ValueView[], next: string | null }> {
   const limitText = q.get('limit') ?? '100'
   if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_LIMIT) throw badRequest(`limit must be an integer from 1 to ${MAX_LIMIT}`)
   const limit = Number(limitText)
@@ -69,7 +70,7 @@ export async function listPage (model: Model, q: Map<string, string>): Promise<{
     if (reverse) upper = tighter(upper, { key: after, inclusive: false }, true)
     else lower = tighter(lower, { key: after, inclusive: false }, false)
   }
-  const items: Array<{ key: string, value: unknown }> = []
+  const items: ValueView[] = []
   if (lower !== undefined && upper !== undefined) {
     const c = compare(lower.key, upper.key)
     if (c > 0 || (c === 0 && !(lower.inclusive && upper.inclusive))) return { items, next: null }
@@ -84,7 +85,7 @@ export async function listPage (model: Model, q: Map<string, string>): Promise<{
       more = true
       break
     }
-    items.push({ key, value })
+    items.push(viewOf(key, value))
   }
   return { items, next: more ? items[items.length - 1].key : null }
 }

@@ -201,6 +201,10 @@ export class ScuttledbNode {
     const db = resolve(options.db)
     const { keys, allow } = options
     if (allow !== undefined && keys === undefined) throw new TypeError('allow needs keys')
+    // Caught before anything starts, like a missing --key: a mistyped --static served nothing but 404s.
+    if (options.static !== undefined && !(await stat(options.static).then((s) => s.isDirectory(), () => false))) {
+      throw usageError(`--static ${options.static} is not a directory: give the directory of the files to serve`)
+    }
     // The node's own id is always a writer: its history may come back from peers (a rebuilt database).
     const writers = keys === undefined || allow === undefined ? undefined : [keys.id, ...allow]
     // A directory this start creates is removed again if it fails (a port in use must not leave an empty database).
