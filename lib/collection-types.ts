@@ -87,6 +87,8 @@ export interface CollectionEvents {
   documentError: [name: string, err: ScuttledbError]
   /** A peer's message was refused; its stream closed with this error. */
   rejected: [err: ScuttledbError]
+  /** close() finished (servers and clients of `target()` stop with it). */
+  close: []
 }
 
 /** A collection's status: `open()` and `close()` move it forward, never back. */

@@ -207,7 +207,11 @@ export class Collection extends EventEmitter<CollectionEvents> {
    */
   target (): Replicable {
     // The transports use only what both stream kinds share (events, progress, destroy).
-    return { createStream: (options?: StreamOptions, context?: StreamContext) => this.createStream(options, context) as unknown as ReplicationStream }
+    // `_lifecycleEmitter`: a server or client of the target stops when the collection has closed (lib/net/server.ts).
+    return {
+      createStream: (options?: StreamOptions, context?: StreamContext) => this.createStream(options, context) as unknown as ReplicationStream,
+      _lifecycleEmitter: this
+    } as Replicable
   }
 
   /** Close every stream and document, then the database if the collection opened it. Calling it again returns the same promise. */
@@ -234,6 +238,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
     } finally {
       if (wasOpen && this.#owned) await this.#db?.close()
       this.#status = 'closed'
+      this.emit('close')
     }
   }
 

@@ -161,8 +161,9 @@ export async function listenWebSocket (target: Target, options: WebSocketListenO
       }
   // Sockets that never upgrade must not pile up either (a hostile peer's).
   if (maxConnections !== undefined) server.maxConnections = 2 * maxConnections
-  const wss = new WebSocketServer({ server, path, maxPayload, clientTracking: false, ...(verifyClient === undefined ? {} : { verifyClient }) })
+  // After the bind: ws re-emits the server's errors (a port in use) on itself, which has no listener yet.
   const address = await bind(server, host, port)
+  const wss = new WebSocketServer({ server, path, maxPayload, clientTracking: false, ...(verifyClient === undefined ? {} : { verifyClient }) })
   const url = `${transport}://${hostPort(host, address.port)}${path ?? '/'}`
   const handshaking = tlsOptions === undefined ? undefined : trackHandshakes(server as https.Server)
   const stop = async (): Promise<void> => {
