@@ -208,9 +208,12 @@ export class Collection extends EventEmitter<CollectionEvents> {
   target (): Replicable {
     // The transports use only what both stream kinds share (events, progress, destroy).
     // `_lifecycleEmitter`: a server or client of the target stops when the collection has closed (lib/net/server.ts).
+    // `status`: a client of it that loses its connection as the collection closes does not retry.
+    const collection = this
     return {
       createStream: (options?: StreamOptions, context?: StreamContext) => this.createStream(options, context) as unknown as ReplicationStream,
-      _lifecycleEmitter: this
+      _lifecycleEmitter: this,
+      get status () { return collection.status }
     } as Replicable
   }
 

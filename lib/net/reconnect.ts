@@ -5,6 +5,13 @@ import { Connection, type ConnectionOptions, type PeerAddress } from './connecti
 import { sinkErrors } from './dial.js'
 import { codeOf, netCodes, netError } from './errors.js'
 import { checkTarget, type Target } from './target.js'
+import { codes, error } from '../errors.js'
+
+/** True when the instance (or collection) a client replicates is closing or closed. */
+function targetClosed (target: Target): boolean {
+  const status = (target as { status?: unknown }).status
+  return status === 'closing' || status === 'closed'
+}
 
 /** How a client retries. */
 export interface ReconnectOptions {
@@ -139,6 +146,9 @@ export class ReplicationClient extends EventEmitter<ReplicationClientEvents> {
         failure = err as Error
       }
       if (signal.aborted) break
+      // The instance replicated here was closed: its streams ended under the connection
+      // (a premature close, as the socket sees it). Said as what it is, and not retried.
+      if (targetClosed(this.#target)) failure = error(codes.NOT_OPEN, 'The instance replicated was closed', failure === undefined ? undefined : { cause: failure })
       // A closed instance never reopens: retrying could only fail again.
       const hopeless = this.#options.reconnect === false || codeOf(failure) === 'SCUTTLEDB_NOT_OPEN'
       const retryIn = hopeless ? undefined : backoff(this.#attempt, this.#options)
