@@ -387,7 +387,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
       slot.off?.()
       // A sublevel attaches itself to its parent when it opens (and its own sublevels to it): only closing detaches it.
       await slot.db?.close()
-      entry.clock = doc._clockCopy()
+      // A commit of unknown outcome may have landed: the clock is unknown (the next reader opens the document).
+      entry.clock = doc._clockKnown() ? doc._clockCopy() : undefined
       entry.dirty = false
       await this.#catalog?.write(entry)
       this.emit('documentClose', entry.name)

@@ -96,6 +96,11 @@ export class UpdatePipeline {
     return new Promise((resolve) => this.#roomWaiters.push(resolve))
   }
 
+  /** True while a commit's write failed and whether it landed is not known (its read-back failed too). */
+  get uncertain (): boolean {
+    return this.#uncertain !== undefined
+  }
+
   /** Resolves once every queued item is settled, and a commit that failed uncertainly is read back if storage allows. */
   async drained (): Promise<void> {
     while (this.#pumping !== undefined) await this.#pumping

@@ -521,6 +521,14 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     return new Map(this.#clock)
   }
 
+  /**
+   * @internal False while a commit's outcome is unknown (its write failed and could
+   * not be read back): the store may hold more than the clock says.
+   */
+  _clockKnown (): boolean {
+    return this.#pipeline?.uncertain !== true
+  }
+
   /** @internal Called by a stream when it has closed. */
   _unstream (stream: ReplicationStream): void {
     if (this.#streams.delete(stream)) this._emitLifecycle('unstream', this.#streams.size)

@@ -99,3 +99,23 @@ test('close() settles only once every document has closed, even when one failed 
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(db.plan.writes.length, writes, 'nothing more is written after close() settled')
 })
+
+test('a commit whose outcome is still unknown when its document closes leaves the document\'s clock unknown in the catalog', async (t) => {
+  const { db, c, peer } = await setup(t)
+  await set(c, 'doc', 'a', 'first')
+  // The commit lands and reports failure, and from then on reads fail (writes still land): the outcome stays unknown through close.
+  db.plan.readsFailAfter = true
+  db.plan.arm(1, 'after', false, /^!d0!!log!/)
+  await set(c, 'doc', 'b', 'second').then(() => t.fail('the write was acknowledged'), (err: { code?: unknown }) => { t.ok(err.code !== undefined, `the write was refused (${String(err.code)})`) })
+  await c.close().catch(() => {})
+  db.plan.readsFailAfter = false
+  db.plan.disarm()
+  const again = new Collection({ db })
+  await again.open()
+  const recorded = again._catalog.get('doc')?.clock
+  const held = await again.use('doc', (doc: Model) => doc.clock, Model)
+  t.ok(recorded === undefined || JSON.stringify(Object.fromEntries(recorded)) === JSON.stringify(held), 'the catalog records no clock, or the one the document holds')
+  t.ok(await deadline(syncOnce(again, peer), 'sync'), 'a sync completes')
+  t.equal(await peer.use('doc', async (doc: Model) => await doc.get('b'), Model), 'second', 'the peer has the update that landed')
+  await again.close()
+})
