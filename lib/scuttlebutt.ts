@@ -13,6 +13,12 @@ import { UpdatePipeline, type Done, type Pending, type PipelineHost } from './pi
 import { DEFAULT_MAX_FRAME_BYTES } from './codec.js'
 import { MAX_DEPTH, elementsProblem, valueProblem } from './value-domain.js'
 
+/** True when every element is a primitive (no object a getter or a later mutation could change). */
+function primitivesOnly (values: unknown[]): boolean {
+  for (const value of values) if (typeof value === 'object' && value !== null) return false
+  return true
+}
+
 /** Options every Scuttlebutt takes. */
 export interface ScuttlebuttOptions {
   /** A directory path (classic-level is opened there) or any abstract-level database or sublevel. */
@@ -335,7 +341,8 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   #localItem (change: unknown, shell: boolean, checked = false): Pending {
     this.#assertOpen()
     if (!checked) this.#checkChange(change, shell)
-    const bytes = pack(this.#stamp(change))
+    const stamped = this.#stamp(change)
+    const bytes = pack(stamped)
     if (bytes.length > DEFAULT_MAX_FRAME_BYTES) {
       throw invalidValue(`An update of ${bytes.length} bytes exceeds the ${DEFAULT_MAX_FRAME_BYTES}-byte frame limit`)
     }
@@ -343,6 +350,8 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     // object: mutated after the call (set(k, o); o.a = NaN) it showed listeners a value
     // that is not stored. Checked again as decoded, as a peer's would be: a getter or a
     // Proxy may give the encoder another value than the check saw.
+    // A shell of the data type's own holding only primitives cannot change under the encoder: no copy needed.
+    if (shell && primitivesOnly(change as unknown[])) return { local: true, update: stamped, bytes, origin: undefined, done: undefined }
     const update = unpack(bytes) as Update
     this.#checkDecoded(update[0])
     return { local: true, update, bytes, origin: undefined, done: undefined }
