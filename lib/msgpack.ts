@@ -15,7 +15,10 @@ export const msgpack = new Packr({
   variableMapSize: true,
   // 'auto' is supported by msgpackr 2.x but missing from its type declarations.
   int64AsType: 'auto' as 'number',
-  copyBuffers: true
+  copyBuffers: true,
+  // A plain object's own `toJSON` key is data: without this, msgpackr calls it when the object
+  // also has an own `constructor` key (it then leaves its plain-object path), and throws.
+  useToJSON: false
 })
 
 /** Encode a value as msgpack. */

@@ -95,6 +95,8 @@ function inside (): Array<[string, unknown]> {
     ['a Uint8Array view into a larger buffer', new Uint8Array(backing.buffer, backing.byteOffset + 2, 3)],
     ['an empty Uint8Array', new Uint8Array(0)],
     ['binary nested in an object', { bytes: Buffer.from('hi') }],
+    ['an object with own keys constructor and toJSON', { constructor: 1, toJSON: 'x' }],
+    ['such an object nested in an array', [{ toJSON: { a: 1 }, constructor: null }]],
     ['nesting 200 levels deep', JSON.parse('['.repeat(200) + '1' + ']'.repeat(200))]
   ]
 }
