@@ -4,7 +4,7 @@
  * with a WebSocket client over the browser's own WebSocket.
  */
 export { Scuttlebutt, createId } from './scuttlebutt.js'
-export type { ScuttlebuttOptions, ScuttlebuttEvents, ScuttlebuttStats, ScuttlebuttStatus, Security } from './scuttlebutt.js'
+export type { ScuttlebuttOptions, ScuttlebuttEvents, ScuttlebuttStats, ScuttlebuttStatus, Security, TaskScope } from './scuttlebutt.js'
 export { Model } from './model.js'
 export type { ModelChange, ModelEvents, ModelOperation, ModelOptions, KeyRange, ModelSchema, ModelKey, ModelValue, ModelStored, ModelEntry, ModelSnapshot } from './model.js'
 export { ReplicationStream } from './stream.js'

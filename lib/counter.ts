@@ -32,10 +32,13 @@ export class Counter extends Scuttlebutt<CounterEvents> {
   /** Add `amount` (a positive integer); resolves once durable. */
   async increment (amount = 1): Promise<void> {
     if (!Number.isSafeInteger(amount) || amount <= 0) throw new TypeError('amount must be a positive integer')
-    // One increment at a time: each reads the total the previous one wrote.
-    const next = this.#increments.then(async () => {
-      const mine = await this._storage.get(this.#totals, this.id) as [number, number] | undefined
-      await this.localUpdate((mine?.[1] ?? 0) + amount)
+    // One increment at a time: each reads the total the previous one wrote. A task, so
+    // that an increment called before close() still commits (close() waits for it).
+    const previous = this.#increments
+    const next = this._task(async ({ storage, submit }) => {
+      await previous
+      const mine = await storage.get(this.#totals, this.id) as [number, number] | undefined
+      await submit((mine?.[1] ?? 0) + amount)
     })
     this.#increments = next.catch(() => {})
     await next

@@ -77,6 +77,14 @@ export interface ScuttlebuttStats {
 }
 
 /** Where an instance is in its life: `open()` and `close()` move it forward, never back. */
+/** What `_task()` gives its work: storage and a local submit that stay usable while the instance is closing. */
+export interface TaskScope {
+  /** The instance's storage (as `_storage`). */
+  readonly storage: Storage
+  /** Make a local update, as `localUpdate()`. */
+  submit: (change: unknown) => Promise<Update>
+}
+
 export type ScuttlebuttStatus = 'new' | 'opening' | 'open' | 'closing' | 'closed'
 
 /** The events of every Scuttlebutt; data types add their own. */
@@ -124,6 +132,8 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   readonly #streams = new Set<ReplicationStream>()
   #opening: Promise<void> | undefined
   #closing: Promise<void> | undefined
+  /** Work begun by `_task()` while open: close() waits for it before the last commits drain. */
+  readonly #tasks = new Set<Promise<unknown>>()
   #status: ScuttlebuttStatus = 'new'
   /** Counters of what the update pipeline did. */
   readonly stats: ScuttlebuttStats = { committed: 0, old: 0, rejected: 0, commits: 0 }
@@ -257,6 +267,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     for (const stream of this.#streams) stream.destroy()
     await Promise.all([...this.#streams].map(async (stream) => await stream._closed()))
     if (wasOpen) await this._closing()
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks])
     await this.#pipeline?.drained()
     if (wasOpen) await (this.#storage as Storage).close()
     this.#status = 'closed'
@@ -304,11 +315,37 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    * that a peer cannot decode would stop replication at it.
    */
   protected _submit (change: unknown, shell = false): Promise<Update> {
-    const item = this.#localItem(change, shell)
+    return this.#enqueue(this.#localItem(change, shell))
+  }
+
+  #enqueue (item: Pending): Promise<Update> {
     return new Promise<Update>((resolve, reject) => {
       item.done = (err, committed) => { err === null ? resolve(committed ?? item.update) : reject(err) }
       ;(this.#pipeline as UpdatePipeline).enqueue(item)
     })
+  }
+
+  /**
+   * Run `work`, begun by a public call while the instance is open, to its end
+   * even if `close()` is called meanwhile: close() waits for it before the last
+   * commits drain, and the scope's `storage` and `submit` (`localUpdate()` for
+   * this work) stay usable while the instance is `'closing'`, where the
+   * instance's own are refused. For data types that read before they write
+   * (Counter#increment): a write called before close() still commits. Throws
+   * SCUTTLEDB_NOT_OPEN unless open.
+   */
+  protected _task<T> (work: (scope: TaskScope) => Promise<T>): Promise<T> {
+    this.#assertOpen()
+    const storage = this.#storage as Storage
+    const scope: TaskScope = {
+      storage,
+      submit: (change) => this.#enqueue(this.#localItem(change, false, false, true))
+    }
+    const running = Promise.resolve().then(async () => await work(scope))
+    const settled = running.then(() => {}, () => {})
+    this.#tasks.add(settled)
+    void settled.then(() => { this.#tasks.delete(settled) })
+    return running
   }
 
   /**
@@ -338,8 +375,9 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   }
 
   /** A checked (unless `checked`), stamped, encoded local update, ready to queue. */
-  #localItem (change: unknown, shell: boolean, checked = false): Pending {
-    this.#assertOpen()
+  #localItem (change: unknown, shell: boolean, checked = false, inTask = false): Pending {
+    // A task begun while open may still submit while closing (close() waits for it).
+    if (!(inTask && this.#status === 'closing')) this.#assertOpen()
     if (!checked) this.#checkChange(change, shell)
     const stamped = this.#stamp(change)
     const bytes = pack(stamped)
