@@ -76,7 +76,6 @@ export interface ScuttlebuttStats {
   commits: number
 }
 
-/** Where an instance is in its life: `open()` and `close()` move it forward, never back. */
 /** What `_task()` gives its work: storage and a local submit that stay usable while the instance is closing. */
 export interface TaskScope {
   /** The instance's storage (as `_storage`). */
@@ -85,6 +84,7 @@ export interface TaskScope {
   submit: (change: unknown) => Promise<Update>
 }
 
+/** Where an instance is in its life: `open()` and `close()` move it forward, never back. */
 export type ScuttlebuttStatus = 'new' | 'opening' | 'open' | 'closing' | 'closed'
 
 /** The events of every Scuttlebutt; data types add their own. */
