@@ -102,6 +102,7 @@ export class DirectCommit extends BatchCommit implements Commit {
   }
 
   put (space: DataSpace, key: string, value: unknown): void {
+    space.lookup.wrote(key)
     this.batch.put(space.prefix + key, pack(value))
   }
 
@@ -151,6 +152,7 @@ export class SublevelCommit extends BatchCommit implements Commit {
   }
 
   put (space: DataSpace, key: string, value: unknown): void {
+    space.lookup.wrote(key)
     this.batch.put(key, pack(value), { sublevel: space.sublevel })
   }
 

@@ -22,11 +22,74 @@ const ORDER_DIFFERS = /[\uD800-\uFFFF]/
 export class KeyLookup {
   #crowded = 0
   #backOff = 0
-  /** How lookups went: a complete scan, a crowded scan and getMany, getMany alone. */
-  readonly counts = { scanned: 0, crowded: 0, direct: 0 }
+  /**
+   * An upper bound of every key the sublevel holds (a key above it is absent
+   * without a read): the greatest stored key, read once, raised by every key
+   * written since this lookup was made (`wrote`, called as writes join a
+   * batch, so before they land, and never lowered: deletes leave it as is).
+   * `undefined`: not read yet; `null`: the sublevel held nothing and nothing
+   * was written; `false`: given up, because a key holds a character at or
+   * above U+D800, where JS string order differs from LevelDB's byte order.
+   */
+  #bound: string | null | false | undefined
+  /** The greatest key written while the bound is not read yet. */
+  #written: string | null = null
+  #reading: Promise<void> | undefined
+  /** How lookups went: a complete scan, a crowded scan and getMany, getMany alone, and keys known absent by the bound. */
+  readonly counts = { scanned: 0, crowded: 0, direct: 0, beyond: 0 }
+
+  /** A key is being written to the sublevel (by a commit, or an upgrade's rewrite). */
+  wrote (key: string): void {
+    if (this.#bound === false) return
+    if (ORDER_DIFFERS.test(key)) {
+      this.#bound = false
+      return
+    }
+    if (this.#bound === undefined) {
+      if (this.#written === null || key > this.#written) this.#written = key
+    } else if (this.#bound === null || key > this.#bound) {
+      this.#bound = key
+    }
+  }
+
+  async #readBound (sublevel: Sublevel): Promise<void> {
+    const iterator = sublevel.iterator({ reverse: true, limit: 1 })
+    let last: Array<[string, Buffer]>
+    try {
+      last = await iterator.nextv(1) as Array<[string, Buffer]>
+    } finally {
+      await iterator.close()
+    }
+    if (this.#bound !== undefined) return
+    const stored = last[0]?.[0] ?? null
+    const written = this.#written
+    if (stored !== null && ORDER_DIFFERS.test(stored)) this.#bound = false
+    else this.#bound = stored === null ? written : written === null || stored > written ? stored : written
+  }
 
   /** The stored bytes of each key (undefined where absent), in the order of `keys`. */
   async read (sublevel: Sublevel, keys: string[]): Promise<Array<Buffer | undefined>> {
+    if (this.#bound === undefined) {
+      this.#reading ??= this.#readBound(sublevel).finally(() => { this.#reading = undefined })
+      await this.#reading
+    }
+    const bound = this.#bound
+    if (bound === false || bound === undefined) return await this.#read(sublevel, keys)
+    // Keys above the bound are absent; only the others are read.
+    const below = keys.filter((key) => bound !== null && key <= bound)
+    this.counts.beyond += keys.length - below.length
+    if (below.length === keys.length) return await this.#read(sublevel, keys)
+    if (below.length === 0) return keys.map(() => undefined)
+    const values = await this.#read(sublevel, below)
+    const found = new Map<string, Buffer>()
+    for (let i = 0; i < below.length; i++) {
+      const value = values[i]
+      if (value !== undefined) found.set(below[i], value)
+    }
+    return keys.map((key) => found.get(key))
+  }
+
+  async #read (sublevel: Sublevel, keys: string[]): Promise<Array<Buffer | undefined>> {
     if (keys.length < MIN_KEYS || this.#backOff > 0) {
       if (this.#backOff > 0) this.#backOff--
       this.counts.direct++

@@ -217,6 +217,8 @@ export class Storage {
   async rewrite (space: DataSpace, puts: Array<[string, unknown]>, dels: string[], also?: [DataSpace, Array<[string, unknown]>]): Promise<void> {
     const extra = also === undefined ? [] : also[1].map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel: this.#sublevel('data-' + also[0].name) }))
     const sublevel = this.#sublevel('data-' + space.name)
+    for (const [key] of puts) space.lookup.wrote(key)
+    if (also !== undefined) for (const [key] of also[1]) also[0].lookup.wrote(key)
     await this.db.batch([
       ...puts.map(([key, value]) => ({ type: 'put' as const, key, value: pack(value), sublevel })),
       ...dels.map((key) => ({ type: 'del' as const, key, sublevel })),
