@@ -71,3 +71,13 @@ test('collection: a document its caller closed is opened again by doc(), use() a
   t.equal(await (await b.doc('x', Model)).get('k'), 'after', 'the peer has its updates')
   sa.destroy()
 })
+
+test('collection: createStream() refuses options that are not an object, a peer that is not a string and a bufferAccount that is not one, with a TypeError', async (t) => {
+  const c = new Collection({ db: new MemoryLevel() })
+  await c.open()
+  t.teardown(async () => { await c.close() })
+  for (const options of [null, 5, { peer: 5 }, { peer: {} }, { bufferAccount: {} }, { bufferAccount: 5 }]) {
+    t.throws(() => c.createStream(options as never), (err: unknown) => err instanceof TypeError && !/Cannot read/.test(err.message), JSON.stringify(options))
+  }
+  t.equal(c.createStream({ peer: 'AB' }).destroy().destroyed, true, 'a string peer is taken')
+})
