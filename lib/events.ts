@@ -132,6 +132,8 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
   /** Listen to a replicated event. */
   override on<K extends EventName<M>> (event: K, listener: EventListener<M[K]>): this {
     if (typeof listener !== 'function') throw new TypeError('A listener must be a function')
+    // Names are stored as strings (a peer's `emit(5)` arrives as '5'): a listener of 5 would never hear anything.
+    if (typeof event !== 'string') throw new TypeError('An event name must be a string')
     const list = this.#listeners.get(event)
     if (list === undefined) this.#listeners.set(event, [listener as EventListener<unknown[]>])
     else list.push(listener as EventListener<unknown[]>)

@@ -69,6 +69,8 @@ test('Events: off() with the listener given to once() removes it, as on an Event
   a.once('x', listener)
   a.off('x', listener)
   t.equal(a.listenerCount('x'), 0, 'no listener is left')
+  t.throws(() => a.on(5 as never, listener), TypeError, 'on() with a name that is not a string, which would never be heard')
+  t.throws(() => a.once(5 as never, listener), TypeError, 'once() likewise')
   a.once('y', listener)
   a.removeListener('y', listener)
   await a.record('x', 1)
