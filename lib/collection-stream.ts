@@ -7,7 +7,7 @@ import { encodeMessage, parseCollectionMessage, type CollectionMessage, type Doc
 import { CollectionOutbox } from './collection-outbox.js'
 import type { Collection } from './collection.js'
 import type { Access, Doc } from './collection-types.js'
-import type { SyncProgress } from './stream-options.js'
+import { checkBufferAccount, type SyncProgress } from './stream-options.js'
 import type { StreamContext } from './net/target.js'
 
 /** Options of `Collection#createStream()`. */
@@ -100,7 +100,10 @@ export class CollectionStream extends Duplex {
   /** Use `Collection#createStream()`. */
   constructor (collection: Collection, options: CollectionStreamOptions = {}, context: StreamContext = {}) {
     super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 64 * 1024 })
+    if (options === null || typeof options !== 'object') throw new TypeError('Stream options must be an object')
     if (options.wrapper !== undefined && options.wrapper !== 'msgpack') throw new TypeError('A collection stream speaks msgpack only')
+    if (options.peer !== undefined && typeof options.peer !== 'string') throw new TypeError('Stream option peer must be a string (a proven id)')
+    checkBufferAccount(options.bufferAccount)
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     if (!(Number.isInteger(maxFrameBytes) && maxFrameBytes > 0)) throw new TypeError('maxFrameBytes must be a positive integer')
     this.#collection = collection

@@ -263,7 +263,14 @@ export class Collection extends EventEmitter<CollectionEvents> {
     if (!isDocumentName(name)) throw new TypeError(`A document name must be a well-formed string of 1 to ${MAX_NAME_LENGTH} characters`)
     if (type !== undefined && !this.#types.has(type)) throw error(codes.UNKNOWN_TYPE, `No data type named ${type} is registered`)
     const catalog = this.#openCatalog()
-    const existing = this.#open.get(name)
+    let existing = this.#open.get(name)
+    // Closed by its caller, not by the collection (which lets go of a slot before closing it): open it anew.
+    let leases = 0
+    if (existing?.doc !== undefined && existing.doc.status !== 'open') {
+      leases = existing.leases
+      this.#evictInBackground(existing)
+      existing = undefined
+    }
     if (existing !== undefined) {
       if (type !== undefined && existing.entry.type !== type) throw error(codes.TYPE_MISMATCH, `Document ${name} is a ${existing.entry.type}, not a ${type}`)
       // Most recently used last.
@@ -275,7 +282,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
     if (entry !== undefined && type !== undefined && entry.type !== type) throw error(codes.TYPE_MISMATCH, `Document ${name} is a ${entry.type}, not a ${type}`)
     entry ??= catalog.create(name, type ?? this.#defaultType)
     const found = entry
-    const slot: Slot = { entry, opening: undefined as unknown as Promise<Doc>, doc: undefined, leases: 0, off: undefined, db: undefined }
+    // Holders of the closed instance release by name: their leases are this slot's now.
+    const slot: Slot = { entry, opening: undefined as unknown as Promise<Doc>, doc: undefined, leases, off: undefined, db: undefined }
     ;(slot as { opening: Promise<Doc> }).opening = this.#openDocument(slot, found)
     // A failed open is forgotten, so that a later call tries again.
     slot.opening.catch(() => { if (this.#open.get(name) === slot) this.#open.delete(name) })
@@ -325,14 +333,17 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const onCommit = (): void => { queueMicrotask(onUpdate) }
     // A remote update the document refused (unverified, not a writer's, too far ahead): the sync goes on without it.
     const onRejected = (err: ScuttledbError): void => { this.emit('documentError', entry.name, err) }
+    const onClose = (): void => { if (this.#open.get(entry.name) === slot) this.#evictInBackground(slot) }
     const lifecycle = doc._lifecycleEmitter
     lifecycle.on('commit', onCommit)
     lifecycle.on('update', onUpdate)
     lifecycle.on('rejected', onRejected)
+    lifecycle.on('close', onClose)
     slot.off = () => {
       lifecycle.off('commit', onCommit)
       lifecycle.off('update', onUpdate)
       lifecycle.off('rejected', onRejected)
+      lifecycle.off('close', onClose)
     }
     slot.doc = doc
     this.emit('documentOpen', entry.name, doc)
@@ -368,12 +379,19 @@ export class Collection extends EventEmitter<CollectionEvents> {
       if (excess <= 0) break
       if (slot.doc === undefined || slot.leases > 0 || slot.doc.streams > 0) continue
       excess--
-      // In the background: a failed close (its store failed) is that document's error, not an unhandled rejection.
-      const name = slot.entry.name
-      this.#evict(slot).catch((err: unknown) => {
-        this.emit('documentError', name, err instanceof ScuttledbError ? err : error(codes.DOCUMENT_FAILED, `Document ${name} failed to close`, { cause: err as Error }))
-      })
+      this.#evictInBackground(slot)
     }
+  }
+
+  /**
+   * Evict in the background (an idle document, or one its caller closed): a failed
+   * close (its store failed) is that document's error, not an unhandled rejection.
+   */
+  #evictInBackground (slot: Slot): void {
+    const name = slot.entry.name
+    this.#evict(slot).catch((err: unknown) => {
+      this.emit('documentError', name, err instanceof ScuttledbError ? err : error(codes.DOCUMENT_FAILED, `Document ${name} failed to close`, { cause: err as Error }))
+    })
   }
 
   /** Close one document and record its last sequence number and clock. */

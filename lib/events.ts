@@ -4,6 +4,9 @@ import { isWellFormed, originalKey, type Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
 import type { Json } from './value-domain.js'
 
+/** The listener each once() wrapper calls, so that off() given that listener finds the wrapper. */
+const onceOriginal = new WeakMap<EventListener<unknown[]>, EventListener<unknown[]>>()
+
 /** How long and how many events an Events instance keeps. */
 export interface Retention {
   /** Forget events older than this many milliseconds. */
@@ -129,6 +132,8 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
   /** Listen to a replicated event. */
   override on<K extends EventName<M>> (event: K, listener: EventListener<M[K]>): this {
     if (typeof listener !== 'function') throw new TypeError('A listener must be a function')
+    // Names are stored as strings (a peer's `emit(5)` arrives as '5'): a listener of 5 would never hear anything.
+    if (typeof event !== 'string') throw new TypeError('An event name must be a string')
     const list = this.#listeners.get(event)
     if (list === undefined) this.#listeners.set(event, [listener as EventListener<unknown[]>])
     else list.push(listener as EventListener<unknown[]>)
@@ -146,14 +151,18 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
       this.off(event, wrapper)
       listener(...args)
     }
+    onceOriginal.set(wrapper as EventListener<unknown[]>, listener as EventListener<unknown[]>)
     return this.on(event, wrapper)
   }
 
   /** Stop listening. */
   override off<K extends EventName<M>> (event: K, listener: EventListener<M[K]>): this {
-    const list = this.#listeners.get(event) as Array<EventListener<M[K]>> | undefined
+    const list = this.#listeners.get(event)
     if (list === undefined) return this
-    const i = list.indexOf(listener)
+    // As on an EventEmitter: the listener given to once() removes its wrapper; the latest added goes first.
+    const given = listener as EventListener<unknown[]>
+    let i = list.length - 1
+    while (i >= 0 && list[i] !== given && onceOriginal.get(list[i] as EventListener<unknown[]>) !== given) i--
     if (i !== -1) list.splice(i, 1)
     if (list.length === 0) this.#listeners.delete(event)
     return this

@@ -83,9 +83,14 @@ export function checkStreamOptions (options: unknown): asserts options is Stream
     if (problem !== undefined) throw invalidValue(`Stream option meta may not hold ${problem}`)
     if (given.wrapper === 'json' && holdsBinary(given.meta)) throw invalidValue('Stream option meta holds binary, which a JSON stream cannot carry')
   }
+  checkBufferAccount(given.bufferAccount)
+}
+
+/** Throw a TypeError unless `account` is undefined or a BufferAccount (both stream kinds take one). */
+export function checkBufferAccount (account: unknown): void {
   // By shape, not instanceof: a listener and a model from two copies of the package must still work together.
-  const account = given.bufferAccount as Partial<BufferAccount> | null | undefined
-  if (account !== undefined && (typeof account?.reserve !== 'function' || typeof account.release !== 'function')) {
+  const given = account as Partial<BufferAccount> | null | undefined
+  if (given !== undefined && (typeof given?.reserve !== 'function' || typeof given.release !== 'function')) {
     throw new TypeError('Stream option bufferAccount must be a BufferAccount (BufferBudget#open())')
   }
 }

@@ -132,7 +132,11 @@ export class ReplicationStream extends Duplex {
   /** Streams piped into this one, and those it pipes into, each with its 'close' listener. */
   readonly #sources = new Map<NodeJS.EventEmitter, () => void>()
   readonly #targets = new Map<NodeJS.EventEmitter, () => void>()
+  /** Resolves once the stream has closed and the instance forgot it ('close', or just after destroy: see _destroy). */
   #closed: Promise<void>
+  #resolveClosed: () => void = () => {}
+  #cleanedUp = false
+  #cleanupTimer: ReturnType<typeof setTimeout> | undefined
 
   /** Use `Scuttlebutt#createStream()`. */
   constructor (sb: Scuttlebutt, options?: StreamOptions)
@@ -162,7 +166,7 @@ export class ReplicationStream extends Duplex {
     this.#input = this.#accepts ? 'waiting' : 'synced'
     this.#progress.syncSent = !this.#sends
     this.#progress.syncReceived = !this.#accepts
-    this.#closed = new Promise((resolve) => this.once('close', resolve))
+    this.#closed = new Promise((resolve) => { this.#resolveClosed = resolve })
     this.once('close', () => { this.#cleanup() })
     this.on('end', () => { this.#closeIfDone() })
     this.on('finish', () => { this.#closeIfDone() })
@@ -252,8 +256,14 @@ export class ReplicationStream extends Duplex {
     this.#decoder.dispose()
     this.#finalCallback = undefined
     const closing = this.#outbox.close()
-    if (closing === undefined) callback(err)
-    else closing.then(() => { callback(err) }, () => { callback(err) })
+    const done = (): void => {
+      callback(err)
+      // Node emits 'error' and then 'close' after this callback; an 'error' without a listener
+      // throws there and 'close' never comes: the instance must not wait for it (close() would hang).
+      this.#cleanupTimer = setTimeout(() => { this.#cleanup() }, 0)
+    }
+    if (closing === undefined) done()
+    else closing.then(done, done)
   }
 
   /** Move the output, with what each state begins with. */
@@ -490,11 +500,15 @@ export class ReplicationStream extends Duplex {
   }
 
   #cleanup (): void {
+    if (this.#cleanedUp) return
+    this.#cleanedUp = true
+    clearTimeout(this.#cleanupTimer)
     for (const links of [this.#sources, this.#targets]) {
       for (const [other, onClose] of links) other.off('close', onClose)
       links.clear()
     }
     this.#sb._unstream(this)
+    this.#resolveClosed()
   }
 
   /**

@@ -1,6 +1,7 @@
 import test from 'tape'
+import { MemoryLevel } from 'memory-level'
 import { Counter, Events, Model, Value } from '../lib/index.js'
-import { tempDir } from './helpers.js'
+import { captureUncaught, tempDir, until } from './helpers.js'
 
 /** The code a promise rejects with, or 'resolved'. */
 async function outcome (promise: Promise<unknown>): Promise<unknown> {
@@ -55,4 +56,18 @@ test('close() while opening waits for the open, then closes', async (t) => {
   await opened
   await closed
   t.equal(m.status, 'closed', 'closed')
+})
+
+test('close() resolves after a stream whose error had no listener (a write after its end) was destroyed', async (t) => {
+  const uncaught = captureUncaught(t)
+  const m = new Model({ db: new MemoryLevel() })
+  await m.open()
+  const s = m.createStream()
+  s.end()
+  s.write(Buffer.from([1]))
+  await until(() => s.destroyed && uncaught.length > 0)
+  t.equal((uncaught[0] as { code?: unknown }).code, 'ERR_STREAM_WRITE_AFTER_END', 'Node reports the write after end as uncaught, as for any stream')
+  t.ok(await until(() => m.streams === 0), 'the instance forgets the destroyed stream')
+  await m.close()
+  t.equal(m.status, 'closed', 'close() resolved')
 })

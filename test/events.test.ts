@@ -62,6 +62,22 @@ test('Events: once, off and removeAllListeners', async (t) => {
   await rejects(t, a.record(5 as never), TypeError, 'an event name must be a string')
 })
 
+test('Events: off() with the listener given to once() removes it, as on an EventEmitter', async (t) => {
+  const a = await events(t)
+  const seen: unknown[] = []
+  const listener = (d: unknown): void => { seen.push(d) }
+  a.once('x', listener)
+  a.off('x', listener)
+  t.equal(a.listenerCount('x'), 0, 'no listener is left')
+  t.throws(() => a.on(5 as never, listener), TypeError, 'on() with a name that is not a string, which would never be heard')
+  t.throws(() => a.once(5 as never, listener), TypeError, 'once() likewise')
+  a.once('y', listener)
+  a.removeListener('y', listener)
+  await a.record('x', 1)
+  await a.record('y', 2)
+  t.deepEqual(seen, [], 'neither fired')
+})
+
 test('Events: after a restart, events missed while down are heard', async (t) => {
   const dir = await tempDir(t)
   const a = await events(t)
