@@ -225,6 +225,11 @@ export class Catalog {
     await (this.#batch?.promise ?? this.#writing)
   }
 
+  /** Let go of the catalog's sublevels (a sublevel stays attached to its database until closed). */
+  async close (): Promise<void> {
+    await Promise.all([this.#meta, this.#docs, this.#peers].map(async (sublevel) => { await sublevel.close() }))
+  }
+
   #put (sublevel: Sublevel, key: string, value: unknown): Promise<void> {
     // A record written twice before its batch goes out is written once, with its latest value.
     this.#queue.set(sublevel.prefix + key, { sublevel, key, value: pack(value) })

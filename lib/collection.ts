@@ -13,7 +13,7 @@ import type { Access, AccessResolver, AnyDocument, CollectionEvents, CollectionO
 import { MAX_NAME_LENGTH, isDocumentName } from './collection-names.js'
 import { documentDefaults, optionsOf, type DocumentDefaults } from './collection-options.js'
 import { Scuttlebutt, type ScuttlebuttOptions } from './scuttlebutt.js'
-import { Storage, type Database } from './storage.js'
+import { Storage, SublevelAddress, type Database } from './storage.js'
 import { logScanner } from './log-scan.js'
 import { HistoryCursor } from './history.js'
 import type { ReplicationStream, StreamOptions } from './stream.js'
@@ -37,8 +37,6 @@ interface Slot {
   /** Holders that must not see it closed: streams sending or committing it, `use()` callers. */
   leases: number
   off: (() => void) | undefined
-  /** The document's sublevel: closed after the document, or the root keeps it (and all below it) forever. */
-  db: AnyLevel | undefined
 }
 
 /**
@@ -134,6 +132,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
         await catalog.load(this.#options.id ?? this.#options.security?.createId?.())
       } catch (err) {
         if (this.#owned) await this.#db.close()
+        else await catalog.close().catch(() => {})
         throw err
       }
       this.#catalog = catalog
@@ -239,6 +238,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
       const failed = evicted.find((result): result is PromiseRejectedResult => result.status === 'rejected')
       if (failed !== undefined) throw failed.reason
     } finally {
+      // A database the collection was given stays open: only what the collection attached to it is let go.
+      if (wasOpen && !this.#owned) await this.#catalog?.close()
       if (wasOpen && this.#owned) await this.#db?.close()
       this.#status = 'closed'
       this.emit('close')
@@ -283,7 +284,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
     entry ??= catalog.create(name, type ?? this.#defaultType)
     const found = entry
     // Holders of the closed instance release by name: their leases are this slot's now.
-    const slot: Slot = { entry, opening: undefined as unknown as Promise<Doc>, doc: undefined, leases, off: undefined, db: undefined }
+    const slot: Slot = { entry, opening: undefined as unknown as Promise<Doc>, doc: undefined, leases, off: undefined }
     ;(slot as { opening: Promise<Doc> }).opening = this.#openDocument(slot, found)
     // A failed open is forgotten, so that a later call tries again.
     slot.opening.catch(() => { if (this.#open.get(name) === slot) this.#open.delete(name) })
@@ -298,16 +299,10 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const catalog = this.#openCatalog()
     // Before anything is opened or written: a resolver's mistake leaves nothing behind.
     const options = optionsOf(this.#documentDefaults, this.#options.documentOptions, entry.name, entry.type)
-    const db = (this.#db as AnyLevel).sublevel('d' + entry.n.toString(36), { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as AnyLevel
-    slot.db = db
-    let doc: Doc
-    try {
-      // The collection's db and id always win. Constructed first: an option the type refuses changes nothing on disk.
-      doc = new Type({ ...options, db: db as unknown as Database, id: catalog.id }) as unknown as Doc
-    } catch (err) {
-      await db.close().catch(() => {})
-      throw err
-    }
+    // Its sublevel, named but not made: the document's storage writes the root with its prefix (lib/storage.ts).
+    const db = new SublevelAddress(this.#db as AnyLevel, 'd' + entry.n.toString(36))
+    // The collection's db and id always win. Constructed first: an option the type refuses changes nothing on disk.
+    const doc = new Type({ ...options, db: db as unknown as Database, id: catalog.id }) as unknown as Doc
     // Marked open on disk before it can change: after a crash it is compared with peers again.
     entry.dirty = true
     // Unknown from now until it has closed (the live clock is read while it is open; while it closes, nothing is known).
@@ -315,16 +310,11 @@ export class Collection extends EventEmitter<CollectionEvents> {
     // A document never written needs no read to know it holds nothing (catalog.create).
     if (entry.fresh === true) doc._assumeBlank()
     entry.fresh = false
-    try {
-      await catalog.write(entry)
-      await doc.open()
-    } catch (err) {
-      await db.close().catch(() => {})
-      throw err
-    }
+    // A failed open has closed whatever it opened.
+    await catalog.write(entry)
+    await doc.open()
     if (this.#status !== 'open') {
       await doc.close()
-      await db.close()
       throw error(codes.NOT_OPEN, 'The collection is closing')
     }
     const onUpdate = (): void => { this.#changed(entry) }
@@ -403,8 +393,6 @@ export class Collection extends EventEmitter<CollectionEvents> {
       // Listening until closed: a write still queued commits while it closes, and must be announced.
       await doc.close()
       slot.off?.()
-      // A sublevel attaches itself to its parent when it opens (and its own sublevels to it): only closing detaches it.
-      await slot.db?.close()
       // A commit of unknown outcome may have landed: the clock is unknown (the next reader opens the document).
       entry.clock = doc._clockKnown() ? doc._clockCopy() : undefined
       entry.dirty = false
@@ -479,15 +467,13 @@ export class Collection extends EventEmitter<CollectionEvents> {
       return { cursor, close: async () => { await cursor.close() } }
     }
     // Else its own handle on the document's sublevel (a reopen meanwhile makes another).
-    const db = (this.#db as AnyLevel).sublevel(sublevel, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as AnyLevel
-    const storage = await Storage.open(db as unknown as Database, { reader: true })
+    const storage = await Storage.open(new SublevelAddress(this.#db as AnyLevel, sublevel), { reader: true })
     const cursor = new HistoryCursor(storage, new Map(clock), known, 0)
     return {
       cursor,
       close: async () => {
         await cursor.close()
         await storage.close()
-        await db.close()
       }
     }
   }

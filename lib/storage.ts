@@ -33,8 +33,10 @@ export const FORMAT_VERSION = 2
  * sublevel per data space of the data type.
  */
 export class Storage {
-  /** @internal */
-  readonly db: AnyLevel
+  /** The database, or the sublevel an address names (made on first use: see `SublevelAddress`). */
+  #db: AnyLevel | undefined
+  /** Where the database is, when opened on an address: made here, so closed here. */
+  readonly #address: SublevelAddress | undefined
   readonly #owned: boolean
   /**
    * The sublevels, made on first use: a sublevel costs more to construct than a
@@ -53,6 +55,8 @@ export class Storage {
   readonly #direct: boolean
   /** Where a direct database's commits and reads go (its root, for a plain sublevel; lib/prefixed-view.ts). */
   readonly #target: DirectTarget
+  /** The database was made here (a sublevel an address names): closed here. */
+  #madeDb = false
   /** Gives up this Storage's claim on its database (lib/storage-claims.ts). */
   #release: () => void = () => {}
   /** The id of a new database whose meta records are not written yet (see `init`). */
@@ -60,11 +64,26 @@ export class Storage {
   /** A new database no commit has been written to yet: every record is known absent, without a read. */
   #blank = false
 
-  private constructor (db: AnyLevel, owned: boolean) {
-    this.db = db
+  private constructor (db: AnyLevel | SublevelAddress, owned: boolean, target?: DirectTarget) {
     this.#owned = owned
+    if (db instanceof SublevelAddress) {
+      this.#address = db
+      this.#direct = true
+      this.#target = target as DirectTarget
+      return
+    }
+    this.#db = db
     this.#direct = isDirectLevel(db)
     this.#target = this.#direct ? directTarget(db) : { db, base: '' }
+  }
+
+  /** @internal The instance's database (on an address, its sublevel, made now if need be). */
+  get db (): AnyLevel {
+    if (this.#db === undefined) {
+      const { parent, name } = this.#address as SublevelAddress
+      this.#db = parent.sublevel(name, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as AnyLevel
+    }
+    return this.#db
   }
 
   /**
@@ -129,7 +148,20 @@ export class Storage {
   }
 
   /** Open a database given as a directory path (classic-level) or as an abstract-level instance. */
-  static async open (location: string | Database, { reader = false }: { reader?: boolean } = {}): Promise<Storage> {
+  static async open (location: string | Database | SublevelAddress, { reader = false }: { reader?: boolean } = {}): Promise<Storage> {
+    if (location instanceof SublevelAddress) {
+      const target = location.target()
+      // A parent that is not written with prefixed keys: the sublevel itself, as if it had been given.
+      if (target === undefined) {
+        const storage = await Storage.open(location.parent.sublevel(location.name, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as unknown as Database, { reader })
+        storage.#madeDb = true
+        return storage
+      }
+      const release = reader ? () => {} : claimDatabase({ db: target.db, prefix: target.base })
+      const storage = new Storage(location, false, target)
+      storage.#release = release
+      return storage
+    }
     const owned = typeof location === 'string'
     const db: AnyLevel = owned ? new Level(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : location as AnyLevel
     // A directory is claimed by classic-level's lock; an object, here (lib/storage-claims.ts).
@@ -339,7 +371,8 @@ export class Storage {
    * Returns whether the store compacted.
    */
   async compact (): Promise<boolean> {
-    const db = this.db as Database & { db?: Database, prefix?: string }
+    // On an address, the root and prefix are known without making the sublevel.
+    const db = (this.#address !== undefined ? { db: this.#target.db, prefix: this.#target.base } : this.db) as Database & { db?: Database, prefix?: string }
     const root = (db.db ?? db) as Database & { compactRange?: (start: string, end: string) => Promise<void> }
     if (typeof root.compactRange !== 'function') return false
     // Every key of this instance starts with its prefix and then a sublevel's '!'.
@@ -365,9 +398,34 @@ export class Storage {
       }
       const sublevels = [...this.#sublevels.values()]
       await Promise.all(sublevels.map(async (sublevel) => { await sublevel.close() }))
+      // A sublevel attaches itself to its parent when it opens: only closing detaches it.
+      if ((this.#address !== undefined || this.#madeDb) && this.#db !== undefined) await this.#db.close()
     } finally {
       this.#release()
     }
+  }
+}
+
+/**
+ * @internal The sublevel `name` of `parent` (utf8 keys, binary values), named but
+ * not constructed: a Storage opened on it writes and reads the root database with
+ * the sublevel's prefixed keys, the same records a sublevel would hold, and makes
+ * the sublevel object only for what needs one (upgrades). An abstract-level
+ * sublevel costs more to make, open and close than a small document's commit
+ * (lib/collection.ts opens thousands). On a parent written through its sublevels
+ * (see `directTarget`) the sublevel is made at once and used as given.
+ */
+export class SublevelAddress {
+  constructor (readonly parent: AnyLevel, readonly name: string) {}
+
+  /** The root and the sublevel's prefix there, or undefined when writes must go through the sublevel. */
+  target (): DirectTarget | undefined {
+    const parent = this.parent
+    if (!isDirectLevel(parent)) return undefined
+    const { db, base } = directTarget(parent)
+    // A sublevel whose root is written through it (hooks, listeners, other encodings) gives itself back.
+    if (db === parent && (parent as { db?: unknown }).db !== undefined && (parent as { db?: unknown }).db !== parent) return undefined
+    return { db, base: base + localPrefix(this.name) }
   }
 }
 

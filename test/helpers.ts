@@ -8,6 +8,18 @@ import { Packr } from 'msgpackr'
 import type { Test } from 'tape'
 import { HybridClock, Model, type ReplicationStream, type Scuttlebutt, type ScuttlebuttOptions, type StreamOptions } from '../lib/index.js'
 
+type Resources = Pick<MemoryLevel<string, Buffer>, 'attachResource' | 'detachResource'>
+
+/** Count what is attached to `db` (sublevels, iterators) and not yet detached. */
+export function trackResources (db: Resources): () => number {
+  let attached = 0
+  const attach = db.attachResource.bind(db)
+  const detach = db.detachResource.bind(db)
+  db.attachResource = (resource) => { attached++; attach(resource) }
+  db.detachResource = (resource) => { attached--; detach(resource) }
+  return () => attached
+}
+
 /** A fresh temporary directory, removed when the test ends. */
 export async function tempDir (t: Test, prefix = 'scuttledb-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))

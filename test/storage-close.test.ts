@@ -1,18 +1,7 @@
 import test from 'tape'
 import { MemoryLevel } from 'memory-level'
 import { Model } from '../lib/index.js'
-
-type Resources = Pick<MemoryLevel<string, Buffer>, 'attachResource' | 'detachResource'>
-
-/** Count what is attached to `db` (sublevels, iterators) and not yet detached. */
-function trackResources (db: Resources): () => number {
-  let attached = 0
-  const attach = db.attachResource.bind(db)
-  const detach = db.detachResource.bind(db)
-  db.attachResource = (resource) => { attached++; attach(resource) }
-  db.detachResource = (resource) => { attached--; detach(resource) }
-  return () => attached
-}
+import { trackResources } from './helpers.js'
 
 test('closing an instance on a database it did not open leaves nothing attached to that database', async (t) => {
   const db = new MemoryLevel<string, Buffer>({ keyEncoding: 'utf8', valueEncoding: 'buffer' })
