@@ -148,6 +148,9 @@ export class Storage {
   }
 
   /** Open a database given as a directory path (classic-level) or as an abstract-level instance. */
+  static async open (location: string | Database, options?: { reader?: boolean }): Promise<Storage>
+  /** @internal A sublevel named, not made (lib/collection.ts). */
+  static async open (location: SublevelAddress, options?: { reader?: boolean }): Promise<Storage>
   static async open (location: string | Database | SublevelAddress, { reader = false }: { reader?: boolean } = {}): Promise<Storage> {
     if (location instanceof SublevelAddress) {
       const target = location.target()
