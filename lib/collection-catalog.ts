@@ -39,6 +39,8 @@ export interface CatalogEntry {
    * written, and never reused), so nothing is stored under it.
    */
   fresh?: boolean
+  /** Not persisted: when it last started to open or finished closing, by the collection's count (lib/collection.ts). */
+  touched?: number
 }
 
 /** What a peer was last confirmed to have sent us: every document with seq <= `seq` in its `epoch`. */

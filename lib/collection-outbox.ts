@@ -5,6 +5,7 @@ import { encodeMessage, MAX_ENTRIES, type DocEntry } from './collection-protocol
 import type { Collection } from './collection.js'
 import type { Access, Doc } from './collection-types.js'
 import type { HistoryCursor } from './history.js'
+import type { SharedLogs } from './log-scan.js'
 
 /** Where the outbox's output goes. */
 export interface OutboxSink {
@@ -71,6 +72,8 @@ export class CollectionOutbox {
   #waiting: Array<() => void> = []
   #ending = false
   #closed = false
+  /** Iterators the scans of closed documents reuse (made on the first scan; null: the database cannot). */
+  #logs: SharedLogs | null | undefined
 
   constructor (collection: Collection, peer: Source | undefined, sink: OutboxSink) {
     this.#collection = collection
@@ -230,6 +233,7 @@ export class CollectionOutbox {
     clearTimeout(this.#doneTimer)
     this.resume()
     await Promise.all([...this.#scans])
+    await this.#logs?.release()
   }
 
   #doc (name: string): OutDoc {
@@ -277,6 +281,8 @@ export class CollectionOutbox {
       })
       this.#scans.add(scan)
     }
+    // Idle: the shared iterators let go of their snapshots (made again when work comes).
+    if (this.#scans.size === 0 && this.#queue.length === 0) void this.#logs?.release()
   }
 
   /**
@@ -290,7 +296,8 @@ export class CollectionOutbox {
     let leased: Doc | undefined
     try {
       doc.again = false
-      const closed = await this.#collection._closedHistory(name, doc.known)
+      this.#logs ??= this.#collection._sharedLogs() ?? null
+      const closed = await this.#collection._closedHistory(name, doc.known, this.#logs ?? undefined)
       if (closed !== undefined) {
         try {
           await this.#send(name, doc, closed.cursor)

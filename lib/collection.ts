@@ -14,7 +14,7 @@ import { MAX_NAME_LENGTH, isDocumentName } from './collection-names.js'
 import { documentDefaults, optionsOf, type DocumentDefaults } from './collection-options.js'
 import { Scuttlebutt, type ScuttlebuttOptions } from './scuttlebutt.js'
 import { Storage, SublevelAddress, type Database } from './storage.js'
-import { logScanner } from './log-scan.js'
+import { logScanner, SharedLog, SharedLogs } from './log-scan.js'
 import { HistoryCursor } from './history.js'
 import type { ReplicationStream, StreamOptions } from './stream.js'
 import { Value } from './value.js'
@@ -64,6 +64,12 @@ export class Collection extends EventEmitter<CollectionEvents> {
   readonly #streams = new Set<CollectionStream>()
   #status: CollectionStatus = 'new'
   #trimScheduled = false
+  /**
+   * Counts documents starting to open and done closing (not persisted): a shared
+   * log iterator made at count N reads every document last touched at or before
+   * N as it is stored now (lib/log-scan.ts).
+   */
+  #touches = 0
   #opening: Promise<void> | undefined
   #closed: Promise<void> | undefined
 
@@ -305,6 +311,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const doc = new Type({ ...options, db: db as unknown as Database, id: catalog.id }) as unknown as Doc
     // Marked open on disk before it can change: after a crash it is compared with peers again.
     entry.dirty = true
+    // Before it can change: iterators made until it has closed again do not read it.
+    entry.touched = ++this.#touches
     // Unknown from now until it has closed (the live clock is read while it is open; while it closes, nothing is known).
     entry.clock = undefined
     // A document never written needs no read to know it holds nothing (catalog.create).
@@ -392,6 +400,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const closing = (async () => {
       // Listening until closed: a write still queued commits while it closes, and must be announced.
       await doc.close()
+      // Its writes have landed: an iterator made from now on reads them.
+      entry.touched = ++this.#touches
       slot.off?.()
       // A commit of unknown outcome may have landed: the clock is unknown (the next reader opens the document).
       entry.clock = doc._clockKnown() ? doc._clockCopy() : undefined
@@ -452,7 +462,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
    * instance, no catalog write); undefined when it must be opened instead: open
    * or closing, its clock unknown (after a crash), or a type with retention.
    */
-  async _closedHistory (name: string, known: Clock): Promise<{ cursor: HistoryCursor, close: () => Promise<void> } | undefined> {
+  async _closedHistory (name: string, known: Clock, logs?: SharedLogs): Promise<{ cursor: HistoryCursor, close: () => Promise<void> } | undefined> {
     const entry = this.#catalog?.get(name)
     const clock = entry?.clock
     if (entry === undefined || clock === undefined || this.#status !== 'open' || this.#open.has(name) || this.#closing.has(name)) return undefined
@@ -461,6 +471,18 @@ export class Collection extends EventEmitter<CollectionEvents> {
     if (Type === undefined || horizon(Type.prototype) !== horizon(Scuttlebutt.prototype)) return undefined
     // Its log read as a snapshot, with prefixed keys where the database allows (no sublevel to make).
     const sublevel = 'd' + entry.n.toString(36)
+    // One of the caller's shared iterators, if it has one new enough: no iterator to open and close.
+    const shared = logs?.take(entry.touched ?? 0)
+    if (shared !== undefined) {
+      const cursor = new HistoryCursor(shared.scanner([sublevel]), new Map(clock), known, 0)
+      return {
+        cursor,
+        close: async () => {
+          await cursor.close()
+          logs?.give(shared)
+        }
+      }
+    }
     const log = logScanner(this.#db as unknown as Database, [sublevel])
     if (log !== undefined) {
       const cursor = new HistoryCursor(log, new Map(clock), known, 0)
@@ -476,6 +498,16 @@ export class Collection extends EventEmitter<CollectionEvents> {
         await storage.close()
       }
     }
+  }
+
+  /**
+   * @internal Shared log iterators for a reader of many closed documents in turn
+   * (`_closedHistory`); undefined when the database cannot be read that way.
+   */
+  _sharedLogs (): SharedLogs | undefined {
+    const db = this.#db
+    if (db === undefined || !SharedLog.supports(db)) return undefined
+    return new SharedLogs(() => new SharedLog(db, this.#touches))
   }
 
   /** @internal True when a type of that name is registered. */

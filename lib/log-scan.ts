@@ -104,3 +104,156 @@ export class SourceScan {
     await this.#iterator.close()
   }
 }
+
+/** The first page a scan on a shared iterator reads: pages past a small log's end read the next one's records. */
+const FIRST_PAGE = 16
+
+/**
+ * @internal One iterator on a database of utf8 keys and binary values, reused by
+ * the scans of many instances' logs in turn: each seeks it to its range instead
+ * of opening an iterator of its own (opening and closing one costs more than a
+ * small document's whole scan). It reads a snapshot as of its creation: the
+ * caller gives it only logs unchanged since (see `SharedLogs`). One scan at a
+ * time; a scan asked for while one is under way gets an iterator of its own.
+ */
+export class SharedLog {
+  /** The caller's counter when it was made: logs written after it must not be read with it. */
+  readonly generation: number
+  readonly #db: AnyLevel
+  readonly #iterator: ReturnType<AnyLevel['iterator']>
+  #busy = false
+
+  constructor (db: AnyLevel, generation: number) {
+    this.#db = db
+    this.generation = generation
+    this.#iterator = db.iterator(db.valueEncoding().commonName === 'buffer' ? {} : { valueEncoding: 'buffer' })
+  }
+
+  /** True for a database this can read: prefixed keys and seek(). */
+  static supports (db: AnyLevel): boolean {
+    return isDirectLevel(db) && db.supports.seek
+  }
+
+  /** The log of the instance under the sublevel path `path`: its first scan at a time uses this iterator. */
+  scanner (path: string[]): LogScanner {
+    const view = new PrefixedView(this.#db, [...path, 'log'])
+    const prefix = view.prefix
+    return {
+      scan: (source, after, step, last) => {
+        if (this.#busy) return scanLog(view, source, after, step, last)
+        this.#busy = true
+        const lower = prefix + (after > 0 ? logKey(source, after) : source + '\x00')
+        const upper = last === undefined ? { key: prefix + source + '\x01', inclusive: false } : { key: prefix + logKey(source, last), inclusive: true }
+        return new SourceScan(new SeekRead(this.#iterator, lower, upper, prefix.length, () => { this.#busy = false }), step, last)
+      }
+    }
+  }
+
+  /** Close the iterator (after its scans are closed). */
+  async close (): Promise<void> {
+    await this.#iterator.close()
+  }
+}
+
+/** One range of a shared iterator: seeks on the first read, ends past `upper`, and lets go of the iterator at close. */
+class SeekRead implements LogIterator {
+  readonly #iterator: ReturnType<AnyLevel['iterator']>
+  readonly #lower: string
+  readonly #upper: { key: string, inclusive: boolean }
+  readonly #cut: number
+  #release: (() => void) | undefined
+  /** The read under way: the iterator is let go of only after it. */
+  #reading: Promise<unknown> | undefined
+  #page = FIRST_PAGE
+  #seeked = false
+  #ended = false
+
+  constructor (iterator: ReturnType<AnyLevel['iterator']>, lower: string, upper: { key: string, inclusive: boolean }, cut: number, release: () => void) {
+    this.#iterator = iterator
+    this.#lower = lower
+    this.#upper = upper
+    this.#cut = cut
+    this.#release = release
+  }
+
+  async nextv (size: number): Promise<Array<[string, Buffer]>> {
+    const reading = this.#read(size)
+    this.#reading = reading
+    return await reading
+  }
+
+  async #read (size: number): Promise<Array<[string, Buffer]>> {
+    if (!this.#seeked) {
+      this.#seeked = true
+      this.#iterator.seek(this.#lower)
+    }
+    const out: Array<[string, Buffer]> = []
+    const { key: upper, inclusive } = this.#upper
+    while (out.length === 0 && !this.#ended && this.#release !== undefined) {
+      // Small pages first, doubling: a log of a few entries reads few of what follows it.
+      const page = Math.min(size, this.#page)
+      this.#page = Math.min(size, this.#page * 2)
+      const entries = await this.#iterator.nextv(page) as Array<[string, Buffer]>
+      if (entries.length === 0) this.#ended = true
+      for (const [key, value] of entries) {
+        // The lower bound is exclusive; seek() lands on it when it is stored.
+        if (key === this.#lower) continue
+        if (inclusive ? key > upper : key >= upper) {
+          this.#ended = true
+          break
+        }
+        out.push([key.slice(this.#cut), value])
+      }
+    }
+    return out
+  }
+
+  async close (): Promise<void> {
+    const release = this.#release
+    this.#release = undefined
+    await this.#reading?.catch(() => {})
+    release?.()
+  }
+}
+
+/**
+ * @internal The shared iterators of one reader of many logs in turn (a
+ * collection stream's scans): a free one is reused while its snapshot is new
+ * enough, and the free ones are closed when the reader goes idle, so that no
+ * snapshot is held longer than the work that reads it.
+ */
+export class SharedLogs {
+  readonly #make: () => SharedLog
+  readonly #free: SharedLog[] = []
+  readonly #closing = new Set<Promise<void>>()
+
+  constructor (make: () => SharedLog) {
+    this.#make = make
+  }
+
+  /** A free log made at or after `since` (the caller's counter), else a new one; older free ones are closed. */
+  take (since: number): SharedLog {
+    for (let log = this.#free.pop(); log !== undefined; log = this.#free.pop()) {
+      if (log.generation >= since) return log
+      this.#retire(log)
+    }
+    return this.#make()
+  }
+
+  /** A log taken is free again (its scans are closed). */
+  give (log: SharedLog): void {
+    this.#free.push(log)
+  }
+
+  /** Close the free logs; resolves once every log closed so far has. */
+  async release (): Promise<void> {
+    for (const log of this.#free.splice(0)) this.#retire(log)
+    await Promise.all([...this.#closing])
+  }
+
+  #retire (log: SharedLog): void {
+    // A failed close is the database's (closing or failed): nothing here reads the log again.
+    const closing = log.close().catch(() => {}).finally(() => { this.#closing.delete(closing) })
+    this.#closing.add(closing)
+  }
+}

@@ -88,6 +88,11 @@ export class PrefixedView implements SublevelReads {
     this.#upper = this.#prefix.slice(0, -1) + String.fromCharCode(SEPARATOR.charCodeAt(0) + 1)
   }
 
+  /** The view's key prefix on its database. */
+  get prefix (): string {
+    return this.#prefix
+  }
+
   async get (key: string): Promise<unknown> {
     const options = this.#options
     return options === undefined ? await this.#db.get(this.#prefix + key) : await this.#db.get(this.#prefix + key, options)
