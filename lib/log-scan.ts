@@ -107,6 +107,8 @@ export class SourceScan {
 
 /** The first page a scan on a shared iterator reads: pages past a small log's end read the next one's records. */
 const FIRST_PAGE = 16
+/** Scans one shared iterator serves before it is replaced: its snapshot keeps what was deleted since from being compacted away. */
+const SHARED_SCANS = 4096
 
 /**
  * @internal One iterator on a database of utf8 keys and binary values, reused by
@@ -122,6 +124,7 @@ export class SharedLog {
   readonly #db: AnyLevel
   readonly #iterator: ReturnType<AnyLevel['iterator']>
   #busy = false
+  #scans = 0
 
   constructor (db: AnyLevel, generation: number) {
     this.#db = db
@@ -142,11 +145,17 @@ export class SharedLog {
       scan: (source, after, step, last) => {
         if (this.#busy) return scanLog(view, source, after, step, last)
         this.#busy = true
+        this.#scans++
         const lower = prefix + (after > 0 ? logKey(source, after) : source + '\x00')
         const upper = last === undefined ? { key: prefix + source + '\x01', inclusive: false } : { key: prefix + logKey(source, last), inclusive: true }
         return new SourceScan(new SeekRead(this.#iterator, lower, upper, prefix.length, () => { this.#busy = false }), step, last)
       }
     }
+  }
+
+  /** True once it has served its share of scans: a new one reads a newer snapshot. */
+  get worn (): boolean {
+    return this.#scans >= SHARED_SCANS
   }
 
   /** Close the iterator (after its scans are closed). */
@@ -242,7 +251,8 @@ export class SharedLogs {
 
   /** A log taken is free again (its scans are closed). */
   give (log: SharedLog): void {
-    this.#free.push(log)
+    if (log.worn) this.#retire(log)
+    else this.#free.push(log)
   }
 
   /** Close the free logs; resolves once every log closed so far has. */

@@ -119,7 +119,13 @@ test('shared logs: a free iterator older than what the caller asks for is closed
   const second = logs.take(2)
   t.notEqual(second, first, 'one older than asked for is not')
   t.equal(second.generation, 2, 'a new one is made')
+  // A snapshot is not held for ever: after its share of scans an iterator is replaced.
+  for (let i = 0; i < 5000 && !second.worn; i++) await (second.scanner(['d0']).scan('ab', 0, 8)).close()
+  t.ok(second.worn, 'an iterator wears out after its share of scans')
   logs.give(second)
+  const third = logs.take(2)
+  t.notEqual(third, second, 'and is not reused')
+  logs.give(third)
   await logs.release()
   t.equal(attached(), 0, 'release() closes every iterator, the retired one too')
 })
