@@ -38,6 +38,11 @@ export class KeyLookup {
   /** How lookups went: a complete scan, a crowded scan and getMany, getMany alone, and keys known absent by the bound. */
   readonly counts = { scanned: 0, crowded: 0, direct: 0, beyond: 0 }
 
+  /** `empty`: the sublevel is known to hold nothing (a new store): no read is needed to know the bound. */
+  constructor (empty = false) {
+    if (empty) this.#bound = null
+  }
+
   /** A key is being written to the sublevel (by a commit, or an upgrade's rewrite). */
   wrote (key: string): void {
     if (this.#bound === false) return

@@ -276,7 +276,8 @@ export class Storage {
     if (space === undefined) {
       // Only read through on a direct database (commits write its prefixed keys): a view does.
       const sublevel = this.#view('data-' + name) as unknown as Sublevel
-      space = { name, sublevel, prefix: this.#local('data-' + name), lookup: new KeyLookup() }
+      // A store that holds nothing yet: its bound is known without a read (every key is absent until written).
+      space = { name, sublevel, prefix: this.#local('data-' + name), lookup: new KeyLookup(this.#blank) }
       this.#spaces.set(name, space)
     }
     return space

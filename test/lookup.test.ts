@@ -169,3 +169,31 @@ test('Model: keys written after the bound was read are found again (the supersed
   t.deepEqual([await again.get('a'), await again.get('b'), await again.get('c')], [1, 3, 4], 'every value as last set')
   await again.close()
 })
+
+test('Model: a new store knows its bound without a read, and keys it wrote are found again', async (t) => {
+  const dir = await tempDir(t)
+  const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+  let boundReads = 0
+  const iterator = db.iterator.bind(db)
+  db.iterator = ((options?: { reverse?: boolean, limit?: number }) => {
+    if (options?.reverse === true && options.limit === 1) boundReads++
+    return iterator(options ?? {})
+  }) as typeof db.iterator
+  const model = new Model({ db })
+  await model.open()
+  // Separate commits: each after the first looks its keys up; the bound comes from what was written.
+  await model.set('b', 2)
+  await model.set('b', 3)
+  await model.set('c', 4)
+  await model.set('a', 5)
+  await model.set('a', 6)
+  t.equal(boundReads, 0, 'no read of the greatest stored key')
+  await model.close()
+  const log = await db.sublevel<string, Buffer>('log', { keyEncoding: 'utf8', valueEncoding: 'buffer' }).keys().all()
+  t.equal(log.length, 3, 'the log holds the last b, c and the last a: each superseded update was found and dropped')
+  const again = new Model({ db })
+  await again.open()
+  t.deepEqual([await again.get('a'), await again.get('b'), await again.get('c')], [6, 3, 4], 'every value as last set')
+  await again.close()
+  await db.close()
+})
