@@ -148,7 +148,8 @@ export class ReplicationStream extends Duplex {
     this.#sb = sb
     // pipeline(s, socket, s) alone puts ten 'close' listeners on a stream; leave room for the user's.
     this.setMaxListeners(32)
-    const wrapper = options.wrapper ?? 'msgpack'
+    // Only an absent option means the default: `null` or any other value is refused.
+    const wrapper = options.wrapper === undefined ? 'msgpack' : options.wrapper
     if (!Object.hasOwn(codecs, wrapper)) throw new TypeError(`Unknown wrapper ${String(wrapper)}: use 'msgpack' or 'json'`)
     this.#codec = codecs[wrapper]
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES

@@ -66,6 +66,7 @@ test('Model argument errors are TypeErrors', async (t) => {
   await rejects(t, model.get(null as never), TypeError, 'get needs a string key')
   await rejects(t, model.localUpdate(['k']), TypeError, 'a malformed change is refused locally')
   t.throws(() => model.createStream({ wrapper: 'xml' as never }), TypeError, 'unknown wrapper')
+  t.throws(() => model.createStream({ wrapper: null as never }), TypeError, 'a null wrapper is refused, not taken for the default')
   t.throws(() => model.createStream({ maxFrameBytes: 0 }), TypeError, 'bad maxFrameBytes')
 })
 
