@@ -68,8 +68,8 @@ export class Catalog {
   #high = 0
   #highWrite: Promise<void> | undefined
   #next = 0
-  /** Writes waiting for the next batch, by full key. */
-  #queue = new Map<string, { sublevel: Sublevel, key: string, value: Uint8Array }>()
+  /** Writes waiting for the next batch, by full key (no value: a delete). */
+  #queue = new Map<string, { sublevel: Sublevel, key: string, value: Uint8Array | undefined }>()
   /** The batch the queued writes will go in: its promise and how to settle it. */
   #batch: { promise: Promise<void>, settle: (err?: Error) => void } | undefined
   /** The batch being written, if any. */
@@ -175,6 +175,18 @@ export class Catalog {
     return entry
   }
 
+  /**
+   * Forget a document that was created and never opened (its open failed): nothing
+   * is stored under its number, which is not given again. Its record's delete
+   * goes with the next write batch.
+   */
+  remove (entry: CatalogEntry): void {
+    if (this.#entries.get(entry.name) !== entry) return
+    this.#entries.delete(entry.name)
+    this.#queue.set(this.#docs.prefix + entry.name, { sublevel: this.#docs, key: entry.name, value: undefined })
+    this.#schedule()
+  }
+
   /** Queue a document's record for the next write batch; resolves once written. */
   write (entry: CatalogEntry): Promise<void> {
     const clock = entry.clock === undefined ? null : Object.fromEntries(entry.clock)
@@ -235,6 +247,11 @@ export class Catalog {
   #put (sublevel: Sublevel, key: string, value: unknown): Promise<void> {
     // A record written twice before its batch goes out is written once, with its latest value.
     this.#queue.set(sublevel.prefix + key, { sublevel, key, value: pack(value) })
+    return this.#schedule()
+  }
+
+  /** The batch the queued writes go in, started if need be. */
+  #schedule (): Promise<void> {
     if (this.#batch === undefined) {
       let settle: (err?: Error) => void = () => {}
       const promise = new Promise<void>((resolve, reject) => { settle = (err) => { err === undefined ? resolve() : reject(err) } })
@@ -261,10 +278,13 @@ export class Catalog {
         if (this.#direct) {
           // Prefixed keys straight to the root: abstract-level's per-operation `sublevel` costs more than the write.
           const batch = root.batch()
-          for (const { sublevel, key, value } of ops) batch.put(sublevel.prefix + key, value)
+          for (const { sublevel, key, value } of ops) {
+            if (value === undefined) batch.del(sublevel.prefix + key)
+            else batch.put(sublevel.prefix + key, value)
+          }
           await batch.write()
         } else {
-          await root.batch(ops.map(({ sublevel, key, value }) => ({ type: 'put' as const, key, value, sublevel })))
+          await root.batch(ops.map(({ sublevel, key, value }) => value === undefined ? { type: 'del' as const, key, sublevel } : { type: 'put' as const, key, value, sublevel }))
         }
         group.settle()
       } catch (err) {

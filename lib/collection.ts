@@ -291,9 +291,15 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const found = entry
     // Holders of the closed instance release by name: their leases are this slot's now.
     const slot: Slot = { entry, opening: undefined as unknown as Promise<Doc>, doc: undefined, leases, off: undefined }
+    // Created by this call (nothing is stored under it until its open succeeds and it commits).
+    const created = found.fresh === true
     ;(slot as { opening: Promise<Doc> }).opening = this.#openDocument(slot, found)
-    // A failed open is forgotten, so that a later call tries again.
-    slot.opening.catch(() => { if (this.#open.get(name) === slot) this.#open.delete(name) })
+    // A failed open is forgotten, so that a later call tries again; a document it was creating
+    // is not left in the catalog (this runs before close() waits for the catalog's writes).
+    slot.opening.catch(() => {
+      if (this.#open.get(name) === slot) this.#open.delete(name)
+      if (created) catalog.remove(found)
+    })
     this.#open.set(name, slot)
     return slot
   }

@@ -7,7 +7,7 @@ import {
   Collection, Model, Value, createSecurity,
   type CollectionOptions, type DocumentOptionsResolver, type ScuttlebuttOptions, type Security
 } from '../lib/index.js'
-import { rejects, tempDir } from './helpers.js'
+import { rejects, tempDir, until } from './helpers.js'
 
 async function diskCollection (t: Test, options: Partial<CollectionOptions> = {}): Promise<Collection> {
   const c = new Collection({ db: await tempDir(t), ...options })
@@ -127,7 +127,8 @@ test('documentOptions: a result setting db or id, or not an object, rejects the 
   }
   answer = { tombstoneTTL: -1 }
   await rejects(t, c.doc('x', Model), TypeError, 'an option the type refuses is the type\'s TypeError')
-  t.deepEqual([c._catalog.get('x')?.dirty, c._clockOf('x')], [false, new Map()], 'and the document\'s record is as it was: not marked open, its clock known')
+  // It was being created: a failed creation leaves no record (not one marked open, with an unknown clock).
+  t.deepEqual([c._catalog.get('x'), c._clockOf('x'), c.names()], [undefined, new Map(), []], 'and the document it was creating left no record')
   const thrown = new RangeError('no options for you')
   answer = undefined
   const throwing = await diskCollection(t, { documentOptions: () => { throw thrown } })
@@ -141,6 +142,12 @@ test('documentOptions: a result setting db or id, or not an object, rejects the 
   const doc = await c.doc('x', Model)
   await doc.set('k', 1)
   t.equal(await doc.get('k'), 1, 'once the resolver answers well, the same document opens and works')
+  // A document that exists keeps its record through a failed open: not marked open, its clock known.
+  await doc.close()
+  t.ok(await until(() => c.opened.length === 0 && c._clockOf('x')?.size === 1), 'it closed, its clock recorded')
+  answer = { tombstoneTTL: -1 }
+  await rejects(t, c.doc('x', Model), TypeError, 'a failed open of an existing document')
+  t.deepEqual([c._catalog.get('x')?.dirty, c._clockOf('x')?.size, c.names()], [false, 1, ['x']], 'keeps its record as it was')
   // @ts-expect-error a result setting db does not compile either
   const typed: DocumentOptionsResolver = () => ({ db: 'elsewhere' })
   t.equal(typeof typed, 'function', '(checked by the compiler)')

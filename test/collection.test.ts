@@ -127,3 +127,41 @@ test('collection: a document with a replication stream of its own is never close
   await new Promise((resolve) => setTimeout(resolve, 10))
   t.equal(pinned.status, 'closed', 'closed once the stream is gone and it is idle')
 })
+
+test('collection: a document whose creation a close cut short is not left in the catalog', async (t) => {
+  const dir = await tempDir(t)
+  const c = new Collection({ db: dir })
+  await c.open()
+  await c.use('kept', async (doc: Model) => { await doc.set('k', 1) }, Model)
+  // The close begins while the new document opens: its open fails, and so does doc().
+  const creating = c.doc('cut-short', Model)
+  const closing = c.close()
+  await rejects(t, creating, Error, 'doc() rejects: the collection is closing')
+  await closing
+  const again = new Collection({ db: dir })
+  await again.open()
+  t.teardown(async () => { await again.close() })
+  t.deepEqual(again.names(), ['kept'], 'only the document that was written is listed')
+  t.equal(again.typeOf('cut-short'), undefined, 'the cut-short one has no record')
+  const doc = await again.doc('cut-short', Model)
+  await doc.set('k', 2)
+  t.deepEqual(again.names(), ['kept', 'cut-short'], 'and can be created again')
+})
+
+test('collection: a document whose open failed is forgotten, and a later call creates it anew', async (t) => {
+  // A type whose constructor refuses its options: nothing is opened or written.
+  let refuse = true
+  class Fussy extends Model {
+    constructor (options: ConstructorParameters<typeof Model>[0]) {
+      if (refuse) throw new TypeError('not today')
+      super(options)
+    }
+  }
+  const c = await collection(t, { types: { Fussy } })
+  await rejects(t, c.doc('f', 'Fussy'), TypeError, 'the open fails')
+  t.deepEqual(c.names(), [], 'no document is listed')
+  refuse = false
+  const doc = await c.doc('f', Fussy)
+  await doc.set('k', 1)
+  t.deepEqual(c.names(), ['f'], 'created on the next call')
+})
