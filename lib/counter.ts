@@ -1,3 +1,4 @@
+import { ScuttledbError, codes } from './errors.js'
 import type { Source, Update } from './protocol.js'
 import { Scuttlebutt, type ScuttlebuttEvents, type ScuttlebuttOptions } from './scuttlebutt.js'
 import type { DataSpace } from './storage.js'
@@ -44,10 +45,23 @@ export class Counter extends Scuttlebutt<CounterEvents> {
     await next
   }
 
-  /** The sum of every node's latest total. */
+  /**
+   * The sum of every node's latest total. Each node's total is a safe integer,
+   * but their sum may not be: then it rejects with SCUTTLEDB_INVALID_VALUE
+   * rather than resolve with a rounded number (`bigValue()` reads it exactly).
+   */
   async value (): Promise<number> {
-    let sum = 0
-    for await (const [, entry] of this._storage.iterate(this.#totals)) sum += (entry as [number, number])[1]
+    const sum = await this.bigValue()
+    if (sum > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new ScuttledbError(`The counter's value ${sum} is above Number.MAX_SAFE_INTEGER: read it with bigValue()`, codes.INVALID_VALUE)
+    }
+    return Number(sum)
+  }
+
+  /** The sum of every node's latest total, exactly, whatever its size. */
+  async bigValue (): Promise<bigint> {
+    let sum = 0n
+    for await (const [, entry] of this._storage.iterate(this.#totals)) sum += BigInt((entry as [number, number])[1])
     return sum
   }
 
