@@ -331,10 +331,23 @@ export class Collection extends EventEmitter<CollectionEvents> {
       await doc.close()
       throw error(codes.NOT_OPEN, 'The collection is closing')
     }
-    const onUpdate = (): void => { this.#changed(entry) }
+    // One change per document per tick, however many updates a commit announces: the new
+    // sequence number and the streams' notice go together, so a `done` never covers a
+    // change the streams have not heard of. Flushed at close, before the record is written.
+    let changed = false
+    const flush = (): void => {
+      if (!changed) return
+      changed = false
+      this.#changed(entry)
+    }
+    const onUpdate = (): void => {
+      if (changed) return
+      changed = true
+      queueMicrotask(flush)
+    }
     // 'commit' (emitted once the clock has moved) is the only word of an update that lost on
     // arrival (kept for the clock, and owed to peers all the same).
-    const onCommit = (): void => { queueMicrotask(onUpdate) }
+    const onCommit = onUpdate
     // A remote update the document refused (unverified, not a writer's, too far ahead): the sync goes on without it.
     const onRejected = (err: ScuttledbError): void => { this.emit('documentError', entry.name, err) }
     const onClose = (): void => { if (this.#open.get(entry.name) === slot) this.#evictInBackground(slot) }
@@ -344,6 +357,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
     lifecycle.on('rejected', onRejected)
     lifecycle.on('close', onClose)
     slot.off = () => {
+      flush()
       lifecycle.off('commit', onCommit)
       lifecycle.off('update', onUpdate)
       lifecycle.off('rejected', onRejected)

@@ -165,3 +165,30 @@ test('collection: a document whose open failed is forgotten, and a later call cr
   await doc.set('k', 1)
   t.deepEqual(c.names(), ['f'], 'created on the next call')
 })
+
+test('collection: a commit of many updates is one change: one sequence number, recorded when the document closes', async (t) => {
+  const dir = await tempDir(t)
+  const c = new Collection({ db: dir })
+  await c.open()
+  const doc = await c.doc('many', Model)
+  await doc.set('first', 0)
+  await new Promise((resolve) => setImmediate(resolve))
+  const before = c._catalog.seq
+  t.equal(c._catalog.get('many')?.seq, before, 'the first change took the latest number')
+  await doc.batch(Array.from({ length: 100 }, (_, i) => ({ type: 'put' as const, key: `k${i}`, value: i })))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(c._catalog.seq, before + 1, 'a batch of 100 updates took one number, not 100')
+  t.equal(c._catalog.get('many')?.seq, before + 1, 'the document holds it')
+  // Changed, then closed at once: the record written at close carries the change's number.
+  const last = doc.batch([{ type: 'put', key: 'late', value: 1 }])
+  await doc.close()
+  await last
+  const changed = c._catalog.get('many')?.seq as number
+  t.ok(changed > before + 1, 'the change made while closing took a new number')
+  await c.close()
+  const again = new Collection({ db: dir })
+  await again.open()
+  t.teardown(async () => { await again.close() })
+  t.equal(again._catalog.get('many')?.seq, changed, 'the record on disk has the number of the last change')
+  t.deepEqual(await (await again.doc('many', Model)).get('late'), 1, 'and the change itself')
+})
