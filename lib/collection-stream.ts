@@ -87,11 +87,14 @@ export class CollectionStream extends Duplex {
   #syncSent = false
   #syncReceived = false
   /**
-   * A document this peer sent updates of could not be opened, so they were not
-   * stored: from then on nothing is recorded of what the peer sent (a record
-   * past them would keep the next sync from asking for them again).
+   * Something the peer sent or holds was not taken for now: a document that
+   * could not be opened, an update too far ahead of the clock, a document of a
+   * type not registered here. From then on nothing is recorded of what the peer
+   * sent (a record past it would keep the next sync from comparing it again).
    */
   #dropped = false
+  /** What the peer's entries cost this stream so far (see `maxPeerEntryBytes`). */
+  #entryBytes = 0
   #finalCallback: Callback | undefined
   readonly #closed: Promise<void>
   /** Counts of messages and updates each way. */
@@ -264,6 +267,14 @@ export class CollectionStream extends Duplex {
   }
 
   async #onEntries (entries: DocEntry[]): Promise<void> {
+    // What the stream holds per name the peer announces is bounded: a peer cannot fill the heap.
+    for (const entry of entries) {
+      if (this.#peerTypes.has(entry.name)) continue
+      this.#entryBytes += entryCost(entry)
+      if (this.#entryBytes > this.#collection._maxPeerEntryBytes) {
+        throw error(codes.OVERLOADED, `The peer announced documents past maxPeerEntryBytes (${this.#collection._maxPeerEntryBytes})`)
+      }
+    }
     const modes = entries.map((e) => this.#outbox.mode(e.name))
     const resolved: Access[] = modes.some((m) => m instanceof Promise) ? await Promise.all(modes) : modes as Access[]
     const replies: DocEntry[] = []
@@ -306,6 +317,8 @@ export class CollectionStream extends Duplex {
     const type = this.#collection.typeOf(name)
     if (type !== undefined && type !== peer.type) return { name, type, clock: new Map(), accepts: false }
     if (type === undefined && !this.#collection._hasType(peer.type)) {
+      // Taken once the type is registered: until then nothing is recorded of what the peer sent.
+      this.#dropped = true
       this.#collection._documentError(name, error(codes.UNKNOWN_TYPE, `Document ${name} is a ${peer.type} at the peer, a type not registered here`))
       return { name, type: peer.type, clock: new Map(), accepts: false }
     }
@@ -361,8 +374,10 @@ export class CollectionStream extends Duplex {
           this.#settleOne(name, entry, gen)
           continue
         }
-        ;(doc as Doc)._receive(update, bytes, undefined, (err) => {
+        ;(doc as Doc)._receive(update, bytes, this, (err, _update, rejected) => {
           if (err !== null) this.#abort(err)
+          // Refused for now, not for good: the next sync must compare this document again.
+          if (rejected?.code === codes.CLOCK_SKEW) this.#dropped = true
           this.#settleOne(name, entry, gen)
         })
       }
@@ -442,4 +457,12 @@ export class CollectionStream extends Duplex {
     this.#collection._reject(err)
     this.#abort(err)
   }
+}
+
+/**
+ * About what the stream keeps per document a peer announces (its name, type,
+ * clock, and the state of both directions), in bytes: see `maxPeerEntryBytes`.
+ */
+export function entryCost (entry: DocEntry): number {
+  return 512 + 2 * entry.name.length + entry.type.length + 96 * entry.clock.size
 }

@@ -37,6 +37,14 @@ export interface CollectionOptions {
   maxOpen?: number
   /** Who may see and write which document. Default: every peer may read and write everything. */
   access?: AccessResolver
+  /**
+   * What one stream may hold of the documents its peer announces (names, types,
+   * clocks), in bytes, about 512 plus twice the name's length plus 96 per clock
+   * entry each: past it the stream closes with SCUTTLEDB_OVERLOADED, so that a
+   * hostile peer cannot fill the heap. Default 128 MiB (about 240,000 documents
+   * of short names); raise it to sync more documents from one peer in one stream.
+   */
+  maxPeerEntryBytes?: number
   /** Passed to every document (see ScuttlebuttOptions). */
   sync?: boolean
   maxClockSkew?: number

@@ -28,6 +28,9 @@ export type { AnyDocument, DocumentType, Access, AccessResolver, CollectionOptio
 
 const BUILT_IN: Record<string, DocumentType> = { Model, Events, Value, Counter }
 
+/** The default of `maxPeerEntryBytes`. */
+const DEFAULT_MAX_PEER_ENTRY_BYTES = 128 * 1024 * 1024
+
 
 /** One open (or opening) document. */
 interface Slot {
@@ -51,6 +54,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
   readonly #types = new Map<string, DocumentType>()
   readonly #defaultType: string
   readonly #maxOpen: number
+  readonly #maxPeerEntryBytes: number
   readonly #access: AccessResolver
   /** What every document is opened with besides `db` and `id` (validated once). */
   readonly #documentDefaults: DocumentDefaults
@@ -76,7 +80,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
   constructor (options: CollectionOptions) {
     super()
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
-    const { db, types = {}, defaultType = 'Model', maxOpen = 1000, access = () => 'write' } = options
+    const { db, types = {}, defaultType = 'Model', maxOpen = 1000, access = () => 'write', maxPeerEntryBytes = DEFAULT_MAX_PEER_ENTRY_BYTES } = options
     if (typeof db !== 'string' && (db === null || typeof db !== 'object')) throw new TypeError('options.db must be a path or an abstract-level database')
     for (const [name, type] of Object.entries({ ...BUILT_IN, ...types })) {
       if (typeof type !== 'function' || !(type.prototype instanceof Scuttlebutt)) throw new TypeError(`types.${name} must be a Scuttlebutt subclass`)
@@ -85,6 +89,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
     if (!this.#types.has(defaultType)) throw new TypeError(`defaultType ${defaultType} is not a registered type`)
     if (!(Number.isInteger(maxOpen) && maxOpen > 0)) throw new TypeError('options.maxOpen must be a positive integer')
     if (typeof access !== 'function') throw new TypeError('options.access must be a function')
+    if (!(Number.isSafeInteger(maxPeerEntryBytes) && maxPeerEntryBytes > 0)) throw new TypeError('options.maxPeerEntryBytes must be a positive integer')
+    this.#maxPeerEntryBytes = maxPeerEntryBytes
     this.#documentDefaults = documentDefaults(options)
     this.#options = options
     this.#defaultType = defaultType
@@ -436,6 +442,11 @@ export class Collection extends EventEmitter<CollectionEvents> {
     } finally {
       if (this.#closing.get(entry.name) === settled) this.#closing.delete(entry.name)
     }
+  }
+
+  /** @internal What one stream may hold of its peer's announced documents (`maxPeerEntryBytes`). */
+  get _maxPeerEntryBytes (): number {
+    return this.#maxPeerEntryBytes
   }
 
   /** @internal The catalog (open collections only). */

@@ -54,6 +54,7 @@ export const codes = {
   /**
    * A listener's connections together hold `maxBufferedBytes` of partial frames:
    * the connection that would take the most was closed, keeping nothing of its unfinished frame.
+   * Also a collection stream whose peer announced documents past `maxPeerEntryBytes`.
    */
   OVERLOADED: 'SCUTTLEDB_OVERLOADED'
 } as const

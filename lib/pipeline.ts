@@ -8,8 +8,8 @@ import { Transaction } from './transaction.js'
 import type { ScuttlebuttStats, Security } from './scuttlebutt.js'
 import { AheadVerifier, type Pre } from './verify-ahead.js'
 
-/** Called once an update is committed, dropped as old, or rejected. */
-export type Done = (err: Error | null, update?: Update, rejected?: boolean) => void
+/** Called once an update is committed, dropped as old, or rejected (`rejected`: the error it was refused with). */
+export type Done = (err: Error | null, update?: Update, rejected?: ScuttledbError) => void
 
 /** One queued update (local or remote). */
 export interface Pending {
@@ -21,7 +21,8 @@ export interface Pending {
   group?: object
   /** Instead of an update: work that writes on its own, with no commit in flight (purges). */
   task?: () => Promise<void>
-  origin: ReplicationStream | undefined
+  /** The stream it came from (a replication or collection stream): live updates are not sent back to it. */
+  origin: object | undefined
   done: Done | undefined
 }
 
@@ -79,6 +80,8 @@ export class UpdatePipeline {
   #queue: Pending[] = []
   #pumping: Promise<void> | undefined
   #roomWaiters: Array<() => void> = []
+  /** Per origin stream and source, the earliest update refused as too far ahead (see `#holdBack`). */
+  readonly #held = new WeakMap<object, Map<Source, number>>()
   /** A commit whose write failed and whose outcome could not be read back yet. */
   #uncertain: Prepared | undefined
   /** How many queued items are tasks: without any, taking a batch needs no scan of the queue. */
@@ -269,9 +272,10 @@ export class UpdatePipeline {
         return
       }
       const reason = typeof verdict === 'string' ? verdict : 'bad signature'
-      this.#reject(error(codes.UNVERIFIED, `Update rejected: ${reason}`, { update: item.update }))
+      const err = error(codes.UNVERIFIED, `Update rejected: ${reason}`, { update: item.update })
+      this.#reject(err)
       this.#emit('unverified', item.update, reason)
-      item.done?.(null, undefined, true)
+      item.done?.(null, undefined, err)
     })
     return kept
   }
@@ -313,9 +317,14 @@ export class UpdatePipeline {
           ts = item.update[1]
         }
       } else {
-        if (ts > wall + skew) {
-          this.#reject(error(codes.CLOCK_SKEW, `Update timestamp ${ts} is too far ahead of the local clock`, { update: item.update }))
-          item.done?.(null, undefined, true)
+        const ahead = ts > wall + skew
+        if (ahead || this.#heldBack(item, latestOf)) {
+          const err = ahead
+            ? error(codes.CLOCK_SKEW, `Update timestamp ${ts} is too far ahead of the local clock`, { update: item.update })
+            : error(codes.CLOCK_SKEW, `Update ${ts} of ${source} held back: an earlier update of that source from the same peer was too far ahead`, { update: item.update })
+          if (ahead) this.#holdBack(item)
+          this.#reject(err)
+          item.done?.(null, undefined, err)
           continue
         }
         if (this.#old(item, latestOf)) continue
@@ -323,8 +332,9 @@ export class UpdatePipeline {
           try {
             item.bytes = pack(item.update)
           } catch (err) {
-            this.#reject(error(codes.INVALID_MESSAGE, 'Update cannot be encoded', { cause: err as Error, update: item.update }))
-            item.done?.(null, undefined, true)
+            const refused = error(codes.INVALID_MESSAGE, 'Update cannot be encoded', { cause: err as Error, update: item.update })
+            this.#reject(refused)
+            item.done?.(null, undefined, refused)
             continue
           }
         }
@@ -392,6 +402,35 @@ export class UpdatePipeline {
       throw err
     }
     return prepared
+  }
+
+  /**
+   * A remote update refused as too far ahead is sent again only if the clock
+   * stays below it (a later sync asks from the clock): so none of its source's
+   * later updates from the same stream may be taken while it is missing. Per
+   * stream, per source, the earliest refused timestamp.
+   */
+  #holdBack (item: Pending): void {
+    if (item.origin === undefined) return
+    let held = this.#held.get(item.origin)
+    if (held === undefined) {
+      held = new Map()
+      this.#held.set(item.origin, held)
+    }
+    const [, ts, source] = item.update
+    const earlier = held.get(source)
+    if (earlier === undefined || ts < earlier) held.set(source, ts)
+  }
+
+  /** True when `item` would be taken past an update of its source that its stream brought too far ahead, still missing here. */
+  #heldBack (item: Pending, latestOf: (source: Source) => number | undefined): boolean {
+    if (item.origin === undefined) return false
+    const [, ts, source] = item.update
+    const held = this.#held.get(item.origin)?.get(source)
+    if (held === undefined || ts <= held) return false
+    // It arrived meanwhile (from another peer): nothing is skipped any more.
+    if ((latestOf(source) ?? 0) >= held) return false
+    return true
   }
 
   /** Drop a remote update that is not newer than what this node holds (not an error). */

@@ -591,7 +591,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    * @internal Accept a shape-checked remote update from a stream. `done` is
    * called once it is committed, dropped as old, or rejected.
    */
-  _receive (update: Update, bytes: Uint8Array | undefined, origin: ReplicationStream | undefined, done: Done): void {
+  _receive (update: Update, bytes: Uint8Array | undefined, origin: object | undefined, done: Done): void {
     if (this.#status !== 'open') {
       done(error(codes.NOT_OPEN, 'The instance is closing'))
       return

@@ -17,7 +17,7 @@ export interface Replicator {
   _cursor: (known: Clock) => HistoryCursor
   _validChange: (change: unknown) => boolean
   _jsonChange: (change: unknown) => unknown
-  _receive: (update: Update, bytes: Uint8Array | undefined, origin: ReplicationStream, done: (err: Error | null, update?: Update, rejected?: boolean) => void) => void
+  _receive: (update: Update, bytes: Uint8Array | undefined, origin: ReplicationStream, done: (err: Error | null, update?: Update, rejected?: ScuttledbError) => void) => void
   _room: () => Promise<void> | undefined
   _peerClaims: (clock: Clock) => void
   _forgottenCopy: () => Clock

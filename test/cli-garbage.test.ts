@@ -77,3 +77,11 @@ test('garbage on every port: the node logs it, drops that connection and keeps s
   t.deepEqual(status.peers.map((p) => p.state), ['synced'], 'only the healthy peer is left connected')
   t.equal(await a.stop(), 0, 'the node shuts down cleanly afterwards')
 })
+
+test('an HTTP/1.0 request is served like an HTTP/1.1 one (docs/cli.md, Limits and timeouts)', async (t) => {
+  const a = await startNode(t, [])
+  await http(a.http, 'PUT', '/kv/old-client', 'hello')
+  const reply = await sendAndWaitClose(Number(new URL(a.http).port), 'GET /kv/old-client HTTP/1.0\r\nHost: x\r\n\r\n')
+  t.match(reply, /^HTTP\/1\.[01] 200 /, 'answered 200')
+  t.equal(reply.slice(reply.indexOf('\r\n\r\n') + 4).trim(), '"hello"', 'with the value as JSON')
+})

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream'
 import type { Test } from 'tape'
 import { MemoryLevel } from 'memory-level'
 import { Collection, type CollectionOptions, type CollectionStream } from '../lib/index.js'
+import { pack } from '../lib/msgpack.js'
 
 /** An open collection on memory-level (or the given db), closed when the test ends. */
 export async function memoryCollection (t: Test, options: Partial<CollectionOptions> = {}): Promise<Collection> {
@@ -59,4 +60,13 @@ export function differences (a: Awaited<ReturnType<typeof snapshot>>, b: Awaited
 /** `differences()` of two collections, reading every document. */
 export async function divergent (x: Collection, y: Collection): Promise<string[]> {
   return differences(await snapshot(x), await snapshot(y))
+}
+
+/** One msgpack frame, as the codec writes it. */
+export function frame (value: unknown): Buffer {
+  const body = Buffer.from(pack(value))
+  const out = Buffer.alloc(4 + body.length)
+  out.writeUInt32BE(body.length, 0)
+  body.copy(out, 4)
+  return out
 }

@@ -1,19 +1,9 @@
 import test from 'tape'
 import { once } from 'node:events'
 import { Model, codes, seededRandom, type Collection, type CollectionStream } from '../lib/index.js'
-import { pack } from '../lib/msgpack.js'
 import { COLLECTION_PROTOCOL } from '../lib/collection-protocol.js'
-import { linkCollections, memoryCollection } from './collection-helpers.js'
+import { frame, linkCollections, memoryCollection } from './collection-helpers.js'
 import { until } from './helpers.js'
-
-/** One msgpack frame, as the codec writes it. */
-function frame (value: unknown): Buffer {
-  const body = Buffer.from(pack(value))
-  const out = Buffer.alloc(4 + body.length)
-  out.writeUInt32BE(body.length, 0)
-  body.copy(out, 4)
-  return out
-}
 
 const hello = frame({ t: 'hello', p: COLLECTION_PROTOCOL, id: 'EVIL', epoch: 'E', seq: 0 })
 const update = frame([['k', 'v'], Date.now(), 'EVIL'])
@@ -99,4 +89,27 @@ test('collection hostile input: seeded random frames never crash the process or 
   }
   t.equal(c.size, 0, `nothing was stored (seed ${seed}, ${refused} refused)`)
   t.ok(refused > 0, 'malformed frames were refused')
+})
+
+test('collection hostile input: a peer announcing documents past maxPeerEntryBytes is closed with SCUTTLEDB_OVERLOADED, nothing created, the others go on', async (t) => {
+  const c = await memoryCollection(t, { maxPeerEntryBytes: 64 * 1024 })
+  const peer = await memoryCollection(t)
+  await (await c.doc('kept', Model)).set('k', 1)
+  const link = linkCollections(c, peer)
+  await link.synced
+  // Well-formed entries of new names, each frame far below maxFrameBytes: only the budget stops them.
+  const docs = (from: number): Buffer => frame({ t: 'docs', d: Array.from({ length: 64 }, (_, i) => [`n-${from + i}-${'x'.repeat(500)}`, 'Model', {}, true]) })
+  const rejected: string[] = []
+  c.on('rejected', (err: Error & { code?: string }) => { rejected.push(err.code ?? '') })
+  const within = c.createStream()
+  within.resume()
+  within.write(Buffer.concat([hello, frame({ t: 'want', since: 0 }), docs(0)]))
+  t.ok(await until(() => within.counts.messagesReceived >= 3), 'entries within the budget are taken')
+  t.equal(within.destroyed, false, 'and the stream stays open')
+  within.destroy()
+  t.equal(await refusal(c, Buffer.concat([hello, frame({ t: 'want', since: 0 }), ...Array.from({ length: 64 }, (_, i) => docs(i * 64))])), codes.OVERLOADED, 'past the budget: SCUTTLEDB_OVERLOADED')
+  t.deepEqual(rejected, [codes.OVERLOADED], 'reported as rejected')
+  t.deepEqual(c.names(), ['kept'], 'no document was created')
+  await (await c.doc('kept', Model)).set('after', true)
+  t.ok(await until(async () => await (await peer.doc('kept', Model)).get('after') === true), 'the honest peer still replicates')
 })

@@ -1,8 +1,7 @@
 import test, { type Test } from 'tape'
-import { pack } from '../lib/msgpack.js'
 import { once } from 'node:events'
 import { Collection, Model, authenticatePeer, codes, connect, generateKeys, listen, type Access, type CollectionOptions, type CollectionStream, type Connection } from '../lib/index.js'
-import { differences, divergent, linkCollections, memoryCollection, quiet, snapshot } from './collection-helpers.js'
+import { differences, divergent, frame, linkCollections, memoryCollection, quiet, snapshot } from './collection-helpers.js'
 import { tempDir, until } from './helpers.js'
 
 async function diskCollection (t: Test, options: Partial<CollectionOptions> = {}): Promise<Collection> {
@@ -111,15 +110,6 @@ test('collection access over TCP: the resolver sees the id the peer proved in th
   t.equal(client.has('other'), false, 'and not the hidden one')
   t.equal(await (await server.doc('alice/outbox', Model)).get('sent'), 1, 'her own document was accepted')
 })
-
-/** One msgpack frame, as the codec writes it. */
-function frame (value: unknown): Buffer {
-  const body = Buffer.from(pack(value))
-  const out = Buffer.alloc(4 + body.length)
-  out.writeUInt32BE(body.length, 0)
-  body.copy(out, 4)
-  return out
-}
 
 test('collection access: an asynchronous resolver is obeyed like a synchronous one', async (t) => {
   const server = await memoryCollection(t, { access: async (peer, name) => { await new Promise((resolve) => setTimeout(resolve, 1)); return rules(peer, name) } })

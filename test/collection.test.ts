@@ -41,6 +41,9 @@ test('collection: a type is refused when the name holds another type, or is not 
   }
   await rejects(t, c.doc('', Model), TypeError, 'an empty name is a TypeError')
   t.throws(() => new Collection({ db: new MemoryLevel(), maxOpen: 0 }), TypeError, 'maxOpen must be positive')
+  for (const bad of [0, -1, 1.5, Infinity, '1024']) {
+    t.throws(() => new Collection({ db: new MemoryLevel(), maxPeerEntryBytes: bad as number }), /maxPeerEntryBytes must be a positive integer/, `maxPeerEntryBytes ${String(bad)} is a TypeError`)
+  }
 })
 
 test('collection: the type and data of each document survive a reopen on disk', async (t) => {
