@@ -82,6 +82,8 @@ export class UpdatePipeline {
   #roomWaiters: Array<() => void> = []
   /** Per origin stream and source, the earliest update refused as too far ahead (see `#holdBack`). */
   readonly #held = new WeakMap<object, Map<Source, number>>()
+  /** Something was ever held back: until then the per-update check costs nothing. */
+  #holding = false
   /** A commit whose write failed and whose outcome could not be read back yet. */
   #uncertain: Prepared | undefined
   /** How many queued items are tasks: without any, taking a batch needs no scan of the queue. */
@@ -412,6 +414,7 @@ export class UpdatePipeline {
    */
   #holdBack (item: Pending): void {
     if (item.origin === undefined) return
+    this.#holding = true
     let held = this.#held.get(item.origin)
     if (held === undefined) {
       held = new Map()
@@ -424,7 +427,7 @@ export class UpdatePipeline {
 
   /** True when `item` would be taken past an update of its source that its stream brought too far ahead, still missing here. */
   #heldBack (item: Pending, latestOf: (source: Source) => number | undefined): boolean {
-    if (item.origin === undefined) return false
+    if (!this.#holding || item.origin === undefined) return false
     const [, ts, source] = item.update
     const held = this.#held.get(item.origin)?.get(source)
     if (held === undefined || ts <= held) return false
