@@ -5,6 +5,7 @@ import { codes, error, ScuttledbError } from './errors.js'
 import { parseUpdate, type Clock, type Header, type Source, type Update } from './protocol.js'
 import { encodeMessage, parseCollectionMessage, type CollectionMessage, type DocEntry } from './collection-protocol.js'
 import { CollectionOutbox } from './collection-outbox.js'
+import { SkewResync } from './skew-resync.js'
 import type { Collection } from './collection.js'
 import type { Access, Doc } from './collection-types.js'
 import { checkBufferAccount, type SyncProgress } from './stream-options.js'
@@ -93,6 +94,8 @@ export class CollectionStream extends Duplex {
    * sent (a record past it would keep the next sync from comparing it again).
    */
   #dropped = false
+  /** Closes the stream once updates refused as too far ahead are within the skew (lib/skew-resync.ts). */
+  readonly #resync = new SkewResync(() => { this.#abort(error(codes.CLOCK_SKEW, 'Closed to sync again: updates refused as too far ahead of the clock are within maxClockSkew now')) })
   /** What the peer's entries cost this stream so far (see `maxPeerEntryBytes`). */
   #entryBytes = 0
   #finalCallback: Callback | undefined
@@ -200,6 +203,7 @@ export class CollectionStream extends Duplex {
 
   override _destroy (err: Error | null, callback: Callback): void {
     this.#finalCallback = undefined
+    this.#resync.stop()
     this.#decoder.dispose()
     this.#inboundRoom?.()
     this.#outbox.close().then(() => { callback(err) }, () => { callback(err) })
@@ -377,7 +381,10 @@ export class CollectionStream extends Duplex {
         ;(doc as Doc)._receive(update, bytes, this, (err, _update, rejected) => {
           if (err !== null) this.#abort(err)
           // Refused for now, not for good: the next sync must compare this document again.
-          if (rejected?.code === codes.CLOCK_SKEW) this.#dropped = true
+          if (rejected?.code === codes.CLOCK_SKEW) {
+            this.#dropped = true
+            if (!this.destroyed) this.#resync.refused((doc as Doc)._aheadBy((rejected.update as Update)[1]))
+          }
           this.#settleOne(name, entry, gen)
         })
       }

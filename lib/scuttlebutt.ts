@@ -681,6 +681,11 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     this._emitLifecycle('unsendable', err)
   }
 
+  /** @internal How many ms the timestamp `ts` is from being within `maxClockSkew` of the clock (<= 0: it is). */
+  _aheadBy (ts: number): number {
+    return ts - (this.#hlc.wall() + this.#options.maxClockSkew)
+  }
+
   /** @internal Resolves when the commit queue has room; undefined when it has room now. */
   _room (): Promise<void> | undefined {
     return this.#pipeline?.room()

@@ -1,5 +1,6 @@
 import { Duplex, type Readable } from 'stream'
 import { codes, error, ScuttledbError } from './errors.js'
+import { SkewResync } from './skew-resync.js'
 import { DEFAULT_MAX_FRAME_BYTES, codecs, jsonCodec, type Codec, type Decoder } from './codec.js'
 import type { HistoryCursor } from './history.js'
 import type { Scuttlebutt } from './scuttlebutt.js'
@@ -19,6 +20,7 @@ export interface Replicator {
   _jsonChange: (change: unknown) => unknown
   _receive: (update: Update, bytes: Uint8Array | undefined, origin: ReplicationStream, done: (err: Error | null, update?: Update, rejected?: ScuttledbError) => void) => void
   _room: () => Promise<void> | undefined
+  _aheadBy: (ts: number) => number
   _peerClaims: (clock: Clock) => void
   _forgottenCopy: () => Clock
   _admit: (peerClock: Clock, peerForgot: Clock) => ScuttledbError | undefined
@@ -137,6 +139,8 @@ export class ReplicationStream extends Duplex {
   #resolveClosed: () => void = () => {}
   #cleanedUp = false
   #cleanupTimer: ReturnType<typeof setTimeout> | undefined
+  /** Closes the stream once updates refused as too far ahead are within the skew (lib/skew-resync.ts). */
+  readonly #resync = new SkewResync(() => { this.#abort(error(codes.CLOCK_SKEW, 'Closed to sync again: updates refused as too far ahead of the clock are within maxClockSkew now')) })
 
   /** Use `Scuttlebutt#createStream()`. */
   constructor (sb: Scuttlebutt, options?: StreamOptions)
@@ -254,6 +258,7 @@ export class ReplicationStream extends Duplex {
   override _destroy (err: Error | null, callback: Callback): void {
     this.#output = 'ended'
     this.#input = 'ended'
+    this.#resync.stop()
     this.#decoder.dispose()
     this.#finalCallback = undefined
     const closing = this.#outbox.close()
@@ -403,21 +408,22 @@ export class ReplicationStream extends Duplex {
   readonly #onUnsendable = (err: ScuttledbError): void => { this.#sb._unsendable(err) }
 
   /** One callback for every update received before SYNC (no closure per update). */
-  readonly #onHistorySettled = (err: Error | null): void => {
+  readonly #onHistorySettled = (err: Error | null, _update?: Update, rejected?: ScuttledbError): void => {
     this.#historyPending--
-    this.#settled(err)
+    this.#settled(err, rejected)
     if (this.#historyPending === 0 && this.#input === 'settling') this.#toInput('synced')
     this.#finishInput()
   }
 
-  readonly #onLiveSettled = (err: Error | null): void => {
+  readonly #onLiveSettled = (err: Error | null, _update?: Update, rejected?: ScuttledbError): void => {
     this.#livePending--
-    this.#settled(err)
+    this.#settled(err, rejected)
     this.#finishInput()
   }
 
-  #settled (err: Error | null): void {
+  #settled (err: Error | null, rejected: ScuttledbError | undefined): void {
     if (err !== null) this.#abort(err)
+    if (rejected?.code === codes.CLOCK_SKEW && !this.destroyed) this.#resync.refused(this.#sb._aheadBy((rejected.update as Update)[1]))
     const settled = this.#progress.received - this.#historyPending - this.#livePending
     if (!this.#progress.syncReceived && settled % PROGRESS_EVERY === 0) this.emit('progress', this.progress)
   }
