@@ -177,3 +177,18 @@ test('progress on a terminal is one redrawn bar line; elsewhere plain lines, at 
   t.equal(plain, 'syncing p: received 0, sent 1,000\nsyncing p: received 0, sent 3,000\n', 'plain lines, throttled')
   t.end()
 })
+
+test('HTTP API: a body over the limit is answered 413, also while the client is still sending it (not a reset)', async (t) => {
+  const node = await startNode(t)
+  const json = { 'content-type': 'application/json' }
+  const statuses: Array<number | string> = []
+  for (let i = 0; i < 20; i++) {
+    // Declared too large (answered before the body is read), and chunked (found too large while reading).
+    const declared = await fetch(`${node.http}/kv/big`, { method: 'PUT', headers: json, body: `"${'x'.repeat(2 * 1024 * 1024)}"` }).then((r) => r.status, (err: Error) => err.message)
+    const body = new ReadableStream({ start (c) { c.enqueue(new TextEncoder().encode(`"${'y'.repeat(2 * 1024 * 1024)}"`)); c.close() } })
+    const chunked = await fetch(`${node.http}/kv/big`, { method: 'PUT', headers: json, body, duplex: 'half' } as RequestInit).then((r) => r.status, (err: Error) => err.message)
+    statuses.push(declared, chunked)
+  }
+  t.deepEqual([...new Set(statuses)], [413], 'every answer is 413 (40 requests)')
+  t.equal(await node.stop(), 0, 'exits 0')
+})

@@ -70,6 +70,37 @@ export function intParam (q: Map<string, string>, name: string, fallback: number
   return Number(text)
 }
 
+/** The most of a refused body read and dropped so that its client gets the answer (past it, the connection is cut). */
+const MAX_DISCARD = 4 * 1024 * 1024
+
+/**
+ * Read and drop the rest of a refused body before it is answered: a client still
+ * sending when the connection closes would lose the answer to a reset. One that
+ * sends more than MAX_DISCARD (declared or not) is answered at once instead.
+ */
+async function discard (req: http.IncomingMessage, over: number): Promise<void> {
+  if (req.readableEnded || over > MAX_DISCARD) return
+  let dropped = over
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      for (const event of ['end', 'close', 'error']) req.off(event, done)
+      req.off('data', onData)
+      resolve()
+    }
+    const onData = (chunk: Buffer): void => {
+      dropped += chunk.length
+      if (dropped > MAX_DISCARD) done()
+    }
+    req.on('data', onData)
+    req.once('end', done)
+    req.once('close', done)
+    req.once('error', done)
+    req.resume()
+  })
+  // Whatever still comes is dropped as it arrives (the connection closes after the answer).
+  req.resume()
+}
+
 async function readJson (req: http.IncomingMessage, max: number): Promise<unknown> {
   // Only JSON is stored as JSON: text/plain taken as JSON would store what the client did not mean.
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
@@ -79,15 +110,31 @@ async function readJson (req: http.IncomingMessage, max: number): Promise<unknow
   }
   const declared = Number(req.headers['content-length'] ?? 0)
   if (declared > max) {
-    req.resume()
+    await discard(req, declared - max)
     throw new HttpError(413, httpCodes.BODY_TOO_LARGE, `The body is larger than ${max} bytes`, { connection: 'close' })
   }
   const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > max) throw new HttpError(413, httpCodes.BODY_TOO_LARGE, `The body is larger than ${max} bytes`, { connection: 'close' })
-    chunks.push(chunk)
+  // Not `for await`: leaving that loop early destroys the request, and its client loses the answer.
+  const size = await new Promise<number>((resolve, reject) => {
+    let read = 0
+    const onData = (chunk: Buffer): void => {
+      read += chunk.length
+      if (read > max) {
+        req.off('data', onData)
+        req.off('end', onEnd)
+        resolve(read)
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = (): void => { resolve(read) }
+    req.on('data', onData)
+    req.once('end', onEnd)
+    req.once('error', reject)
+  })
+  if (size > max) {
+    await discard(req, size - max)
+    throw new HttpError(413, httpCodes.BODY_TOO_LARGE, `The body is larger than ${max} bytes`, { connection: 'close' })
   }
   const text = Buffer.concat(chunks).toString('utf8')
   let value: unknown
