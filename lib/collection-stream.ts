@@ -96,6 +96,8 @@ export class CollectionStream extends Duplex {
   #dropped = false
   /** Closes the stream once updates refused as too far ahead are within the skew (lib/skew-resync.ts). */
   readonly #resync = new SkewResync(() => { this.#abort(error(codes.CLOCK_SKEW, 'Closed to sync again: updates refused as too far ahead of the clock are within maxClockSkew now')) })
+  /** Documents of which this stream brought an update too far ahead: it takes no more of them (see #onUpdates). */
+  readonly #skewed = new Set<string>()
   /** What the peer's entries cost this stream so far (see `maxPeerEntryBytes`). */
   #entryBytes = 0
   #finalCallback: Callback | undefined
@@ -374,7 +376,9 @@ export class CollectionStream extends Duplex {
           this.#fail(error(codes.INVALID_MESSAGE, `Invalid change for document ${name}`, { update }))
         }
         // Once refused, nothing more of the run is stored (the stream is closed: nothing is recorded either).
-        if (refused) {
+        // A document with an update too far ahead takes nothing more from this stream (its instance,
+        // which holds back that source's later updates, may have been closed and opened again).
+        if (refused || this.#skewed.has(name)) {
           this.#settleOne(name, entry, gen)
           continue
         }
@@ -383,6 +387,7 @@ export class CollectionStream extends Duplex {
           // Refused for now, not for good: the next sync must compare this document again.
           if (rejected?.code === codes.CLOCK_SKEW) {
             this.#dropped = true
+            this.#skewed.add(name)
             if (!this.destroyed) this.#resync.refused((doc as Doc)._aheadBy((rejected.update as Update)[1]))
           }
           this.#settleOne(name, entry, gen)

@@ -7,6 +7,7 @@ import { FORMAT_VERSION, Storage, type Commit, type DataSpace, type Database } f
 import { upgradeStorage } from './upgrade.js'
 import { ReplicationStream, type StreamOptions } from './stream.js'
 import { checkStreamOptions } from './stream-options.js'
+import type { StreamContext } from './net/target.js'
 import { HybridClock, type WallClock } from './timestamp.js'
 import type { Transaction } from './transaction.js'
 import { UpdatePipeline, type Done, type Pending, type PipelineHost } from './pipeline.js'
@@ -415,11 +416,14 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     return security === undefined ? unsigned : [...unsigned, security.sign(unsigned)]
   }
 
-  /** Create a replication stream (a Duplex) for one peer connection. */
-  createStream (options: StreamOptions = {}): ReplicationStream {
+  /**
+   * Create a replication stream (a Duplex) for one peer connection. `context`:
+   * what the transport knows of the peer (`peer`, the id it proved).
+   */
+  createStream (options: StreamOptions = {}, context: StreamContext = {}): ReplicationStream {
     checkStreamOptions(options)
     this.#assertOpen()
-    const stream = new ReplicationStream(this, options)
+    const stream = new ReplicationStream(this, options, context)
     this.#streams.add(stream)
     return stream
   }

@@ -1,6 +1,7 @@
 import { Duplex, type Readable } from 'stream'
 import { codes, error, ScuttledbError } from './errors.js'
 import { SkewResync } from './skew-resync.js'
+import type { StreamContext } from './net/target.js'
 import { DEFAULT_MAX_FRAME_BYTES, codecs, jsonCodec, type Codec, type Decoder } from './codec.js'
 import type { HistoryCursor } from './history.js'
 import type { Scuttlebutt } from './scuttlebutt.js'
@@ -139,17 +140,20 @@ export class ReplicationStream extends Duplex {
   #resolveClosed: () => void = () => {}
   #cleanedUp = false
   #cleanupTimer: ReturnType<typeof setTimeout> | undefined
+  /** The peer proved its id in the connection's handshake: its header's claim of this node's clock is heeded. */
+  readonly #provenPeer: boolean
   /** Closes the stream once updates refused as too far ahead are within the skew (lib/skew-resync.ts). */
   readonly #resync = new SkewResync(() => { this.#abort(error(codes.CLOCK_SKEW, 'Closed to sync again: updates refused as too far ahead of the clock are within maxClockSkew now')) })
 
   /** Use `Scuttlebutt#createStream()`. */
-  constructor (sb: Scuttlebutt, options?: StreamOptions)
+  constructor (sb: Scuttlebutt, options?: StreamOptions, context?: StreamContext)
   /** @internal */
-  constructor (sb: Replicator, options?: StreamOptions)
-  constructor (sb: Replicator, options: StreamOptions = {}) {
+  constructor (sb: Replicator, options?: StreamOptions, context?: StreamContext)
+  constructor (sb: Replicator, options: StreamOptions = {}, context: StreamContext = {}) {
     super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 })
     this.options = options
     this.#sb = sb
+    this.#provenPeer = context?.peer !== undefined
     // pipeline(s, socket, s) alone puts ten 'close' listeners on a stream; leave room for the user's.
     this.setMaxListeners(32)
     // Only an absent option means the default: `null` or any other value is refused.
@@ -370,7 +374,9 @@ export class ReplicationStream extends Duplex {
       // A peer behind a forgotten delete (or ahead of this node's) must not replicate: see _admit.
       const refusal = this.#sb._admit(message.clock, message.forgot)
       if (refusal !== undefined) throw refusal
-      this.#sb._peerClaims(message.clock)
+      // Only a proven peer's claim: an anonymous header could lift this node's stamps to the
+      // edge of every peer's maxClockSkew, and peers a little behind would refuse its writes.
+      if (this.#provenPeer) this.#sb._peerClaims(message.clock)
       // Never lower what is known: a re-read after an overflow must stay in per-source order.
       for (const [source, ts] of message.clock) this.#outbox.held(ts, source)
       this.emit('header', message.header)

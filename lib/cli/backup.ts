@@ -94,9 +94,12 @@ export async function importCommand (args: string[], term: Terminal): Promise<nu
   await readBackup(createReadStream(file), (h) => {
     if (h.storageFormat > FORMAT_VERSION) throw error(codes.UNSUPPORTED_FORMAT, `The backup has storage format ${h.storageFormat}; this version reads up to ${FORMAT_VERSION}`)
   }, () => {})
-  await mkdir(dir, { recursive: true })
+  // Written beside, renamed into place once whole: a kill part way leaves DIR as it was
+  // (absent or empty), never a database that opens with some of the records.
+  const partial = `${dir.replace(/[/\\]+$/, '')}.importing-${process.pid}-${Date.now().toString(36)}`
+  await mkdir(partial, { recursive: true })
   try {
-    const db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    const db = new Level<Buffer, Buffer>(partial, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
     await db.open()
     let ops: Array<{ type: 'put', key: Buffer, value: Buffer }> = []
     const { header, count } = await readBackup(createReadStream(file), () => {}, async (key, value) => {
@@ -110,13 +113,15 @@ export async function importCommand (args: string[], term: Terminal): Promise<nu
     // Same id: no local write until it has synced with a peer (backup-format.ts RESTORE_MARK).
     else await meta.put(RESTORE_MARK, header.created)
     await db.close()
-    const model = await openModel(dir)
+    const model = await openModel(partial)
     const id = model.id
     await model.close()
+    // An empty DIR is replaced (rename takes the place of an empty directory).
+    await rename(partial, dir)
     term.stdout.write(`imported ${count} records into ${dir}: id ${id}${id === header.id ? ' (kept: it accepts writes once synced with a peer)' : ` (new; was ${header.id})`}\n`)
     return 0
   } catch (err) {
-    await rm(dir, { recursive: true, force: true })
+    await rm(partial, { recursive: true, force: true })
     throw err
   }
 }
