@@ -6,23 +6,28 @@ import { Events, codes, type ScuttledbError } from '../lib/index.js'
 import { memoryModel, link, allHistory, until, sleep, rejects, frame, captureUncaught, stalledLink } from './helpers.js'
 
 
-test('a peer claiming a later clock for this node never makes a local write vanish', async (t) => {
-  const a = await memoryModel(t)
-  const s = a.createStream()
-  s.resume()
-  const ahead = Date.now() + 30_000
-  s.write(Buffer.concat([frame({ id: 'PEER', clock: { [a.id]: ahead } }), frame('SYNC')]))
-  const writes = [a.set('k', 'v'), a.set('j', 'w')]
-  await Promise.all(writes)
-  await once(s, 'sync')
-  await a.set('after', 1)
-  t.equal(await a.get('k'), 'v', 'the write made while the merge was queued is stored')
-  t.equal(await a.get('after'), 1, 'a later write is stored')
-  const own = (await allHistory(a)).map((u) => (u as [unknown, number])[1])
-  t.equal(a.clock[a.id], Math.max(...own), 'this node\'s clock entry is its own latest write, not the peer\'s claim')
-  t.ok(Math.max(...own) > ahead, 'a write after the claim is stamped above it (peers would drop it otherwise)')
-  s.destroy()
-})
+for (const proven of [true, false]) {
+  test(`a ${proven ? 'proven' : 'anonymous'} peer claiming a later clock for this node never makes a local write vanish${proven ? '' : ', and does not lift its stamps'}`, async (t) => {
+    const a = await memoryModel(t)
+    // What a transport passes once the peer proved its id in the handshake.
+    const s = proven ? a.createStream({}, { peer: 'PEER' }) : a.createStream()
+    s.resume()
+    const ahead = Date.now() + 30_000
+    s.write(Buffer.concat([frame({ id: 'PEER', clock: { [a.id]: ahead } }), frame('SYNC')]))
+    const writes = [a.set('k', 'v'), a.set('j', 'w')]
+    await Promise.all(writes)
+    await once(s, 'sync')
+    await a.set('after', 1)
+    t.equal(await a.get('k'), 'v', 'the write made while the merge was queued is stored')
+    t.equal(await a.get('after'), 1, 'a later write is stored')
+    const own = (await allHistory(a)).map((u) => (u as [unknown, number])[1])
+    t.equal(a.clock[a.id], Math.max(...own), 'this node\'s clock entry is its own latest write, not the peer\'s claim')
+    if (proven) t.ok(Math.max(...own) > ahead, 'a write after the claim is stamped above it (that peer would drop it otherwise)')
+    // docs/security.md: a liar's header only changes what is sent to the liar (docs/protocol.md).
+    else t.ok(Math.max(...own) < ahead, 'an anonymous claim does not lift this node\'s stamps (docs/protocol.md)')
+    s.destroy()
+  })
+}
 
 test('a hostile deeply nested JSON change is rejected without crashing or failing other writes', async (t) => {
   const a = await memoryModel(t)
