@@ -352,7 +352,13 @@ export class ScuttledbNode {
       view?.update(peer, p)
     })
     connection.once('synced', () => {
-      if (this.#restoring) {
+      // Only a peer that holds writes of this node's id can have what the restore lacks: a
+      // sync with one that never had any (a new node, a browser) must not lift the mark.
+      const holdsOwn = connection.streams.some((stream) => stream.peer?.clock[this.model.id] !== undefined)
+      if (this.#restoring && !holdsOwn) {
+        this.#options.log(`restored database synced with ${peer}, which holds none of this node's writes: local writes stay refused until a peer that does has synced (or --accept-restore)`)
+      }
+      if (this.#restoring && holdsOwn) {
         this.#restoring = false
         clearRestore(this.model).then(() => { this.#options.log(`restored database synced with ${peer}: writes accepted`) },
           (err: unknown) => { this.#options.log(`restored database: cannot clear the restore mark: ${describe(err as Error)}`) })
