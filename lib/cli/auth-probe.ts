@@ -33,7 +33,10 @@ export const probeAuthRequired: Handshake = async (socket, side) => {
 async function firstFrame (socket: Duplex): Promise<Buffer | undefined> {
   return await new Promise((resolve) => {
     let buffer = Buffer.alloc(0)
+    let finished = false
     const finish = (frame: Buffer | undefined): void => {
+      if (finished) return
+      finished = true
       socket.off('readable', onReadable)
       socket.off('end', onEnd)
       socket.off('close', onEnd)
@@ -57,5 +60,7 @@ async function firstFrame (socket: Duplex): Promise<Buffer | undefined> {
     socket.on('close', onEnd)
     socket.on('error', onEnd)
     onReadable()
+    // Ended or gone before we listened (the peer hung up during the exchange): no event will come.
+    if (socket.readableEnded || socket.destroyed) finish(undefined)
   })
 }

@@ -8,6 +8,11 @@ import type { KeyPair } from '../security/keys.js'
 import { AddressBook, MAX_ENTRIES, ownEntry, parseAddress, toWire } from './address-book.js'
 import { exchangeAsClient, exchangeAsServer, type PexMessage } from './peer-exchange.js'
 
+/** How long an address whose dial failed is not dialed again, under any id. */
+const DEAD_ADDRESS_MS = 60_000
+/** The most failed addresses remembered. */
+const MAX_DEAD_ADDRESSES = 1024
+
 /** Default number of outgoing connections to discovered peers. */
 export const DEFAULT_MAX_PEERS = 6
 /** Default ms between two rotations of a discovered connection. */
@@ -88,6 +93,8 @@ export class PeerDiscovery {
   /** The id each authenticated socket proved. */
   readonly #proven = new WeakMap<Duplex, Source>()
   readonly #discovered = new Map<Source, Discovered>()
+  /** Addresses whose dial failed, with when (see #candidate). */
+  readonly #deadAddresses = new Map<string, number>()
   readonly #seeds: Set<string>
   /** The peer last rotated out: not picked again at once. */
   #rotatedOut: Source | undefined
@@ -213,9 +220,17 @@ export class PeerDiscovery {
     }
   }
 
-  /** A peer worth dialing: not this node, not connected either way, not dialed already, not a --peer, not just rotated out. */
+  /**
+   * A peer worth dialing: not this node, not connected either way, not dialed
+   * already, not a --peer, not just rotated out; and not at an address being
+   * dialed now or found dead within DEAD_ADDRESS_MS (ids are invented for free:
+   * many naming one address must not make this node dial it over and over).
+   */
   #candidate (id: Source, address: string): boolean {
-    return id !== this.#options.self && !this.#connected.has(id) && !this.#discovered.has(id) && !this.#seeds.has(address) && id !== this.#rotatedOut
+    if (id === this.#options.self || this.#connected.has(id) || this.#discovered.has(id) || this.#seeds.has(address) || id === this.#rotatedOut) return false
+    for (const d of this.#discovered.values()) if (d.address === address) return false
+    const dead = this.#deadAddresses.get(address)
+    return dead === undefined || Date.now() - dead > DEAD_ADDRESS_MS
   }
 
   #dialDiscovered (id: Source, address: string): void {
@@ -235,10 +250,23 @@ export class PeerDiscovery {
       // A dead or refusing address is forgotten until its owner says something newer; a duplicate is not dead.
       if (!entry.retired && !hasCode(err, netCodes.PEX_DUPLICATE)) {
         this.book.markDead(id)
+        this.#markAddressDead(address)
         if (err !== undefined) this.#options.log(`discovered peer ${address} dropped: ${err.message}`)
       }
       if (!this.#stopped) queueMicrotask(() => { this.#fill() })
     })
+  }
+
+  /** An address that failed is not dialed again, under any id, for DEAD_ADDRESS_MS. */
+  #markAddressDead (address: string): void {
+    const now = Date.now()
+    if (this.#deadAddresses.size >= MAX_DEAD_ADDRESSES) {
+      for (const [a, at] of this.#deadAddresses) if (now - at > DEAD_ADDRESS_MS) this.#deadAddresses.delete(a)
+      // Still full: the oldest mark goes (a Map keeps insertion order).
+      if (this.#deadAddresses.size >= MAX_DEAD_ADDRESSES) this.#deadAddresses.delete(this.#deadAddresses.keys().next().value as string)
+    }
+    this.#deadAddresses.delete(address)
+    this.#deadAddresses.set(address, now)
   }
 
   /** Replace the oldest discovered connection, when another known peer could take its place. */
