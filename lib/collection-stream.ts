@@ -274,8 +274,8 @@ export class CollectionStream extends Duplex {
 
   async #onEntries (entries: DocEntry[]): Promise<void> {
     // What the stream holds per name the peer announces is bounded: a peer cannot fill the heap.
+    // Every entry is charged, a name's second one too: an honest peer sends one per name and stream.
     for (const entry of entries) {
-      if (this.#peerTypes.has(entry.name)) continue
       this.#entryBytes += entryCost(entry)
       if (this.#entryBytes > this.#collection._maxPeerEntryBytes) {
         throw error(codes.OVERLOADED, `The peer announced documents past maxPeerEntryBytes (${this.#collection._maxPeerEntryBytes})`)
@@ -362,7 +362,8 @@ export class CollectionStream extends Duplex {
     entry.pending += updates.length
     gen.pending += updates.length
     this.#pendingUpdates += updates.length
-    const known = this.#outbox.known(name)
+    // A document that took an update too far ahead takes none of these: nothing of them is kept.
+    const known = this.#skewed.has(name) ? new Map<Source, number>() : this.#outbox.known(name)
     for (const [[, ts, source]] of updates) {
       // The peer holds what it sends: never send it back.
       if (!((known.get(source) ?? 0) >= ts)) known.set(source, ts)
