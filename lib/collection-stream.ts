@@ -476,6 +476,6 @@ export class CollectionStream extends Duplex {
  * About what the stream keeps per document a peer announces (its name, type,
  * clock, and the state of both directions), in bytes: see `maxPeerEntryBytes`.
  */
-export function entryCost (entry: DocEntry): number {
+function entryCost (entry: DocEntry): number {
   return 512 + 2 * entry.name.length + entry.type.length + 96 * entry.clock.size
 }

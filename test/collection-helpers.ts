@@ -4,6 +4,7 @@ import type { Test } from 'tape'
 import { MemoryLevel } from 'memory-level'
 import { Collection, type CollectionOptions, type CollectionStream } from '../lib/index.js'
 import { pack } from '../lib/msgpack.js'
+import { COLLECTION_PROTOCOL } from '../lib/collection-protocol.js'
 
 /** An open collection on memory-level (or the given db), closed when the test ends. */
 export async function memoryCollection (t: Test, options: Partial<CollectionOptions> = {}): Promise<Collection> {
@@ -69,4 +70,20 @@ export function frame (value: unknown): Buffer {
   out.writeUInt32BE(body.length, 0)
   body.copy(out, 4)
   return out
+}
+
+/**
+ * A collection stream fed by a hand-written peer: hello, want, and one docs
+ * entry for `name` (accepting updates or not). `code()` is the code of the
+ * error it closed with, if any.
+ */
+export function scriptedPeer (c: Collection, name: string, accepts: boolean): { stream: CollectionStream, code: () => string | undefined } {
+  const stream = c.createStream()
+  stream.resume()
+  let code: string | undefined
+  stream.on('error', (err: Error & { code?: string }) => { code = err.code })
+  stream.write(frame({ t: 'hello', p: COLLECTION_PROTOCOL, id: 'EVIL', epoch: 'E', seq: 0 }))
+  stream.write(frame({ t: 'want', since: 0 }))
+  stream.write(frame({ t: 'docs', d: [[name, 'Model', {}, accepts]] }))
+  return { stream, code: () => code }
 }

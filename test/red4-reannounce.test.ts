@@ -1,7 +1,6 @@
 import test from 'tape'
-import { codes, type CollectionStream } from '../lib/index.js'
-import { COLLECTION_PROTOCOL } from '../lib/collection-protocol.js'
-import { frame, memoryCollection } from './collection-helpers.js'
+import { codes } from '../lib/index.js'
+import { frame, memoryCollection, scriptedPeer } from './collection-helpers.js'
 import { until } from './helpers.js'
 
 // README/docs: a peer's `docs` entries may cost a stream at most maxPeerEntryBytes
@@ -14,13 +13,7 @@ import { until } from './helpers.js'
 
 test('re-announcing a document with clocks of new sources is charged against maxPeerEntryBytes', async (t) => {
   const c = await memoryCollection(t, { maxPeerEntryBytes: 64 * 1024 })
-  const stream: CollectionStream = c.createStream()
-  stream.resume()
-  let code: string | undefined
-  stream.on('error', (err: Error & { code?: string }) => { code = err.code })
-  stream.write(frame({ t: 'hello', p: COLLECTION_PROTOCOL, id: 'EVIL', epoch: 'E', seq: 0 }))
-  stream.write(frame({ t: 'want', since: 0 }))
-  stream.write(frame({ t: 'docs', d: [['a', 'Model', {}, false]] }))
+  const { stream, code } = scriptedPeer(c, 'a', false)
   // 100 messages x 64 entries (all of 'a') x 100 new sources: 640,000 clock sources,
   // ~61 MB at entryCost's 96 bytes each, against a budget of 64 KiB.
   const gc = (globalThis as { gc?: () => void }).gc
@@ -39,6 +32,6 @@ test('re-announcing a document with clocks of new sources is charged against max
   gc?.()
   t.comment(`heap grew by ${Math.round((process.memoryUsage().heapUsed - before) / 1e6)} MB (run with --expose-gc for a precise figure)`)
   t.ok(await until(() => stream.destroyed, 2000), `the stream closed (after ${source} clock sources announced for one name)`)
-  t.equal(code, codes.OVERLOADED, 'with SCUTTLEDB_OVERLOADED')
+  t.equal(code(), codes.OVERLOADED, 'with SCUTTLEDB_OVERLOADED')
   stream.destroy()
 })
