@@ -54,6 +54,6 @@ defineGroup('reopen', {
   goal: 'reopen with --reopen-keys (1,000,000) updates >= 0.5x the rate of 1,000 updates (open time within 2x)'
 })
 register('reopen', `reopen (${REOPEN_SMALL} updates)`, async () =>
-  await inChild('scuttledbReopen', { n: REOPEN_SMALL, name: `reopen (${REOPEN_SMALL} updates)` }))
+  await inChild('scuttledbReopen', { n: REOPEN_SMALL, name: `reopen (${REOPEN_SMALL} updates)`, settle: true }))
 register('reopen', 'reopen (--reopen-keys updates)', async ({ sizes }) =>
-  await inChild('scuttledbReopen', { n: sizes.reopenKeys, name: 'reopen (--reopen-keys updates)' }))
+  await inChild('scuttledbReopen', { n: sizes.reopenKeys, name: 'reopen (--reopen-keys updates)', settle: true }))
