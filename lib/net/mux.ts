@@ -3,6 +3,7 @@ import { concat, copy, latin1, readUInt32BE, writeUInt32BE } from '../bytes.js'
 import type { ReplicationStream, StreamOptions } from '../stream.js'
 import { authRequiredFrame } from './auth-required.js'
 import { netCodes, netError, type NetError } from './errors.js'
+import { codes, error } from '../errors.js'
 import type { DocumentResolver } from './target.js'
 
 /**
@@ -35,6 +36,12 @@ export const WINDOW = 256 * 1024
 const MAX_DATA = 64 * 1024
 /** Largest OPEN name or RESET reason, in bytes. */
 const MAX_NAME = 1024
+/**
+ * Bytes of output the peer has not read that a multiplexer may queue. DATA stops at
+ * the socket's backpressure, but control frames (a RESET answering each OPEN, CREDIT)
+ * are pushed regardless: a peer that keeps asking and never reads is dropped here.
+ */
+const MAX_QUEUED_OUTPUT = 4 * 1024 * 1024
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 const text = new TextEncoder()
@@ -227,6 +234,9 @@ export class Multiplexer extends Duplex {
     if (payload !== undefined) frame.set(payload, HEADER_BYTES)
     this.#ping?.refresh()
     if (!this.push(frame)) this.#blocked = true
+    if (this.readableLength > MAX_QUEUED_OUTPUT) {
+      this.destroy(error(codes.OVERLOADED, `The peer has not read ${this.readableLength} bytes of this connection's output`))
+    }
   }
 
   /** Send what the channels' streams have, within credit, round-robin, until the socket pushes back. */
