@@ -61,7 +61,11 @@ export class Counter extends Scuttlebutt<CounterEvents> {
   /** The sum of every node's latest total, exactly, whatever its size. */
   async bigValue (): Promise<bigint> {
     let sum = 0n
-    for await (const [, entry] of this._storage.iterate(this.#totals)) sum += BigInt((entry as [number, number])[1])
+    try {
+      for await (const [, entry] of this._storage.iterate(this.#totals)) sum += BigInt((entry as [number, number])[1])
+    } catch (err) {
+      throw this._readError(err)
+    }
     return sum
   }
 

@@ -255,9 +255,15 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
    * ranges with `batch()`.
    */
   async clear (): Promise<void> {
-    const operations: Array<ModelOperation<T>> = []
-    for await (const key of this.keys()) operations.push({ type: 'del', key } as ModelOperation<T>)
-    await this.batch(operations)
+    // A task, as Counter#increment: it reads before it writes, and a clear() called
+    // before close() must still commit (close() waits for it).
+    await this._task(async ({ storage, submitAll }) => {
+      const changes: unknown[] = []
+      for await (const records of storage.iteratePages(this.#keys, {})) {
+        for (const [key, entry] of records) if (!isTombstone(entry as Entry)) changes.push([key, null])
+      }
+      await submitAll(changes, true)
+    })
   }
 
   /** Delete `key` (a tombstone that replicates); resolves once durable. */
@@ -270,10 +276,14 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
   async get<K extends ModelKey<T>> (key: K): Promise<ModelStored<T, K> | undefined> {
     assertKey(key)
     const storage = this._storage
-    const entry = await storage.get(this.#keys, key) as Entry | undefined
-    if (entry === undefined || isTombstone(entry)) return undefined
-    const bytes = await storage.readUpdate(entry[1], entry[0])
-    return (bytes === undefined ? undefined : valueOf(bytes) ?? undefined) as ModelStored<T, K> | undefined
+    try {
+      const entry = await storage.get(this.#keys, key) as Entry | undefined
+      if (entry === undefined || isTombstone(entry)) return undefined
+      const bytes = await storage.readUpdate(entry[1], entry[0])
+      return (bytes === undefined ? undefined : valueOf(bytes) ?? undefined) as ModelStored<T, K> | undefined
+    } catch (err) {
+      throw this._readError(err)
+    }
   }
 
   /** True when `key` holds a value. */
@@ -292,6 +302,14 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
   }
 
   async * #entries (range: KeyRange): AsyncGenerator<ModelEntry<T>> {
+    try {
+      yield * this.#read(range)
+    } catch (err) {
+      throw this._readError(err)
+    }
+  }
+
+  async * #read (range: KeyRange): AsyncGenerator<ModelEntry<T>> {
     const { limit = Infinity, ...given } = range
     if (limit <= 0) return
     // Only the bounds given: abstract-level reads { gt: undefined } as a bound (and found nothing).

@@ -83,6 +83,8 @@ export interface TaskScope {
   readonly storage: Storage
   /** Make a local update, as `localUpdate()`. */
   submit: (change: unknown) => Promise<Update>
+  /** @internal Several local changes in one atomic commit (`_submitAll`); `shell` as there. */
+  submitAll: (changes: unknown[], shell?: boolean) => Promise<Update[]>
 }
 
 /** Where an instance is in its life: `open()` and `close()` move it forward, never back. */
@@ -292,7 +294,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   async * #history (known: Clock): AsyncGenerator<Update> {
     const cursor = this._cursor(known)
     try {
-      for (let entry = await cursor.next(); entry !== undefined; entry = await cursor.next()) {
+      for (let entry = await this.#read(cursor.next()); entry !== undefined; entry = await this.#read(cursor.next())) {
         yield unpack(entry.bytes) as Update
       }
     } finally {
@@ -340,7 +342,8 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     const storage = this.#storage as Storage
     const scope: TaskScope = {
       storage,
-      submit: (change) => this.#enqueue(this.#localItem(change, false, false, true))
+      submit: (change) => this.#enqueue(this.#localItem(change, false, false, true)),
+      submitAll: (changes, shell = false) => this.#submitAll(changes, shell, true)
     }
     const running = Promise.resolve().then(async () => await work(scope))
     const settled = running.then(() => {}, () => {})
@@ -356,9 +359,13 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
    * committed updates, in order.
    */
   protected _submitAll (changes: unknown[], shell = false): Promise<Update[]> {
-    this.#assertOpen()
+    return this.#submitAll(changes, shell, false)
+  }
+
+  #submitAll (changes: unknown[], shell: boolean, inTask: boolean): Promise<Update[]> {
+    if (!(inTask && this.#status === 'closing')) this.#assertOpen()
     for (const change of changes) this.#checkChange(change, shell)
-    const items = changes.map((change) => this.#localItem(change, shell, true))
+    const items = changes.map((change) => this.#localItem(change, shell, true, inTask))
     if (items.length === 0) return Promise.resolve([])
     return new Promise<Update[]>((resolve, reject) => {
       let left = items.length
@@ -545,11 +552,29 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   }
 
   /**
+   * @internal What a read begun while open rejects with: once `close()` was called, the
+   * store's own error (the database or iterator closed under the read, LEVEL_*_NOT_OPEN)
+   * is SCUTTLEDB_NOT_OPEN, as every call made after close() is refused.
+   */
+  _readError (err: unknown): unknown {
+    if (this.#status === 'open' || (err as { code?: unknown } | null)?.code === codes.NOT_OPEN) return err
+    return error(codes.NOT_OPEN, 'The instance was closed during the read', { cause: err as Error })
+  }
+
+  /**
    * @internal Open without reading the database: the caller knows nothing was
    * ever written to it (a collection's new document). Before open() only.
    */
   _assumeBlank (): void {
     if (this.#opening === undefined) this.#assumedBlank = true
+  }
+
+  async #read<T> (read: Promise<T>): Promise<T> {
+    try {
+      return await read
+    } catch (err) {
+      throw this._readError(err)
+    }
   }
 
   /** @internal A history cursor against a peer's clock. */

@@ -45,10 +45,14 @@ export class Value<T = Json> extends Scuttlebutt<ValueEvents<T>> {
   /** The current value, or undefined before any was set. */
   async get (): Promise<T | undefined> {
     const storage = this._storage
-    const entry = await storage.get(this.#data, KEY) as Entry | undefined
-    if (entry === undefined) return undefined
-    const bytes = await storage.readUpdate(entry[1], entry[0])
-    return bytes === undefined ? undefined : (unpack(bytes) as Update<T>)[0]
+    try {
+      const entry = await storage.get(this.#data, KEY) as Entry | undefined
+      if (entry === undefined) return undefined
+      const bytes = await storage.readUpdate(entry[1], entry[0])
+      return bytes === undefined ? undefined : (unpack(bytes) as Update<T>)[0]
+    } catch (err) {
+      throw this._readError(err)
+    }
   }
 
   /** The current value (for JSON snapshots: `await value.toJSON()`). */
