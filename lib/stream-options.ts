@@ -1,7 +1,8 @@
 import type { BufferAccount } from './buffer-budget.js'
 import type { WrapperName } from './codec.js'
 import { invalidValue } from './errors.js'
-import { holdsBinary, valueProblem } from './value-domain.js'
+import { pack, unpack } from './msgpack.js'
+import { MAX_DEPTH, holdsBinary, valueProblem } from './value-domain.js'
 
 /** Options of `createStream()`. */
 export interface StreamOptions {
@@ -93,4 +94,22 @@ export function checkBufferAccount (account: unknown): void {
   if (given !== undefined && (typeof given?.reserve !== 'function' || typeof given.release !== 'function')) {
     throw new TypeError('Stream option bufferAccount must be a BufferAccount (BufferBudget#open())')
   }
+}
+
+/**
+ * The `meta` a header carries: read once, as the bytes it encodes to, and checked again as
+ * decoded (as a local change is): a getter or a Proxy may give the encoder another value
+ * than `checkStreamOptions` saw (NaN, undefined, a Date, a BigInt msgpackr cannot encode).
+ */
+export function snapshotMeta (meta: unknown, json: boolean): unknown {
+  let copy: unknown
+  try {
+    copy = unpack(pack(meta))
+  } catch {
+    throw invalidValue('Stream option meta cannot be encoded (it changed after it was checked)')
+  }
+  const problem = valueProblem(copy, MAX_DEPTH, true)
+  if (problem !== undefined) throw invalidValue(`Stream option meta may not hold ${problem} (it changed while it was encoded)`)
+  if (json && holdsBinary(copy)) throw invalidValue('Stream option meta holds binary, which a JSON stream cannot carry (it changed while it was encoded)')
+  return copy
 }

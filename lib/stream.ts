@@ -7,7 +7,7 @@ import type { HistoryCursor } from './history.js'
 import type { Scuttlebutt } from './scuttlebutt.js'
 import { Outbox, type Outgoing } from './outbox.js'
 import { SYNC, parseControl, parseUpdate, type Clock, type Header, type Update } from './protocol.js'
-import type { StreamOptions, SyncProgress } from './stream-options.js'
+import { snapshotMeta, type StreamOptions, type SyncProgress } from './stream-options.js'
 import { authRequired } from './net/auth-required.js'
 
 export type { StreamOptions, SyncProgress } from './stream-options.js'
@@ -162,6 +162,7 @@ export class ReplicationStream extends Duplex {
     this.#codec = codecs[wrapper]
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     if (!(Number.isInteger(maxFrameBytes) && maxFrameBytes > 0)) throw new TypeError('maxFrameBytes must be a positive integer')
+    const meta = options.meta === undefined ? undefined : snapshotMeta(options.meta, wrapper === 'json')
     this.#decoder = this.#codec.decoder(maxFrameBytes, options.bufferAccount)
     this.#maxFrameBytes = maxFrameBytes
     this.#outbox = new Outbox((known) => sb._cursor(known))
@@ -187,7 +188,7 @@ export class ReplicationStream extends Duplex {
 
     if (this.#sends || options.sendClock === true) {
       const header: Header = { id: sb.id, clock: Object.fromEntries(sb._clockCopy()) }
-      if (options.meta !== undefined) header.meta = options.meta
+      if (meta !== undefined) header.meta = meta
       const forgot = sb._forgottenCopy()
       if (forgot.size > 0) header.forgot = Object.fromEntries(forgot)
       this.push(this.#codec.encode(header))
