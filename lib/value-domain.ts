@@ -17,6 +17,9 @@ export type Json = null | boolean | number | string | Uint8Array | Json[] | { [k
 /** How deeply a value may nest arrays and objects: far beyond real data, far below the stack's limit. */
 export const MAX_DEPTH = 256
 
+/** What `valueProblem` says of a value nested deeper than it may be. */
+const DEPTH_PROBLEM = `nesting deeper than ${MAX_DEPTH} levels`
+
 /**
  * The values scuttledb stores and replicates: what both wire formats (msgpack
  * and the original's JSON) and storage carry exactly.
@@ -65,6 +68,8 @@ export function valueProblem (value: unknown, depth = MAX_DEPTH, decoded = false
 export function elementsProblem (shell: unknown[]): string | undefined {
   for (let i = 0; i < shell.length; i++) {
     const problem = valueProblem(shell[i], MAX_DEPTH - 1)
+    // The shell is the change's first level: a value inside it has one level less.
+    if (problem === DEPTH_PROBLEM) return `nesting deeper than ${MAX_DEPTH - 1} levels in a value (its change, one level more, may nest ${MAX_DEPTH})`
     if (problem !== undefined) return problem
   }
   return undefined
@@ -81,7 +86,7 @@ function objectProblem (value: object, depth: number, decoded: boolean): string 
     // Subclasses other than Buffer (none in practice) would come back as a Buffer: still bytes.
     return undefined
   }
-  if (depth === 0) return `nesting deeper than ${MAX_DEPTH} levels`
+  if (depth === 0) return DEPTH_PROBLEM
   if (Array.isArray(value)) {
     // Both wire formats carry an array's elements only: a subclass or a named
     // property would read back as a different value.
