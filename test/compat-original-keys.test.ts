@@ -80,3 +80,28 @@ test('only the original\'s wire is lenient: a number key on a msgpack stream sti
   t.equal(await db.get('5'), undefined, 'nothing stored')
   await db.set(5 as never, 'x').then(() => t.fail('set(5) resolved'), (err) => { t.ok(err instanceof TypeError, 'a local set(5) is still a TypeError') })
 })
+
+// docs/protocol.md, "Newline JSON": what the original does with the name __proto__.
+test('the original refuses a Model key __proto__ (its invalid event) and takes the keys after it', async (t) => {
+  const db = await memoryModel(t)
+  await db.set('a', 1)
+  await db.set('__proto__', 'p')
+  await db.set('b', 2)
+  const o = new OModel()
+  const invalid: string[] = []
+  o.on('invalid', (err: Error) => invalid.push(err.message))
+  const link = await replicate(db, o)
+  t.teardown(link.end)
+  t.deepEqual(link.errors, [], 'no error on the scuttledb side')
+  t.ok(await until(() => o.get('b') === 2), 'the key after it arrives')
+  t.equal(o.get('a'), 1, 'and the one before it')
+  t.deepEqual(invalid, ['"__proto__" is illegal property name'], 'the original reports the __proto__ key invalid')
+  t.notOk(Object.prototype.hasOwnProperty.call(o.store, '__proto__'), 'and does not store it')
+  t.equal(await db.get('__proto__'), 'p', 'scuttledb keeps it')
+})
+
+test('the original Events throws on an update named __proto__ (in a stream, its data handler throws)', (t) => {
+  const o = new OEvents() as unknown as { _update: (update: unknown[]) => unknown }
+  t.throws(() => o._update([['__proto__', 1], Date.now(), 'a-source']), /push is not a function/, 'applying it throws')
+  t.end()
+})
