@@ -34,6 +34,9 @@ export const MIN_RSA_BITS = 2048
 /** RSA keys above this are refused: a hostile peer could otherwise make every verification arbitrarily slow. */
 export const MAX_RSA_BITS = 8192
 
+/** RSA public exponents must be below this (65537, 3 and 17 are far below); it bounds the cost of one verification. */
+export const MAX_RSA_EXPONENT = 2n ** 32n
+
 /** The fixed 12-byte SPKI DER prefix of every Ed25519 public key (RFC 8410); the raw key follows. */
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 
@@ -97,8 +100,10 @@ export function checkPublicKey (publicKey: KeyObject): PublicKeyInfo {
       throw securityError(securityCodes.INVALID_KEY, `RSA keys must have ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits, not ${modulusLength}`)
     }
     // e = 1 makes every message its own signature; an even e is not a valid RSA key.
-    if (publicExponent < 3n || publicExponent % 2n === 0n) {
-      throw securityError(securityCodes.INVALID_KEY, 'RSA public exponent must be odd and at least 3')
+    // A huge e makes each verification a full-size exponentiation (OpenSSL bounds e only
+    // above 3072 bits): an RSA-3072 key with a 3064-bit e costs ~25x an RSA-8192 verify.
+    if (publicExponent < 3n || publicExponent % 2n === 0n || publicExponent >= MAX_RSA_EXPONENT) {
+      throw securityError(securityCodes.INVALID_KEY, 'RSA public exponent must be odd, at least 3 and below 2^32')
     }
     return { type: 'rsa', id: idOf(der), publicKey, publicKeyDer: der }
   }
