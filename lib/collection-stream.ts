@@ -341,7 +341,7 @@ export class CollectionStream extends Duplex {
     let inbound = this.#inbound.get(name)
     if (inbound === undefined) {
       const entry: Inbound = { pending: 0, leased: false, doc: undefined as unknown as Promise<Doc | undefined> }
-      entry.doc = this.#collection._lease(name, this.#collection.typeOf(name) ?? this.#peerTypes.get(name)).then((doc) => {
+      entry.doc = this.#collection._lease(name, this.#collection.typeOf(name) ?? this.#peerTypes.get(name), 'peer').then((doc) => {
         entry.leased = true
         return doc
       }, (err: Error) => {

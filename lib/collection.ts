@@ -40,7 +40,16 @@ interface Slot {
   /** Holders that must not see it closed: streams sending or committing it, `use()` callers. */
   leases: number
   off: (() => void) | undefined
+  /**
+   * Created by a peer's updates (not by `doc()` or `use()`, which clear it): if it closes
+   * with nothing committed (every update refused), it is dropped from the catalog, so
+   * that a peer whose updates are all refused leaves nothing behind.
+   */
+  byPeer: boolean
 }
+
+/** Who asks for a document: the local API, a peer's updates (which may create it), or the collection itself. */
+type Asker = 'local' | 'peer' | 'internal'
 
 /**
  * Many named documents of any data type in one database, opened when first
@@ -183,7 +192,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
    * `maxOpen`: hold it with `use()` across awaits, or ask again.
    */
   async doc<D extends AnyDocument = AnyDocument> (name: string, type?: string | DocumentType<D>): Promise<D> {
-    const slot = this.#slot(name, this.#typeName(type))
+    const slot = this.#slot(name, this.#typeName(type), 'local')
     return await slot.opening as unknown as D
   }
 
@@ -193,7 +202,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
    */
   async use<D extends AnyDocument, R> (name: string, fn: (doc: D) => R | Promise<R>, type?: string | DocumentType<D>): Promise<R> {
     if (typeof fn !== 'function') throw new TypeError('fn must be a function')
-    const doc = await this._lease(name, this.#typeName(type)) as unknown as D
+    const doc = await this._lease(name, this.#typeName(type), 'local') as unknown as D
     try {
       return await fn(doc)
     } finally {
@@ -272,7 +281,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
   }
 
   /** The open or opening slot of a document, created (and the document opened) if need be. */
-  #slot (name: string, type: string | undefined): Slot {
+  #slot (name: string, type: string | undefined, asker: Asker): Slot {
     if (!isDocumentName(name)) throw new TypeError(`A document name must be a well-formed string of 1 to ${MAX_NAME_LENGTH} characters`)
     if (type !== undefined && !this.#types.has(type)) throw error(codes.UNKNOWN_TYPE, `No data type named ${type} is registered`)
     const catalog = this.#openCatalog()
@@ -289,6 +298,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
       // Most recently used last.
       this.#open.delete(name)
       this.#open.set(name, existing)
+      if (asker === 'local') existing.byPeer = false
       return existing
     }
     let entry = catalog.get(name)
@@ -296,9 +306,9 @@ export class Collection extends EventEmitter<CollectionEvents> {
     entry ??= catalog.create(name, type ?? this.#defaultType)
     const found = entry
     // Holders of the closed instance release by name: their leases are this slot's now.
-    const slot: Slot = { entry, opening: undefined as unknown as Promise<Doc>, doc: undefined, leases, off: undefined }
     // Created by this call (nothing is stored under it until its open succeeds and it commits).
     const created = found.fresh === true
+    const slot: Slot = { entry, opening: undefined as unknown as Promise<Doc>, doc: undefined, leases, off: undefined, byPeer: created && asker === 'peer' }
     ;(slot as { opening: Promise<Doc> }).opening = this.#openDocument(slot, found)
     // A failed open is forgotten, so that a later call tries again; a document it was creating
     // is not left in the catalog (this runs before close() waits for the catalog's writes).
@@ -424,6 +434,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
     if (this.#open.get(entry.name) !== slot || doc === undefined) return
     this.#open.delete(entry.name)
     const closing = (async () => {
+      // A document a peer's updates created may close holding nothing: then nothing of it is kept.
+      if (slot.byPeer) doc._skipInitAtClose()
       // Listening until closed: a write still queued commits while it closes, and must be announced.
       await doc.close()
       // Its writes have landed: an iterator made from now on reads them.
@@ -432,7 +444,13 @@ export class Collection extends EventEmitter<CollectionEvents> {
       // A commit of unknown outcome may have landed: the clock is unknown (the next reader opens the document).
       entry.clock = doc._clockKnown() ? doc._clockCopy() : undefined
       entry.dirty = false
-      await this.#catalog?.write(entry)
+      if (slot.byPeer && entry.clock?.size === 0 && !this.#open.has(entry.name)) {
+        // Every update the peer sent of it was refused: it was never written, and never announced
+        // (a document is numbered, and so offered to peers, only when it commits).
+        this.#catalog?.remove(entry)
+      } else {
+        await this.#catalog?.write(entry)
+      }
       this.emit('documentClose', entry.name)
     })()
     const settled = closing.catch(() => {})
@@ -455,8 +473,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
   }
 
   /** @internal A document opened and held open until `_release`. */
-  async _lease (name: string, type?: string): Promise<Doc> {
-    const slot = this.#slot(name, type)
+  async _lease (name: string, type?: string, asker: Asker = 'internal'): Promise<Doc> {
+    const slot = this.#slot(name, type, asker)
     slot.leases++
     try {
       return await slot.opening

@@ -569,6 +569,15 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     if (this.#opening === undefined) this.#assumedBlank = true
   }
 
+  /**
+   * @internal Leave the database as it is when closing with nothing committed (no
+   * record of its format and id): a collection document its collection drops if it
+   * closes empty. A commit made meanwhile writes them as usual.
+   */
+  _skipInitAtClose (): void {
+    this.#storage?.skipInitAtClose()
+  }
+
   async #read<T> (read: Promise<T>): Promise<T> {
     try {
       return await read

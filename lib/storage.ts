@@ -61,6 +61,8 @@ export class Storage {
   #release: () => void = () => {}
   /** The id of a new database whose meta records are not written yet (see `init`). */
   #uninitialised: Source | undefined
+  /** Write the format and id at close if nothing was committed (see `init`). */
+  #initAtClose = true
   /** A new database no commit has been written to yet: every record is known absent, without a read. */
   #blank = false
 
@@ -270,6 +272,14 @@ export class Storage {
     this.#uninitialised = id
   }
 
+  /**
+   * @internal Write nothing at close when nothing was committed (a collection document
+   * its collection may drop: its id is the collection's, so the record is not needed).
+   */
+  skipInitAtClose (): void {
+    this.#initAtClose = false
+  }
+
   /** The data space `name` of a data type. */
   space (name: string): DataSpace {
     let space = this.#spaces.get(name)
@@ -395,7 +405,7 @@ export class Storage {
       const id = this.#uninitialised
       this.#uninitialised = undefined
       // Kept for the next open; if it cannot be written, the database still holds nothing, which a later open sees.
-      if (id !== undefined) await this.#writeMeta(metaRecords(id)).catch(() => {})
+      if (id !== undefined && this.#initAtClose) await this.#writeMeta(metaRecords(id)).catch(() => {})
       if (this.#owned) {
         await this.db.close()
         return
