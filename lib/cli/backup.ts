@@ -3,8 +3,8 @@
  * database to a file, through a running node (`GET /export`) or from its
  * directory, and its restore into a new database directory.
  */
-import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { Level } from 'level'
 import { codes, error } from '../errors.js'
 import { msgpackEncoding } from '../msgpack.js'
@@ -38,9 +38,17 @@ export async function exportCommand (args: string[], term: Terminal): Promise<nu
   if (await exists(file)) throw usageError(`${file} exists: export never overwrites a file`)
   // Written beside, renamed when whole and checked: FILE is never a partial backup.
   const partial = `${file}.partial`
+  // Opened here, not by the stream: its error must be a coded line, and a partial file
+  // this export did not create (another export's, or one killed part way) is never removed.
+  const handle = await open(partial, 'wx').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EEXIST') throw usageError(`${partial} exists: another export to ${file} is running, or one was interrupted (then remove it)`)
+    throw usageError(`Cannot write ${partial}: ${err.message}`)
+  })
   try {
-    const out = createWriteStream(partial, { flags: 'wx' })
+    const out = handle.createWriteStream()
     const done = new Promise<void>((resolve, reject) => { out.on('finish', resolve); out.on('error', reject) })
+    // Awaited below; a write error meanwhile also fails the export's writes (not an unhandled rejection).
+    done.catch(() => {})
     if (db !== undefined) {
       await assertDatabase(db)
       const model = await openModel(db)
@@ -65,6 +73,7 @@ export async function exportCommand (args: string[], term: Terminal): Promise<nu
     term.stdout.write(`exported ${count} records of ${header.id} to ${file}\n`)
     return 0
   } catch (err) {
+    await handle.close().catch(() => {})
     await rm(partial, { force: true })
     throw err
   }
