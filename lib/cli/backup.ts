@@ -4,7 +4,7 @@
  * directory, and its restore into a new database directory.
  */
 import { createReadStream } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises'
 import { Level } from 'level'
 import { codes, error } from '../errors.js'
 import { msgpackEncoding } from '../msgpack.js'
@@ -90,7 +90,10 @@ export async function importCommand (args: string[], term: Terminal): Promise<nu
   const file = positionals[0]
   const dir = str(values, 'db')
   if (dir === undefined) throw usageError('import needs --db DIR: a new directory for the restored database', help.import)
-  if (!(await exists(file))) throw usageError(`Cannot read ${file}`)
+  const info = await stat(file).catch(() => undefined)
+  if (info === undefined) throw usageError(`Cannot read ${file}`)
+  // Read twice (checked, then restored): a pipe would read empty the second time, a FIFO block.
+  if (!info.isFile()) throw usageError(`${file} is not a regular file: import reads it twice (to check it, then to restore it); save the backup to a file first`)
   await assertDirectoryPath(dir)
   const entries = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined
@@ -105,7 +108,9 @@ export async function importCommand (args: string[], term: Terminal): Promise<nu
   }, () => {})
   // Written beside, renamed into place once whole: a kill part way leaves DIR as it was
   // (absent or empty), never a database that opens with some of the records.
-  const partial = `${dir.replace(/[/\\]+$/, '')}.importing-${process.pid}-${Date.now().toString(36)}`
+  // A symlink to an empty directory (a data directory on another disk) is restored where it points.
+  const target = entries === undefined ? dir : await realpath(dir)
+  const partial = `${target.replace(/[/\\]+$/, '')}.importing-${process.pid}-${Date.now().toString(36)}`
   await mkdir(partial, { recursive: true })
   try {
     const db = new Level<Buffer, Buffer>(partial, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
@@ -126,7 +131,7 @@ export async function importCommand (args: string[], term: Terminal): Promise<nu
     const id = model.id
     await model.close()
     // An empty DIR is replaced (rename takes the place of an empty directory).
-    await rename(partial, dir)
+    await rename(partial, target)
     term.stdout.write(`imported ${count} records into ${dir}: id ${id}${id === header.id ? ' (kept: it accepts writes once synced with a peer)' : ` (new; was ${header.id})`}\n`)
     return 0
   } catch (err) {
