@@ -183,7 +183,8 @@ function parseLine (line: string, n: number): Entry {
     throw netError(netCodes.BAD_REQUEST, `Line ${n} is not JSON`)
   }
   const { key, value, unrepresentable } = (entry ?? {}) as { key?: unknown, value?: unknown, unrepresentable?: unknown }
-  if (typeof key !== 'string' || key.length === 0 || value === undefined) {
+  // The empty key is a key (set '' and dump take it): a dump holding it must load.
+  if (typeof key !== 'string' || value === undefined) {
     throw netError(netCodes.BAD_REQUEST, `Line ${n} must be {"key": "...", "value": ...}`)
   }
   // A dump's line for a binary value: loading its null would delete the key.
