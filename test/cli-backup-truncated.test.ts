@@ -74,3 +74,40 @@ test('a file that is not a backup stays SCUTTLEDB_BACKUP_INVALID, and import of 
   t.equal(res.code, 1, 'import exits 1')
   t.ok(res.stderr.trim().endsWith('[SCUTTLEDB_BACKUP_TRUNCATED]'), `its error line ends in SCUTTLEDB_BACKUP_TRUNCATED (${res.stderr.trim()})`)
 })
+
+test('a record length past the end of a backup of known size is TRUNCATED without reading the rest of the input', async (t) => {
+  const backup = await smallBackup(await tempDir(t))
+  // The first record's key length follows the magic, the header's length and the header.
+  const headerLength = backup.readUInt32BE(17)
+  const at = 17 + 4 + headerLength
+  const flipped = Buffer.from(backup)
+  flipped.writeUInt32BE(0x7ffffff0, at)
+  // The file is followed by 32 MiB more of input: a reader that reads on buffers all of it.
+  let pulled = 0
+  const endless = Readable.from((function * () {
+    yield flipped
+    for (let i = 0; i < 512; i++) { pulled++; yield Buffer.alloc(64 * 1024) }
+  })())
+  let code = 'ok'
+  try {
+    await readBackup(endless, () => {}, () => {}, flipped.length)
+  } catch (err) {
+    code = String((err as { code?: unknown }).code)
+  }
+  endless.destroy()
+  t.equal(code, 'SCUTTLEDB_BACKUP_TRUNCATED', 'refused as TRUNCATED')
+  t.ok(pulled <= 2, `the reader stopped at the length (${pulled} chunks pulled past the file)`)
+})
+
+test('import of a backup with a flipped record length is refused at once and restores nothing', async (t) => {
+  const dir = await tempDir(t)
+  const backup = await smallBackup(dir)
+  const at = 17 + 4 + backup.readUInt32BE(17)
+  const flipped = Buffer.from(backup)
+  flipped.writeUInt32BE(0x7ffffff0, at)
+  const file = join(dir, 'flipped.backup')
+  await writeFile(file, flipped)
+  const run = await runCli(['import', file, '--db', join(dir, 'restored')])
+  t.notEqual(run.code, 0, 'import fails')
+  t.ok(run.stderr.includes('SCUTTLEDB_BACKUP_TRUNCATED'), `with the coded error (${run.stderr.trim()})`)
+})

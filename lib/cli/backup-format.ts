@@ -177,46 +177,64 @@ function truncated (): ScuttledbError<BackupCode> {
 /** Reads exact byte counts from a stream. */
 class ByteReader {
   readonly #chunks: AsyncIterator<Buffer>
-  #buffer: Buffer = Buffer.alloc(0)
+  /** Bytes read from the input and not yet taken, as they came (joined once enough is there). */
+  #pending: Buffer[] = []
+  #buffered = 0
+  /** Bytes taken so far; with `size`, a length past the end is known at once. */
+  #taken = 0
+  readonly #size: number | undefined
   readonly hash: Hash = createHash('sha256')
 
-  constructor (input: Readable) {
+  /** `size`: the input's length when known (a file's), so that a length past it is TRUNCATED without reading on. */
+  constructor (input: Readable, size?: number) {
     this.#chunks = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
+    this.#size = size
+  }
+
+  /** Gather at least `n` bytes (fewer only at the end of the input); false at the end. */
+  async #fill (n: number): Promise<boolean> {
+    while (this.#buffered < n) {
+      const next = await this.#chunks.next()
+      if (next.done === true) return false
+      this.#pending.push(next.value)
+      this.#buffered += next.value.length
+    }
+    return true
+  }
+
+  /** The next `n` bytes buffered (n <= buffered): one join however many chunks they span. */
+  #take (n: number): Buffer {
+    if (this.#pending.length > 1) this.#pending = [Buffer.concat(this.#pending, this.#buffered)]
+    const whole = this.#pending[0] ?? Buffer.alloc(0)
+    const out = whole.subarray(0, n)
+    this.#pending = whole.length > n ? [whole.subarray(n)] : []
+    this.#buffered -= out.length
+    this.#taken += out.length
+    return out
   }
 
   /** `n` bytes (hashed unless `hash` is false), or TRUNCATED at the end of the stream. */
   async read (n: number, hash = true): Promise<Buffer> {
-    while (this.#buffer.length < n) {
-      const next = await this.#chunks.next()
-      if (next.done === true) throw truncated()
-      this.#buffer = this.#buffer.length === 0 ? next.value : Buffer.concat([this.#buffer, next.value])
-    }
-    const out = this.#buffer.subarray(0, n)
-    this.#buffer = this.#buffer.subarray(n)
+    // A length the input cannot hold (a cut copy, or a flipped length byte) is known now:
+    // reading on would buffer the rest of the file first.
+    if (this.#size !== undefined && this.#taken + n > this.#size) throw truncated()
+    if (!(await this.#fill(n))) throw truncated()
+    const out = this.#take(n)
     if (hash) this.hash.update(out)
     return out
   }
 
   /** Up to `n` bytes (hashed): fewer only at the end of the stream. */
   async readAtMost (n: number): Promise<Buffer> {
-    while (this.#buffer.length < n) {
-      const next = await this.#chunks.next()
-      if (next.done === true) break
-      this.#buffer = this.#buffer.length === 0 ? next.value : Buffer.concat([this.#buffer, next.value])
-    }
-    const out = this.#buffer.subarray(0, n)
-    this.#buffer = this.#buffer.subarray(out.length)
+    await this.#fill(n)
+    const out = this.#take(Math.min(n, this.#buffered))
     this.hash.update(out)
     return out
   }
 
   /** True when nothing follows. */
   async atEnd (): Promise<boolean> {
-    if (this.#buffer.length > 0) return false
-    const next = await this.#chunks.next()
-    if (next.done === true) return true
-    this.#buffer = next.value
-    return this.#buffer.length === 0 ? await this.atEnd() : false
+    return !(await this.#fill(1))
   }
 }
 
@@ -225,8 +243,8 @@ class ByteReader {
  * the trailer is checked. Throws a backupCodes error for a file that is not a
  * whole, intact backup: check the whole file before restoring from it.
  */
-export async function readBackup (input: Readable, onHeader: (h: BackupHeader) => void | Promise<void>, onRecord: (key: Buffer, value: Buffer) => void | Promise<void>): Promise<{ header: BackupHeader, count: number }> {
-  const reader = new ByteReader(input)
+export async function readBackup (input: Readable, onHeader: (h: BackupHeader) => void | Promise<void>, onRecord: (key: Buffer, value: Buffer) => void | Promise<void>, size?: number): Promise<{ header: BackupHeader, count: number }> {
+  const reader = new ByteReader(input, size)
   // Any prefix of a backup (an empty file, a few bytes of the magic) is a cut
   // copy, TRUNCATED; only bytes that differ from the magic make it INVALID.
   const magic = await reader.readAtMost(MAGIC.length)

@@ -68,7 +68,7 @@ export async function exportCommand (args: string[], term: Terminal): Promise<nu
     out.end()
     await done
     // A connection cut mid-stream leaves a file without its trailer: refused here, not at restore.
-    const { header, count } = await readBackup(createReadStream(partial), () => {}, () => {})
+    const { header, count } = await readBackup(createReadStream(partial), () => {}, () => {}, (await stat(partial)).size)
     await rename(partial, file)
     term.stdout.write(`exported ${count} records of ${header.id} to ${file}\n`)
     return 0
@@ -105,7 +105,7 @@ export async function importCommand (args: string[], term: Terminal): Promise<nu
   // First pass: the whole file is checked (a truncated one is refused) before a byte is written.
   await readBackup(createReadStream(file), (h) => {
     if (h.storageFormat > FORMAT_VERSION) throw error(codes.UNSUPPORTED_FORMAT, `The backup has storage format ${h.storageFormat}; this version reads up to ${FORMAT_VERSION}`)
-  }, () => {})
+  }, () => {}, info.size)
   // Written beside, renamed into place once whole: a kill part way leaves DIR as it was
   // (absent or empty), never a database that opens with some of the records.
   // A symlink to an empty directory (a data directory on another disk) is restored where it points.
@@ -119,7 +119,7 @@ export async function importCommand (args: string[], term: Terminal): Promise<nu
     const { header, count } = await readBackup(createReadStream(file), () => {}, async (key, value) => {
       ops.push({ type: 'put', key, value })
       if (ops.length >= STEP) { await db.batch(ops); ops = [] }
-    }).catch(async (err: unknown) => { await db.close(); throw err })
+    }, info.size).catch(async (err: unknown) => { await db.close(); throw err })
     await db.batch(ops)
     // A new id: forget the old one; the first open chooses one (as for a new database).
     const meta = db.sublevel('meta', { keyEncoding: 'utf8', valueEncoding: msgpackEncoding })
