@@ -337,6 +337,14 @@ export class ScuttledbNode {
     client.on('synced', () => { reported = '' })
     client.on('disconnected', (err, retryIn) => {
       const why = err === undefined ? 'closed' : describe(err)
+      if (hasCode(err, netCodes.PEX_SELF)) {
+        // This node's own address (a peer list shared by every node of a cluster): dialing it
+        // again would only connect to itself every few seconds, on both of its sides' logs.
+        log(`peer ${address} unreachable: ${why}; it is this node itself: not dialed again`)
+        if (this.#clients.get(address)?.client === client) this.#clients.delete(address)
+        void client.close()
+        return
+      }
       if (why !== reported) log(`peer ${address} unreachable: ${why}; retrying (next in ${retryIn ?? 0} ms, backing off to 5 s)`)
       reported = why
     })
