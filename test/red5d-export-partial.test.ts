@@ -108,3 +108,19 @@ test('a second export to the same FILE does not delete the partial file of the o
   const restored = await runCli(['import', file, '--db', join(dir, 'r')])
   t.equal(restored.code, 0, `and its file imports (${restored.stderr.trim()})`)
 })
+
+test('an export through a node that stalls part way gives up after --idle-timeout with a coded line, leaving no file', async (t) => {
+  const dir = await tempDir(t)
+  const { backup } = await realBackup(dir)
+  const fake = await stallingNode(backup)
+  t.teardown(fake.close)
+  const file = join(dir, 'stalled.backup')
+  // runCli kills the child after 20 s: an export that waits on forever fails this test as a hang.
+  const run = await runCli(['export', '--node', fake.url, '--idle-timeout', '500', file])
+  t.equal(run.code, 1, `the export exits 1 (${run.stderr.trim()})`)
+  t.ok(codedLine(run.stderr) && run.stderr.includes('SCUTTLEDB_NODE_UNREACHABLE'), 'with one SCUTTLEDB_NODE_UNREACHABLE line')
+  t.equal(await size(file), -1, 'FILE was not created')
+  t.equal(await size(`${file}.partial`), -1, 'and FILE.partial was removed')
+  const bad = await runCli(['export', '--db', join(dir, 'db'), '--idle-timeout', '500', join(dir, 'other.backup')])
+  t.equal(bad.code, 2, '--idle-timeout with --db is a usage error')
+})

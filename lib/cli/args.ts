@@ -298,11 +298,12 @@ tls://HOST:PORT chooses per peer.
   dump: 'Usage: scuttledb dump [--node URL | --db DIR]\n\nWrite every key as a JSON line {"key","value"}, in key order.\n',
   load: 'Usage: scuttledb load [FILE] [--node URL | --db DIR [--key FILE]]\n\nRead JSON lines {"key","value"} from FILE (or stdin) and set each key\n(a null value deletes it). Prints how many were loaded.\n\n--key: the database\'s signing key (needed when a node with --key made it).\n',
   status: 'Usage: scuttledb status [--node URL | --db DIR]\n\nPrint the node\'s id, clock, peers and sync state as JSON.\n',
-  export: `Usage: scuttledb export [--node URL [--token-file FILE] | --db DIR] FILE
+  export: `Usage: scuttledb export [--node URL [--token-file FILE] [--idle-timeout MS] | --db DIR] FILE
 
 Write a consistent snapshot of a database to FILE (which must not exist):
 from a running node (GET /export; a read token when it has tokens) or from a
 database directory no node runs on. FILE appears only once whole and checked.
+A node that sends nothing for --idle-timeout ms (default 60000) is given up on.
 `,
   import: `Usage: scuttledb import FILE --db DIR [--new-id]
 

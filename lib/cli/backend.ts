@@ -98,6 +98,9 @@ function rejectWithBody (res: http.IncomingMessage, url: URL, reject: (err: Erro
   })
 }
 
+/** How long `export` waits for a node that sends nothing before giving up (`--idle-timeout`). */
+export const EXPORT_IDLE_MS = 60_000
+
 /** Talks to `scuttledb serve`'s HTTP API. */
 export class HttpBackend implements Backend {
   readonly #base: URL
@@ -238,8 +241,12 @@ export class HttpBackend implements Backend {
     })
   }
 
-  /** Stream `GET /export` (a backup, see backup-format.ts) into `out`; the caller checks it is whole. */
-  async export (out: Writable): Promise<void> {
+  /**
+   * Stream `GET /export` (a backup, see backup-format.ts) into `out`; the caller checks it is whole.
+   * A node that sends nothing for `idleMs` (stalled, or a connection lost without a word) is given up
+   * on with SCUTTLEDB_NODE_UNREACHABLE: an export in a cron job must end.
+   */
+  async export (out: Writable, idleMs = EXPORT_IDLE_MS): Promise<void> {
     const url = new URL('/export', this.#base)
     await new Promise<void>((resolve, reject) => {
       const req = http.get(url, { headers: this.#auth }, (res) => {
@@ -253,6 +260,11 @@ export class HttpBackend implements Backend {
         res.on('aborted', () => { reject(netError(netCodes.NODE_UNREACHABLE, `The node at ${this.#base.origin} dropped the export`)) })
       })
       req.on('error', (err) => { reject(this.#unreachable(err)) })
+      req.setTimeout(idleMs, () => {
+        const err = netError(netCodes.NODE_UNREACHABLE, `The node at ${this.#base.origin} sent nothing for ${idleMs} ms: the export was abandoned`)
+        reject(err)
+        req.destroy(err)
+      })
     })
   }
 

@@ -9,8 +9,8 @@ import { Level } from 'level'
 import { codes, error } from '../errors.js'
 import { msgpackEncoding } from '../msgpack.js'
 import { FORMAT_VERSION } from '../storage.js'
-import { DEFAULT_NODE, help, parse, parseNodeUrl, str, usageError } from './args.js'
-import { HttpBackend, assertDatabase, assertDirectoryPath, readToken } from './backend.js'
+import { DEFAULT_NODE, help, msArg, parse, parseNodeUrl, str, usageError } from './args.js'
+import { EXPORT_IDLE_MS, HttpBackend, assertDatabase, assertDirectoryPath, readToken } from './backend.js'
 import { RESTORE_MARK, backupCodes, backupError, readBackup, writeSnapshot } from './backup-format.js'
 import { openModel } from './node.js'
 import type { Terminal } from './serve.js'
@@ -24,7 +24,7 @@ async function exists (path: string): Promise<boolean> {
 
 /** `scuttledb export [--node URL [--token-file FILE] | --db DIR] FILE`. */
 export async function exportCommand (args: string[], term: Terminal): Promise<number> {
-  const { values, positionals } = parse(args, { node: { type: 'string' }, db: { type: 'string' }, 'token-file': { type: 'string' } })
+  const { values, positionals } = parse(args, { node: { type: 'string' }, db: { type: 'string' }, 'token-file': { type: 'string' }, 'idle-timeout': { type: 'string' } })
   if (values.help === true) {
     term.stdout.write(help.export)
     return 0
@@ -35,6 +35,8 @@ export async function exportCommand (args: string[], term: Terminal): Promise<nu
   const node = str(values, 'node')
   if (db !== undefined && node !== undefined) throw usageError('Give --node or --db, not both')
   if (db !== undefined && str(values, 'token-file') !== undefined) throw usageError('--token-file goes with --node (a database directory has no tokens)')
+  if (db !== undefined && str(values, 'idle-timeout') !== undefined) throw usageError('--idle-timeout goes with --node (a database directory is read, not waited for)')
+  const idleMs = msArg(str(values, 'idle-timeout'), EXPORT_IDLE_MS, 'idle-timeout')
   if (await exists(file)) throw usageError(`${file} exists: export never overwrites a file`)
   // Written beside, renamed when whole and checked: FILE is never a partial backup.
   const partial = `${file}.partial`
@@ -60,7 +62,7 @@ export async function exportCommand (args: string[], term: Terminal): Promise<nu
     } else {
       const backend = new HttpBackend(parseNodeUrl(node ?? DEFAULT_NODE), await readToken(str(values, 'token-file')))
       try {
-        await backend.export(out)
+        await backend.export(out, idleMs)
       } finally {
         await backend.close()
       }
