@@ -204,12 +204,28 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
       first = false
       await this._forget(async (commit, forget) => {
         const spaces = { keys: this.#keys, expiry: this.#expiry }
-        const result = await purgeTombstones(this._storage, spaces, horizon, this._clockCopy(), commit, forget, PURGE_PAGE, next)
+        const result = await purgeTombstones(this._storage, spaces, horizon, this._clockCopy(), await this.#pinnedKeys(), commit, forget, PURGE_PAGE, next)
         total += result.purged
         next = result.next
       })
     }
     return total
+  }
+
+  /**
+   * The keys of the superseded updates kept pinned (each its source's latest): a
+   * delete of such a key must stay, or a peer sent the history (a new node
+   * rebuilt from this one) would take the pinned value with nothing to beat it.
+   */
+  async #pinnedKeys (): Promise<Set<string>> {
+    const keys = new Set<string>()
+    for (const [source, ts] of this._pinnedCopy()) {
+      const bytes = await this._storage.readUpdate(source, ts)
+      if (bytes === undefined) continue
+      const change = this._fromJson((unpack(bytes) as Update<ModelChange>)[0])
+      if (Array.isArray(change) && typeof change[0] === 'string') keys.add(change[0])
+    }
+    return keys
   }
 
   /**

@@ -648,6 +648,11 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     if (own !== undefined && own <= this.#hlc.wall() + this.#options.maxClockSkew) this.#hlc.observe(own)
   }
 
+  /** @internal Per source, the ts of its latest update kept in the log though superseded. */
+  _pinnedCopy (): Clock {
+    return new Map(this.#pinned)
+  }
+
   /** @internal Per source, the newest forgotten delete (sent in headers as `forgot`). */
   _forgottenCopy (): Clock {
     return new Map(this.#forgotten)

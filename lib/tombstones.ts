@@ -35,7 +35,8 @@ const PAGE = 512
  * Purge deletes older than `horizon` (one commit): remove each one's key
  * record, its log entry and its index entry, and `forget` it. Deletes that are
  * still their source's latest update stay (they back the clock entry; they go
- * once the source writes again); index entries whose delete was superseded are
+ * once the source writes again), and so do deletes of a key that a pinned update
+ * (superseded, its source's latest) still holds in the log; index entries whose delete was superseded are
  * dropped. Scans index entries after `after` (a key from an earlier pass; kept
  * entries are not seen again). Returns how many deletes were forgotten, and the
  * last entry seen when the scan stopped at `limit` entries (`next`), to go on from.
@@ -45,6 +46,7 @@ export async function purgeTombstones (
   spaces: { keys: DataSpace, expiry: DataSpace },
   horizon: number,
   clock: Clock,
+  pinnedKeys: ReadonlySet<string>,
   commit: Commit,
   forget: (source: Source, ts: number) => void,
   limit: number,
@@ -59,6 +61,9 @@ export async function purgeTombstones (
     const records = await storage.getMany(spaces.keys, entries.map((e) => e.key)) as Array<KeyRecord | undefined>
     entries.forEach(({ entry, ts, source, key }, i) => {
       if (clock.get(source) === ts) return
+      // A superseded update of this key is still in the log (pinned, its source's latest):
+      // without the delete, whoever is sent the history would take that value back.
+      if (pinnedKeys.has(key)) return
       const record = records[i]
       commit.del(spaces.expiry, entry)
       if (record === undefined || !isTombstone(record) || record[0] !== ts || record[1] !== source) return
