@@ -41,6 +41,12 @@ export const codes = {
    * (a new, empty database syncs from any node).
    */
   STALE: 'SCUTTLEDB_STALE',
+  /**
+   * A peer's update is older than a delete this node has forgotten
+   * (`tombstoneTTL`): that delete may have removed it, so it is refused (not
+   * stored, not forwarded); the stream goes on.
+   */
+  STALE_UPDATE: 'SCUTTLEDB_STALE_UPDATE',
   /** A commit failed and it is not yet known whether it reached storage. */
   COMMIT_UNCERTAIN: 'SCUTTLEDB_COMMIT_UNCERTAIN',
   /** A collection has no data type registered under that name. */

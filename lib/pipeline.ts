@@ -41,6 +41,8 @@ export interface PipelineHost {
   readonly pinned: Clock
   readonly hlc: HybridClock
   readonly maxClockSkew: number
+  /** The newest delete this node has forgotten (`tombstoneTTL`), or -Infinity: remote updates at or before it are refused. */
+  forgottenBefore: () => number
   readonly maxBatch: number
   readonly sync: boolean
   readonly security: Security | undefined
@@ -306,6 +308,7 @@ export class UpdatePipeline {
     const accepted: Pending[] = []
     const wall = host.hlc.wall()
     const skew = host.maxClockSkew
+    const staleBefore = host.forgottenBefore()
     for (const item of items) {
       let [, ts, source] = item.update
       if (item.local) {
@@ -330,6 +333,14 @@ export class UpdatePipeline {
           continue
         }
         if (this.#old(item, latestOf)) continue
+        if (ts <= staleBefore) {
+          // Older than a delete this node forgot: the delete may have removed it, and nothing here
+          // would beat it now (a value brought back). It took longer than tombstoneTTL to arrive.
+          const err = error(codes.STALE_UPDATE, `Update ${ts} of ${source} is older than a delete this node has forgotten (tombstoneTTL)`, { update: item.update })
+          this.#reject(err)
+          item.done?.(null, undefined, err)
+          continue
+        }
         if (item.bytes === undefined) {
           try {
             item.bytes = pack(item.update)

@@ -742,6 +742,11 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
       pinned: this.#pinned,
       hlc: this.#hlc,
       maxClockSkew: options.maxClockSkew,
+      forgottenBefore: () => {
+        let newest = -Infinity
+        for (const ts of this.#forgotten.values()) if (ts > newest) newest = ts
+        return newest
+      },
       maxBatch: options.maxBatch,
       sync: options.sync,
       security: options.security,
