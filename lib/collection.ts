@@ -14,6 +14,7 @@ import { MAX_NAME_LENGTH, isDocumentName } from './collection-names.js'
 import { documentDefaults, optionsOf, type DocumentDefaults } from './collection-options.js'
 import { Scuttlebutt, type ScuttlebuttOptions } from './scuttlebutt.js'
 import { Storage, SublevelAddress, type Database } from './storage.js'
+import { claimLocation } from './storage-claims.js'
 import { logScanner, SharedLog, SharedLogs } from './log-scan.js'
 import { HistoryCursor } from './history.js'
 import type { ReplicationStream, StreamOptions } from './stream.js'
@@ -69,6 +70,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
   readonly #documentDefaults: DocumentDefaults
   #db: AnyLevel | undefined
   #owned = false
+  /** Frees the Web Lock on a browser database this collection opened by path. */
+  #releaseLocation: () => void = () => {}
   #catalog: Catalog | undefined
   /** Open and opening documents, least recently used first. */
   readonly #open = new Map<string, Slot>()
@@ -146,13 +149,20 @@ export class Collection extends EventEmitter<CollectionEvents> {
     try {
       this.#owned = typeof db === 'string'
       this.#db = typeof db === 'string' ? new Level(db, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : db as AnyLevel
-      await this.#db.open()
+      // A path in a browser names an IndexedDB database, which nothing locks: a Web Lock claims it.
+      if (typeof db === 'string') this.#releaseLocation = await claimLocation(this.#db, db)
+      try {
+        await this.#db.open()
+      } catch (err) {
+        this.#releaseLocation()
+        throw err
+      }
       const catalog = new Catalog(this.#db)
       try {
         // A signing backend's id, like a document's: its local updates can only be signed under it.
         await catalog.load(this.#options.id ?? this.#options.security?.createId?.())
       } catch (err) {
-        if (this.#owned) await this.#db.close()
+        if (this.#owned) await this.#db.close().finally(() => { this.#releaseLocation() })
         else await catalog.close().catch(() => {})
         throw err
       }
@@ -261,7 +271,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
     } finally {
       // A database the collection was given stays open: only what the collection attached to it is let go.
       if (wasOpen && !this.#owned) await this.#catalog?.close()
-      if (wasOpen && this.#owned) await this.#db?.close()
+      if (wasOpen && this.#owned) await this.#db?.close().finally(() => { this.#releaseLocation() })
       this.#status = 'closed'
       this.emit('close')
     }

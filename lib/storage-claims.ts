@@ -37,3 +37,34 @@ export function claimDatabase (db: object): () => void {
     prefixes.delete(prefix)
   }
 }
+
+interface WebLocks {
+  request: (name: string, options: { ifAvailable: boolean }, callback: (lock: unknown) => Promise<void>) => Promise<unknown>
+}
+
+/**
+ * Claim the database a path names when nothing else locks it: browser-level
+ * (IndexedDB), which every tab, frame and worker of an origin shares, is claimed by a
+ * Web Lock named after it, held until the returned release is called. Throws
+ * SCUTTLEDB_DATABASE_LOCKED when another open instance (in any tab) holds it. A
+ * database with a lock of its own (classic-level's directory lock), or a place without
+ * Web Locks, is not claimed here.
+ */
+export async function claimLocation (db: object, location: string): Promise<() => void> {
+  if ((db as { type?: unknown }).type !== 'browser-level') return () => {}
+  const locks = (globalThis as { navigator?: { locks?: WebLocks } }).navigator?.locks
+  if (locks === undefined || typeof locks.request !== 'function') return () => {}
+  const release = await new Promise<(() => void) | undefined>((resolve, reject) => {
+    locks.request(`scuttledb:database:${location}`, { ifAvailable: true }, async (lock) => {
+      if (lock === null) {
+        resolve(undefined)
+        return
+      }
+      await new Promise<void>((done) => { resolve(done) })
+    }).catch(reject)
+  })
+  if (release === undefined) {
+    throw error(codes.DATABASE_LOCKED, `The database ${location} is open in another instance (in this tab or another of this origin): close it first, or give each tab its own (joinTabs)`)
+  }
+  return release
+}

@@ -4,7 +4,7 @@ import { msgpackEncoding, pack, unpack } from './msgpack.js'
 import type { Clock, Source } from './protocol.js'
 import { DirectCommit, SublevelCommit, logKey, type Commit } from './commit.js'
 import { KeyLookup } from './lookup.js'
-import { claimDatabase } from './storage-claims.js'
+import { claimDatabase, claimLocation } from './storage-claims.js'
 import { PrefixedView, directTarget, isDirectLevel, localPrefix, type DirectTarget, type SublevelReads } from './prefixed-view.js'
 import { parseLogKey, scanLog, type LogEntry, type SourceScan } from './log-scan.js'
 
@@ -171,7 +171,8 @@ export class Storage {
     const db: AnyLevel = owned ? new Level(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : location as AnyLevel
     // A directory is claimed by classic-level's lock; an object, here (lib/storage-claims.ts).
     // `reader`: a Storage that only reads (a closed collection document's history) claims nothing.
-    const release = owned || reader ? () => {} : claimDatabase(db)
+    // A path in a browser names an IndexedDB database, which nothing locks: a Web Lock claims it.
+    const release = reader ? () => {} : owned ? await claimLocation(db, location) : claimDatabase(db)
     try {
       await db.open()
     } catch (err) {
