@@ -1,4 +1,4 @@
-import { EventEmitter } from 'events'
+import { EventEmitter, once } from 'events'
 import { pipeline, type Duplex } from 'stream'
 import type { ReplicationStream } from '../stream.js'
 import { netCodes, netError } from './errors.js'
@@ -222,6 +222,53 @@ export class TabGroup<T extends TabInstance> extends EventEmitter<TabGroupEvents
   }
 }
 
+/** The IndexedDB database names of this origin, or undefined where the browser cannot list them. */
+async function databaseNames (): Promise<string[] | undefined> {
+  const idb = (globalThis as { indexedDB?: { databases?: () => Promise<Array<{ name?: string }>> } }).indexedDB
+  if (typeof idb?.databases !== 'function') return undefined
+  try {
+    return (await idb.databases()).map((info) => info.name ?? '')
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Replicate into `instance` every replica of the group that no open tab holds
+ * (`name~N` whose tab closed): a tab that was the only one on `name~N` wrote there
+ * alone, and a later tab (its own reload too) takes the first free database, so
+ * without this those writes would stay out of sight, and unsent to any node, until
+ * enough tabs were open at once. Only databases that exist are opened.
+ */
+async function gatherFreeReplicas<T extends TabInstance> (name: string, own: number, maxTabs: number, instance: T, create: (database: string) => T, locks: TabLocks): Promise<void> {
+  const names = await databaseNames()
+  if (names === undefined) return
+  for (let slot = 0; slot < maxTabs; slot++) {
+    if (slot === own) continue
+    const database = slot === 0 ? name : `${name}~${slot}`
+    if (!names.some((stored) => stored === database || stored.endsWith(`-${database}`))) continue
+    const release = await hold(locks, `scuttledb:${name}:slot:${slot}`, { ifAvailable: true })
+    if (release === undefined) continue
+    try {
+      const other = create(database)
+      await other.open()
+      try {
+        const mine = instance.createStream()
+        const theirs = other.createStream()
+        const synced = Promise.all([once(mine, 'sync'), once(theirs, 'sync')])
+        pipeline(mine, theirs, mine, () => {})
+        await Promise.race([synced, new Promise((resolve) => { mine.once('close', resolve) })])
+      } finally {
+        await other.close()
+      }
+    } catch {
+      // A replica that cannot be read stays as it is; this tab goes on without it.
+    } finally {
+      release()
+    }
+  }
+}
+
 /**
  * Join the tabs of this origin that share the replicated database `name`: takes a
  * database of its own for this tab, opens `create(database)` on it, and
@@ -246,6 +293,7 @@ export async function joinTabs<T extends TabInstance> (name: string, create: (da
     try {
       const instance = create(database)
       await instance.open()
+      await gatherFreeReplicas(name, slot, maxTabs, instance, create, locks)
       group = new TabGroup(name, instance, database, randomToken(), locks, Channel, release)
       await group.start()
       return group
