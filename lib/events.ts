@@ -201,18 +201,23 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
   async #prune (): Promise<void> {
     const storage = this._storage
     const { maxAge, maxCount } = this.#retention
+    // Each source's latest event stays, whatever its age or rank: it backs that source's clock
+    // entry, so that a peer synced from this node gets the same clock (docs/storage.md).
     if (maxAge !== undefined) {
       const before = this._horizon()
-      for (const source of Object.keys(this.clock)) await storage.clearUpdates(source, before)
+      for (const [source, latest] of this._clockCopy()) await storage.clearUpdates(source, Math.min(before, latest))
       if (maxCount !== undefined) this.#count = await storage.countUpdates()
     }
     if (maxCount !== undefined && this.#count > maxCount) {
       let excess = this.#count - maxCount
+      const latest = this._clockCopy()
       const cursor = this._cursor(new Map())
       const commit = storage.batch()
       try {
-        for (let entry = await cursor.next(); entry !== undefined && excess > 0; entry = await cursor.next(), excess--) {
+        for (let entry = await cursor.next(); entry !== undefined && excess > 0; entry = await cursor.next()) {
+          if (latest.get(entry.source) === entry.ts) continue
           commit.delUpdate(entry.source, entry.ts)
+          excess--
         }
         const removed = commit.length
         await commit.write(false)

@@ -9,6 +9,15 @@ interface Head {
   scan: SourceScan
 }
 
+/** The largest double below a positive timestamp. */
+function justBelow (ts: number): number {
+  if (!(ts > 0) || !Number.isFinite(ts)) return ts
+  const bits = new Float64Array([ts])
+  const int = new BigInt64Array(bits.buffer)
+  int[0] -= 1n
+  return bits[0]
+}
+
 function before (a: LogEntry, b: LogEntry): boolean {
   return a.ts < b.ts || (a.ts === b.ts && a.source < b.source)
 }
@@ -28,7 +37,9 @@ export class HistoryCursor {
   constructor (storage: LogScanner, ours: Clock, known: Clock, horizon = 0) {
     const sources: Array<[Source, number, number]> = []
     for (const [source, ts] of ours) {
-      const seen = Math.max(known.get(source) ?? 0, horizon)
+      // A source whose latest update is past the horizon still sends that one (kept as the
+      // backing of its clock entry, docs/storage.md): the scan starts just below it.
+      const seen = Math.max(known.get(source) ?? 0, Math.min(horizon, justBelow(ts)))
       if (ts > seen) sources.push([source, seen, ts])
     }
     const step = Math.max(8, Math.floor(SCAN_BUDGET / Math.max(1, sources.length)))
