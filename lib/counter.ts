@@ -76,9 +76,11 @@ export class Counter extends Scuttlebutt<CounterEvents> {
   protected override async _applyUpdate (update: Update, tx: Transaction): Promise<boolean> {
     const [total, ts, source] = update as Update<number>
     const current = await tx.get(this.#totals, source) as [number, number] | undefined
-    // Per-source updates arrive in timestamp order, so a newer total replaces the old one.
+    // A source's newer update replaces its older one, even with a smaller total (a node
+    // restarted from an older copy of its database): every node then holds that node's
+    // latest total. Refusing it by total left the peers with the old total for good.
     if (current !== undefined) {
-      if (total <= current[1]) return false
+      if (ts <= current[0]) return false
       tx.dropUpdate(current[0], source as Source)
     }
     tx.put(this.#totals, source, [ts, total])
