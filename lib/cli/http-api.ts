@@ -35,6 +35,8 @@ export interface HttpApiOptions {
   files?: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => Promise<boolean>
   /** @internal Live updates an event stream holds while it resumes from storage (tests make it small). */
   resumeBuffer?: number
+  /** @internal Ms between an event stream's keep-alive comments (15000); a replay waiting on a client that takes nothing for a whole one drops it. */
+  heartbeat?: number
 }
 
 /** Largest page of `GET /changes`. */
@@ -174,7 +176,7 @@ export interface HttpApi {
  * `GET /metrics`. JSON in and out; every error is `{ error: { code, message } }`.
  */
 export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
-  const { status, metrics, backup, writable, log, headersTimeout = 10_000, maxBody = 1024 * 1024, tokens, cors = [], resumeBuffer, files } = options
+  const { status, metrics, backup, writable, log, headersTimeout = 10_000, maxBody = 1024 * 1024, tokens, cors = [], resumeBuffer, heartbeat, files } = options
   const open = new Set<http.ServerResponse>()
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -221,7 +223,7 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
       // A reconnecting EventSource sends the id it last saw; that is newer than the URL's since.
       const last = req.headers['last-event-id']
       const since = typeof last === 'string' && last !== '' ? last : q.get('since')
-      serveEvents(model, req, res, since === undefined ? null : decodePosition(since, model), log, open, resumeBuffer)
+      serveEvents(model, req, res, since === undefined ? null : decodePosition(since, model), log, open, resumeBuffer, heartbeat)
     } else if (path === '/changes') {
       const since = decodePosition(q.get('since') ?? '', model)
       send(res, 200, await changesPage(model, since, intParam(q, 'limit', 100, MAX_CHANGES)))

@@ -31,6 +31,8 @@ const SSE_HEARTBEAT = 15_000
 const MAX_RESUME_BUFFER = 10_000
 /** Updates read from storage per step of a replay. */
 const REPLAY_STEP = 256
+/** Bytes of live messages held while a resume reads storage; past this, as past MAX_RESUME_BUFFER, the read starts over. */
+const MAX_RESUME_BYTES = MAX_SSE_BACKLOG
 
 /** Encode a position: base64url of msgpack `[source, ts, source, ts, ...]` (an array: no prototype keys). */
 export function encodePosition (clock: Clock): string {
@@ -126,7 +128,7 @@ function message (change: FeedChange, pos: Clock): string {
  * Serve `GET /events`: from `since` (null: now) what storage holds, then every
  * committed update live; each message's `id` is the position after it.
  */
-export function serveEvents (model: Model, req: http.IncomingMessage, res: http.ServerResponse, since: Clock | null, log: (line: string) => void, open: Set<http.ServerResponse>, maxBuffer = MAX_RESUME_BUFFER): void {
+export function serveEvents (model: Model, req: http.IncomingMessage, res: http.ServerResponse, since: Clock | null, log: (line: string) => void, open: Set<http.ServerResponse>, maxBuffer = MAX_RESUME_BUFFER, heartbeat = SSE_HEARTBEAT): void {
   const pos: Clock = since ?? new Map(Object.entries(model.clock))
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' })
   // The first comment tells the client its subscription is live; the id, where it starts.
@@ -139,8 +141,11 @@ export function serveEvents (model: Model, req: http.IncomingMessage, res: http.
   let gone: () => void = () => {}
   const closedPromise = new Promise<void>((resolve) => { gone = resolve })
   let replaying = since !== null
-  let buffer: Array<[FeedChange, number, Source]> = []
+  let buffer: Array<[FeedChange, string]> = []
+  let bufferBytes = 0
   let overflow = false
+  /** While a replay waits for the client to take what it was sent: how many heartbeats found it still waiting. */
+  let waitingBeats = -1
   const who = req.socket.remoteAddress ?? '?'
   const write = (text: string): boolean => {
     if (res.writableLength > MAX_SSE_BACKLOG) {
@@ -154,13 +159,31 @@ export function serveEvents (model: Model, req: http.IncomingMessage, res: http.
     if (closed) return
     if (replaying) {
       // Held until storage has been read; past the cap, storage is read again from where it got.
-      if (buffer.length >= maxBuffer) overflow = true
-      else buffer.push([feedChange(change as ModelChange, ts, source), ts, source])
+      // The message is made now, so that what is held is counted in bytes (values may be large).
+      if (overflow) return
+      const fed = feedChange(change as ModelChange, ts, source)
+      const data = JSON.stringify(fed)
+      if (buffer.length >= maxBuffer || bufferBytes + data.length > MAX_RESUME_BYTES) {
+        overflow = true
+        buffer = []
+        bufferBytes = 0
+      } else {
+        buffer.push([fed, data])
+        bufferBytes += data.length
+      }
       return
     }
     if (advance(pos, ts, source)) write(message(feedChange(change as ModelChange, ts, source), pos))
   }
-  const beat = setInterval(() => { write(': keep-alive\n\n') }, SSE_HEARTBEAT)
+  const beat = setInterval(() => {
+    // A replay waits for the client to drain; one that took nothing for a whole heartbeat is not reading.
+    if (waitingBeats >= 0 && ++waitingBeats >= 2) {
+      log(`events: dropping ${who}: it is not reading`)
+      res.destroy()
+      return
+    }
+    write(': keep-alive\n\n')
+  }, heartbeat)
   beat.unref()
   // Subscribe before reading storage: nothing committed in between is missed (duplicates are skipped by `pos`).
   model.on('update', onUpdate)
@@ -177,20 +200,27 @@ export function serveEvents (model: Model, req: http.IncomingMessage, res: http.
     do {
       overflow = false
       buffer = []
+      bufferBytes = 0
       for await (const page of replay(model, new Map(pos))) {
         if (closed) return
-        let text = ''
         for (const item of page) {
-          if (advance(pos, item.ts, item.source) && item.change !== null) text += message(item.change, pos)
+          if (!advance(pos, item.ts, item.source) || item.change === null) continue
+          // Storage is read no faster than the client takes it: a page's messages are not all
+          // queued at once (256 large values would be held for a client that does not read).
+          if (!res.write(message(item.change, pos)) && !closed) {
+            waitingBeats = 0
+            await Promise.race([new Promise((resolve) => res.once('drain', resolve)), closedPromise])
+            waitingBeats = -1
+          }
+          if (closed) return
         }
-        // Storage is read no faster than the client takes it.
-        if (text.length > 0 && !res.write(text) && !closed) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), closedPromise])
       }
     } while (overflow && !closed)
     if (closed) return
     let text = ''
-    for (const [change, ts, source] of buffer) if (advance(pos, ts, source)) text += message(change, pos)
+    for (const [change, data] of buffer) if (advance(pos, change.ts, change.source)) text += `id: ${encodePosition(pos)}\ndata: ${data}\n\n`
     buffer = []
+    bufferBytes = 0
     replaying = false
     write(text + ': live\n\n')
   }
