@@ -116,7 +116,8 @@ export class HttpBackend implements Backend {
     const url = new URL(path, this.#base)
     const payload = body === undefined ? undefined : JSON.stringify(body)
     return await new Promise((resolve, reject) => {
-      const req = http.request(url, { method, agent: this.#agent, headers: { ...this.#auth, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) } }, (res) => {
+      // `path` as given: a URL would drop its dot segments (the keys "." and "..").
+      const req = http.request(url, { path, method, agent: this.#agent, headers: { ...this.#auth, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) } }, (res) => {
         const chunks: Buffer[] = []
         res.on('data', (chunk: Buffer) => chunks.push(chunk))
         res.on('error', reject)

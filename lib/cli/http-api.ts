@@ -180,7 +180,9 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
   const open = new Set<http.ServerResponse>()
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost')
-    const path = url.pathname
+    // The path as sent: a URL's pathname drops dot segments (also %2E%2E), so /kv/.. would be "/" and the key ".." unreachable.
+    const target = req.url ?? '/'
+    const path = target.startsWith('/') ? target.split(/[?#]/)[0] : url.pathname
     const allowedCors = corsHeaders(req, cors)
     for (const [name, value] of Object.entries(allowedCors)) res.setHeader(name, value)
     const preflight = 'access-control-allow-origin' in allowedCors
