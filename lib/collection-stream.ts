@@ -1,4 +1,5 @@
 import { Duplex } from 'stream'
+import { sha256 } from '@noble/hashes/sha2.js'
 import type { BufferAccount } from './buffer-budget.js'
 import { DEFAULT_MAX_FRAME_BYTES, msgpackCodec, type Decoder } from './codec.js'
 import { codes, error, ScuttledbError } from './errors.js'
@@ -164,7 +165,7 @@ export class CollectionStream extends Duplex {
   #start (): void {
     const catalog = this.#collection._catalog
     // Only a number that can never be handed out again is announced (a lower one only costs the peer a full compare).
-    this.#outbox.send([encodeMessage({ t: 'hello', id: catalog.id, epoch: catalog.epoch, seq: catalog.announceable })], 1)
+    this.#outbox.send([encodeMessage({ t: 'hello', id: catalog.id, epoch: epochFor(catalog.epoch, this.#peer), seq: catalog.announceable })], 1)
   }
 
   override _read (): void {
@@ -470,6 +471,18 @@ export class CollectionStream extends Duplex {
     this.#collection._reject(err)
     this.#abort(err)
   }
+}
+
+/**
+ * The epoch announced to a peer: the collection's own, bound to the identity
+ * the peer is served under. What the peer records of us (keyed by our id) holds
+ * only what that identity may see; under another identity, its record is of
+ * another epoch and it compares everything (docs/protocol.md).
+ */
+function epochFor (epoch: string, peer: Source | undefined): string {
+  if (peer === undefined) return epoch
+  const digest = sha256(new TextEncoder().encode(peer)).subarray(0, 12)
+  return `${epoch}.${Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')}`
 }
 
 /**
