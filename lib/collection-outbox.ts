@@ -63,6 +63,12 @@ export class CollectionOutbox {
   #listing = false
   #offers: DocEntry[] = []
   #lastDone: number | undefined
+  /**
+   * A document the peer may see changed since the last `done` was taken: only
+   * then is a new one due. A commit of a hidden document sends the peer nothing,
+   * not even a `done` (its seq is covered by the next one that goes anyway).
+   */
+  #seen = false
   #doneBusy = false
   /** The peer's first `done` has committed here: the next `done` says so (`after`), at once. */
   #after: 'no' | 'due' | 'sent' = 'no'
@@ -162,6 +168,8 @@ export class CollectionOutbox {
   changed (name: string): void {
     if (!this.#listed || this.#ending || this.#closed) return
     const doc = this.#doc(name)
+    // Only a document the peer may see is ever waiting, queued or scanning.
+    if (doc.state !== 'idle') this.#seen = true
     if (doc.state === 'scanning') {
       doc.again = true
       return
@@ -184,6 +192,7 @@ export class CollectionOutbox {
 
   #changedWith (name: string, doc: OutDoc, mode: Access): void {
     if (mode === 'none' || this.#closed) return
+    this.#seen = true
     if (doc.peerEntry) {
       if (doc.peerAccepts) this.#wantScan(name, doc)
       return
@@ -353,7 +362,7 @@ export class CollectionOutbox {
     if (!this.#listed || this.#listing || this.#outstanding > 0 || this.#resolving > 0) return
     if (this.#closed || this.#ending || this.#doneBusy || this.#doneTimer !== undefined) return
     const catalog = this.#collection._catalog
-    if (catalog.seq === this.#lastDone && this.#after !== 'due') return
+    if ((catalog.seq === this.#lastDone || (this.#lastDone !== undefined && !this.#seen)) && this.#after !== 'due') return
     if (this.#lastDone !== undefined && this.#after !== 'due') {
       this.#doneTimer = setTimeout(() => {
         this.#doneTimer = undefined
@@ -371,6 +380,7 @@ export class CollectionOutbox {
     const seq = catalog.seq
     const after = this.#after === 'due'
     if (after) this.#after = 'sent'
+    this.#seen = false
     this.#doneBusy = true
     catalog.durable(seq).then(() => {
       this.#doneBusy = false
