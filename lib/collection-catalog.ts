@@ -34,6 +34,11 @@ export interface CatalogEntry {
   /** Persisted: it is open (set before it opens, cleared once it closed). */
   dirty: boolean
   /**
+   * Persisted with `dirty` (as 2): it is open, a peer's updates created it and nothing
+   * is known to be stored under it; found so after a crash, it is dropped if it holds nothing.
+   */
+  provisional?: boolean
+  /**
    * Not persisted: created in this process and not opened since. Its number was
    * never used (numbers are reserved on disk before a document under one is
    * written, and never reused), so nothing is stored under it.
@@ -152,18 +157,35 @@ export class Catalog {
     const crashed: CatalogEntry[] = []
     for await (const [name, bytes] of this.#docs.iterator()) {
       const [type, n, seq, dirty, clock] = unpack(bytes as Uint8Array) as [string, number, number, number, Record<string, number> | null]
-      const entry: CatalogEntry = { name: name as string, type, n, seq, clock: clock === null ? undefined : new Map(Object.entries(clock)), dirty: dirty === 1 }
+      const entry: CatalogEntry = { name: name as string, type, n, seq, clock: clock === null ? undefined : new Map(Object.entries(clock)), dirty: dirty === 1 || dirty === 2, provisional: dirty === 2 }
       if (n >= this.#next) this.#next = n + 1
       this.#entries.set(entry.name, entry)
       if (entry.dirty) crashed.push(entry)
     }
     for (const entry of crashed) {
+      // A peer's document open when the process died, under which nothing was stored: none of its updates was taken.
+      if (entry.provisional === true && await this.#empty(entry)) {
+        this.remove(entry)
+        continue
+      }
+      entry.provisional = false
       entry.seq = this.bump()
       entry.clock = undefined
       entry.dirty = false
       this.write(entry)
     }
     await this.flushed()
+  }
+
+  /** True when nothing is stored under a document's sublevel. */
+  async #empty (entry: CatalogEntry): Promise<boolean> {
+    const sublevel = this.#meta.db.sublevel('d' + entry.n.toString(36), { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+    try {
+      const keys = await sublevel.keys({ limit: 1 }).all()
+      return keys.length === 0
+    } finally {
+      await sublevel.close()
+    }
   }
 
   /** A new document's record (written with the next write batch). */
@@ -190,7 +212,7 @@ export class Catalog {
   /** Queue a document's record for the next write batch; resolves once written. */
   write (entry: CatalogEntry): Promise<void> {
     const clock = entry.clock === undefined ? null : Object.fromEntries(entry.clock)
-    return this.#put(this.#docs, entry.name, [entry.type, entry.n, entry.seq, entry.dirty ? 1 : 0, clock])
+    return this.#put(this.#docs, entry.name, [entry.type, entry.n, entry.seq, entry.dirty ? (entry.provisional === true ? 2 : 1) : 0, clock])
   }
 
   /**

@@ -292,6 +292,9 @@ export class CollectionStream extends Duplex {
       const type = mode === 'none' ? undefined : this.#collection.typeOf(entry.name)
       // Reported whether or not we had described it first; the document is not synced with this peer.
       if (type !== undefined && type !== entry.type) {
+        // A document of ours that may yet be dropped (a peer's refused updates made it): the
+        // peer's may be taken later, so nothing is recorded of what this peer sent.
+        if (this.#collection._provisional(entry.name)) this.#dropped = true
         this.#collection._documentError(entry.name, error(codes.TYPE_MISMATCH, `Document ${entry.name} is a ${type} here and a ${entry.type} at the peer`))
       }
       const reply = this.#outbox.peerEntry(entry, mode)

@@ -308,7 +308,14 @@ export class Collection extends EventEmitter<CollectionEvents> {
       // Most recently used last.
       this.#open.delete(name)
       this.#open.set(name, existing)
-      if (asker === 'local') existing.byPeer = false
+      if (asker === 'local' && existing.byPeer) {
+        existing.byPeer = false
+        // Kept after a crash too, from now on.
+        if (existing.entry.provisional === true) {
+          existing.entry.provisional = false
+          if (existing.entry.dirty) void this.#catalog?.write(existing.entry)
+        }
+      }
       return existing
     }
     let entry = catalog.get(name)
@@ -343,6 +350,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const doc = new Type({ ...options, db: db as unknown as Database, id: catalog.id }) as unknown as Doc
     // Marked open on disk before it can change: after a crash it is compared with peers again.
     entry.dirty = true
+    // A peer's new document: after a crash, it is dropped if nothing was stored under it.
+    entry.provisional = slot.byPeer
     // Before it can change: iterators made until it has closed again do not read it.
     entry.touched = ++this.#touches
     // Unknown from now until it has closed (the live clock is read while it is open; while it closes, nothing is known).
@@ -454,6 +463,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
       // A commit of unknown outcome may have landed: the clock is unknown (the next reader opens the document).
       entry.clock = doc._clockKnown() ? doc._clockCopy() : undefined
       entry.dirty = false
+      entry.provisional = false
       if (slot.byPeer && entry.clock?.size === 0 && !this.#open.has(entry.name)) {
         // Every update the peer sent of it was refused: it was never written, and never announced
         // (a document is numbered, and so offered to peers, only when it commits).
@@ -500,6 +510,17 @@ export class Collection extends EventEmitter<CollectionEvents> {
     if (slot === undefined) return
     slot.leases--
     if (slot.leases === 0 && this.#open.size > this.#maxOpen) this.#scheduleTrim()
+  }
+
+  /**
+   * @internal True when the document may be dropped when it closes (a peer's updates
+   * created it and it holds nothing yet, or it is closing): its type here is not final.
+   */
+  _provisional (name: string): boolean {
+    if (this.#closing.has(name)) return true
+    const slot = this.#open.get(name)
+    if (slot === undefined || !slot.byPeer) return false
+    return slot.doc === undefined || slot.doc._clockCopy().size === 0
   }
 
   /** @internal The document if it is open now (never opens it). */
