@@ -325,7 +325,9 @@ export class Collection extends EventEmitter<CollectionEvents> {
     // Holders of the closed instance release by name: their leases are this slot's now.
     // Created by this call (nothing is stored under it until its open succeeds and it commits).
     const created = found.fresh === true
-    const slot: Slot = { entry, opening: undefined as unknown as Promise<Doc>, doc: undefined, leases, off: undefined, byPeer: created && asker === 'peer' }
+    // A peer's document still open or closing (its instance closed by a holder, or evicted) stays
+    // the peer's in its new slot, unless the local API asks for it: dropped if it closes empty.
+    const slot: Slot = { entry, opening: undefined as unknown as Promise<Doc>, doc: undefined, leases, off: undefined, byPeer: created ? asker === 'peer' : asker !== 'local' && found.provisional === true }
     ;(slot as { opening: Promise<Doc> }).opening = this.#openDocument(slot, found)
     // A failed open is forgotten, so that a later call tries again; a document it was creating
     // is not left in the catalog (this runs before close() waits for the catalog's writes).
