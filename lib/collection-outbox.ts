@@ -315,7 +315,9 @@ export class CollectionOutbox {
         }
       }
       if (this.#closed || (closed !== undefined && !doc.again)) return
-      leased = await this.#collection._lease(name)
+      leased = await this.#collection._leaseExisting(name)
+      // Dropped meanwhile (a peer's document none of whose updates was taken): nothing to send.
+      if (leased === undefined) return
       do {
         doc.again = false
         const cursor = leased._cursor(doc.known)

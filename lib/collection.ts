@@ -506,6 +506,17 @@ export class Collection extends EventEmitter<CollectionEvents> {
     }
   }
 
+  /**
+   * @internal `_lease` of a document known to exist, open or in the catalog; undefined
+   * (nothing leased) when it does not exist (any more): a sync that would send it must
+   * not create it (a peer's refused document is dropped when it closes).
+   */
+  async _leaseExisting (name: string): Promise<Doc | undefined> {
+    // Checked and leased in one tick: `_lease` takes its slot before it awaits.
+    if (!this.#open.has(name) && this.#catalog?.get(name) === undefined) return undefined
+    return await this._lease(name)
+  }
+
   /** @internal Let go of a leased document. */
   _release (name: string): void {
     const slot = this.#open.get(name)
