@@ -147,7 +147,8 @@ export async function listen (target: Target, options: ListenOptions = {}): Prom
   const { keepAlive, handshake } = checkConnectionOptions(options)
   // Half-open: a peer's end must not cut our history short; the stream ends our side.
   // A TLS client that gives up mid-handshake (it does not trust the certificate) is not noticed
-  // half-open: Node's handshake timeout (default 2 min) reports it, so it gets ours.
+  // half-open: Node's handshake timeout (default 2 min) reports it, so it gets ours, and the
+  // tlsClientError listener below closes the socket (Node does not once there is a listener).
   const server: net.Server = tlsOptions === undefined
     ? net.createServer({ allowHalfOpen: true, noDelay: true, keepAlive: keepAlive !== false, keepAliveInitialDelay: keepAlive === false ? 0 : keepAlive })
     : tls.createServer({ ...tlsOptions, allowHalfOpen: true, ...(handshake === false ? {} : { handshakeTimeout: handshake }) })
@@ -167,6 +168,10 @@ export async function listen (target: Target, options: ListenOptions = {}): Prom
   })
   server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
     handle.emit('connectionError', err, hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0))
+    // Node leaves the socket open once a listener hears of the error (a handshake timeout
+    // included): a peer that stalls its handshake would hold the socket (and a
+    // maxConnections slot) for ever.
+    socket.destroy()
   })
   // Node closes a socket past maxConnections before anything else sees it: say so.
   server.on('drop', (data?: { remoteAddress?: string, remotePort?: number }) => {

@@ -144,8 +144,12 @@ export async function listenWebSocket (target: Target, options: WebSocketListenO
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket', connection: 'close' })
     res.end('This is a scuttledb WebSocket replication endpoint: connect with a WebSocket client.\n')
   }
-  const timeouts = httpTimeouts(checkConnectionOptions(options).handshake || 0)
-  const server = tlsOptions === undefined ? http.createServer(timeouts, reply) : https.createServer({ ...tlsOptions, ...timeouts }, reply)
+  const handshakeMs = checkConnectionOptions(options).handshake
+  const timeouts = httpTimeouts(handshakeMs || 0)
+  // The TLS handshake gets handshakeTimeout too (Node's default is 2 minutes), as listen()'s does.
+  const server = tlsOptions === undefined
+    ? http.createServer(timeouts, reply)
+    : https.createServer({ ...tlsOptions, ...timeouts, ...(handshakeMs === false ? {} : { handshakeTimeout: handshakeMs }) }, reply)
   const sockets = new Set<WebSocket>()
   // Refused before the upgrade, with a status the client can read; counted exactly,
   // since an accepted upgrade reaches 'connection' (and `sockets`) synchronously.
@@ -191,7 +195,11 @@ export async function listenWebSocket (target: Target, options: WebSocketListenO
     handle.emit('connectionError', err, hostPort((socket as { remoteAddress?: string }).remoteAddress ?? '?', (socket as { remotePort?: number }).remotePort ?? 0))
     socket.destroy()
   })
-  server.on('tlsClientError', (err: Error) => { handle.emit('connectionError', err, '?') })
+  server.on('tlsClientError', (err: Error, socket: Duplex) => {
+    handle.emit('connectionError', err, hostPort((socket as { remoteAddress?: string }).remoteAddress ?? '?', (socket as { remotePort?: number }).remotePort ?? 0))
+    // Node leaves the socket open once a listener hears of the error: close it.
+    socket.destroy()
+  })
   server.on('drop', (data?: { remoteAddress?: string, remotePort?: number }) => {
     handle.emit('connectionError', tooManyConnections(maxConnections ?? 0), hostPort(data?.remoteAddress ?? '?', data?.remotePort ?? 0))
   })
