@@ -84,6 +84,12 @@ function keepWebSocketAlive (ws: WebSocket, stream: Duplex, options: ConnectionO
   ws.once('close', () => {
     clearInterval(ping)
     clearTimeout(dead)
+    // Nothing can be sent any more. A stream whose output was stuck behind a peer that
+    // did not read (ws terminates a ping flood) would otherwise wait for ever, unnoticed
+    // (the idle timer is gone): once the end has gone through, close what is still open.
+    setImmediate(() => {
+      if (!stream.destroyed) stream.destroy(netError(netCodes.PEER_CLOSED, 'The WebSocket closed with output still unsent'))
+    })
   })
 }
 
