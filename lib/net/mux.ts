@@ -183,8 +183,11 @@ export class Multiplexer extends Duplex {
       }
       this.#attach(channel, instance.createStream(this.#options.stream))
     }).catch((err: unknown) => {
+      // A resolver that throws could not open the document now (a store busy, out of file
+      // descriptors): refusing the channel would leave the peer without it for as long as the
+      // connection stays up. The connection closes instead, and the peer's reconnect asks again.
       if (!this.destroyed && this.#channels.get(id) === channel) {
-        this.#reset(channel, netError(netCodes.UNKNOWN_DOCUMENT, `Document ${name} could not be opened`, err))
+        this.destroy(error(codes.DOCUMENT_FAILED, `Document ${name} could not be opened; the connection closes so that it is asked for again`, { cause: err as Error }))
       }
     })
   }
