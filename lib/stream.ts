@@ -165,7 +165,14 @@ export class ReplicationStream extends Duplex {
     const meta = options.meta === undefined ? undefined : snapshotMeta(options.meta, wrapper === 'json')
     this.#decoder = this.#codec.decoder(maxFrameBytes, options.bufferAccount)
     this.#maxFrameBytes = maxFrameBytes
-    this.#outbox = new Outbox((known) => sb._cursor(known))
+    this.#outbox = new Outbox((known) => {
+      // Each (re)read of history starts from what the peer is known to hold. A delete forgotten
+      // since the header was checked (a slow peer whose live queue overflowed, then a purge) is
+      // no longer in the log: a peer behind it would move past it and keep the deleted value.
+      const refusal = sb._admit(known, new Map())
+      if (refusal !== undefined) throw refusal
+      return sb._cursor(known)
+    })
     this.#sends = options.readable !== false
     this.#accepts = options.writable !== false
     this.#afterHistory = options.tail === false ? 'end' : 'tail'
@@ -446,7 +453,8 @@ export class ReplicationStream extends Duplex {
         if (done) this.#toOutput('live')
       }
     } catch (err) {
-      this.#abort(err as Error)
+      if (err instanceof ScuttledbError && err.code === codes.STALE_PEER) this.#fail(err)
+      else this.#abort(err as Error)
     } finally {
       this.#scanning = false
     }
