@@ -306,7 +306,13 @@ export class CollectionOutbox {
     try {
       doc.again = false
       this.#logs ??= this.#collection._sharedLogs() ?? null
-      const closed = await this.#collection._closedHistory(name, doc.known, this.#logs ?? undefined)
+      // A peer behind a delete the document forgot (tombstoneTTL) is sent nothing of it: the
+      // history no longer holds that delete, and the peer's clock would move past it while it
+      // keeps the value the delete removed (admitted from then on). It stays refused; rebuild it.
+      // (A peer that holds nothing of it is always admitted: nothing to read.)
+      const forgotten = doc.known.size === 0 ? new Map() : await this.#collection._closedForgotten(name)
+      if (forgotten !== undefined && behindForgotten(doc.known, forgotten)) return
+      const closed = forgotten === undefined ? undefined : await this.#collection._closedHistory(name, doc.known, this.#logs ?? undefined)
       if (closed !== undefined) {
         try {
           await this.#send(name, doc, closed.cursor)
@@ -320,6 +326,7 @@ export class CollectionOutbox {
       if (leased === undefined) return
       do {
         doc.again = false
+        if (behindForgotten(doc.known, leased._forgottenCopy())) return
         const cursor = leased._cursor(doc.known)
         try {
           await this.#send(name, doc, cursor)
@@ -393,6 +400,13 @@ export class CollectionOutbox {
       this.#maybeDone()
     }, (err: Error) => { this.#sink.fail(err) })
   }
+}
+
+/** True when a peer that holds `known` (not nothing) has not seen a delete in `forgotten`: see Scuttlebutt#_admit. */
+function behindForgotten (known: Clock, forgotten: Clock): boolean {
+  if (known.size === 0) return false
+  for (const [source, ts] of forgotten) if ((known.get(source) ?? 0) < ts) return true
+  return false
 }
 
 /** True when `clock` has anything newer than `known`. */

@@ -75,6 +75,8 @@ export class Collection extends EventEmitter<CollectionEvents> {
   #catalog: Catalog | undefined
   /** Open and opening documents, least recently used first. */
   readonly #open = new Map<string, Slot>()
+  /** Closed documents' forgotten deletes (tombstoneTTL), as of their last close or as read once: they change only while open. */
+  readonly #forgotten = new Map<string, Clock>()
   /** Documents being closed: a reopen waits for it. */
   readonly #closing = new Map<string, Promise<void>>()
   readonly #streams = new Set<CollectionStream>()
@@ -462,6 +464,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
       // Its writes have landed: an iterator made from now on reads them.
       entry.touched = ++this.#touches
       slot.off?.()
+      this.#forgotten.set(entry.name, doc._forgottenCopy())
       // A commit of unknown outcome may have landed: the clock is unknown (the next reader opens the document).
       entry.clock = doc._clockKnown() ? doc._clockCopy() : undefined
       entry.dirty = false
@@ -542,6 +545,30 @@ export class Collection extends EventEmitter<CollectionEvents> {
   }
 
   /** @internal A document's clock: live when open, else as of its last close (undefined: unknown). */
+  /**
+   * @internal The deletes a closed document has forgotten (tombstoneTTL), per
+   * source; undefined when it is open or closing (ask the open document). Read
+   * from storage once, then known from each close (they change only while open).
+   */
+  async _closedForgotten (name: string): Promise<Clock | undefined> {
+    if (this.#open.has(name) || this.#closing.has(name)) return undefined
+    const cached = this.#forgotten.get(name)
+    if (cached !== undefined) return cached
+    const entry = this.#catalog?.get(name)
+    if (entry === undefined || this.#status !== 'open') return new Map()
+    const storage = await Storage.open(new SublevelAddress(this.#db as AnyLevel, 'd' + entry.n.toString(36)), { reader: true })
+    let forgotten: Clock
+    try {
+      forgotten = await storage.loadForgotten()
+    } finally {
+      await storage.close()
+    }
+    // Opened meanwhile: what it forgets from now on is its own (and recorded at its close).
+    if (this.#open.has(name) || this.#closing.has(name)) return undefined
+    this.#forgotten.set(name, forgotten)
+    return forgotten
+  }
+
   _clockOf (name: string): Clock | undefined {
     const doc = this._current(name)
     if (doc !== undefined && doc.status === 'open') return doc._clockCopy()
