@@ -81,10 +81,13 @@ export class Catalog {
   #writing: Promise<void> | undefined
   /** The root database takes utf8 keys and binary values: writes go to it with prefixed keys. */
   readonly #direct: boolean
+  /** The collection's database (a sublevel, perhaps): its documents' sublevels are under it. */
+  readonly #db: AnyLevel
 
   /** @internal */
   constructor (db: AnyLevel) {
     const options = { keyEncoding: 'utf8', valueEncoding: 'buffer' } as const
+    this.#db = db
     this.#meta = db.sublevel('cmeta', options)
     this.#docs = db.sublevel('catalog', options)
     this.#peers = db.sublevel('peers', options)
@@ -179,7 +182,8 @@ export class Catalog {
 
   /** True when nothing is stored under a document's sublevel. */
   async #empty (entry: CatalogEntry): Promise<boolean> {
-    const sublevel = this.#meta.db.sublevel('d' + entry.n.toString(36), { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+    // Under the collection's database, as the document's storage made it (not its root's: a collection may be on a sublevel).
+    const sublevel = this.#db.sublevel('d' + entry.n.toString(36), { keyEncoding: 'utf8', valueEncoding: 'buffer' })
     try {
       const keys = await sublevel.keys({ limit: 1 }).all()
       return keys.length === 0
