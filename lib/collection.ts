@@ -49,6 +49,9 @@ interface Slot {
   byPeer: boolean
 }
 
+/** What a closed document that forgot no delete has forgotten (shared, never changed). */
+const NOTHING_FORGOTTEN: Clock = new Map()
+
 /** Who asks for a document: the local API, a peer's updates (which may create it), or the collection itself. */
 type Asker = 'local' | 'peer' | 'internal'
 
@@ -464,7 +467,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
       // Its writes have landed: an iterator made from now on reads them.
       entry.touched = ++this.#touches
       slot.off?.()
-      this.#forgotten.set(entry.name, doc._forgottenCopy())
+      this.#remember(entry.name, doc._forgottenCopy())
       // A commit of unknown outcome may have landed: the clock is unknown (the next reader opens the document).
       entry.clock = doc._clockKnown() ? doc._clockCopy() : undefined
       entry.dirty = false
@@ -473,6 +476,7 @@ export class Collection extends EventEmitter<CollectionEvents> {
         // Every update the peer sent of it was refused: it was never written, and never announced
         // (a document is numbered, and so offered to peers, only when it commits).
         this.#catalog?.remove(entry)
+        this.#forgotten.delete(entry.name)
       } else {
         await this.#catalog?.write(entry)
       }
@@ -544,7 +548,6 @@ export class Collection extends EventEmitter<CollectionEvents> {
     return this.#open.get(name)?.doc
   }
 
-  /** @internal A document's clock: live when open, else as of its last close (undefined: unknown). */
   /**
    * @internal The deletes a closed document has forgotten (tombstoneTTL), per
    * source; undefined when it is open or closing (ask the open document). Read
@@ -565,10 +568,16 @@ export class Collection extends EventEmitter<CollectionEvents> {
     }
     // Opened meanwhile: what it forgets from now on is its own (and recorded at its close).
     if (this.#open.has(name) || this.#closing.has(name)) return undefined
-    this.#forgotten.set(name, forgotten)
+    this.#remember(name, forgotten)
     return forgotten
   }
 
+  /** Keep what a closed document has forgotten; most forget nothing, and share one empty map. */
+  #remember (name: string, forgotten: Clock): void {
+    this.#forgotten.set(name, forgotten.size === 0 ? NOTHING_FORGOTTEN : forgotten)
+  }
+
+  /** @internal A document's clock: live when open, else as of its last close (undefined: unknown). */
   _clockOf (name: string): Clock | undefined {
     const doc = this._current(name)
     if (doc !== undefined && doc.status === 'open') return doc._clockCopy()
