@@ -57,6 +57,12 @@ export interface EventsLifecycle extends ScuttlebuttEvents {
  * special meaning here. The instance's own events (update, rejected, old,
  * unstream, dispose) are on `lifecycle`.
  */
+/** The count past which a prune starts, given maxCount and what the last prune kept. */
+function pruneThreshold (maxCount: number, kept: number): number {
+  const base = Math.max(maxCount, kept)
+  return base + Math.max(10, base / 10)
+}
+
 // Scuttlebutt<never>: the inherited emitter never carries replicated events (its
 // listener methods are overridden below), so its other methods take no event name.
 export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<never> {
@@ -65,6 +71,12 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
   readonly #listeners = new Map<string, Array<EventListener<unknown[]>>>()
   readonly #retention: Retention
   #count = 0
+  /**
+   * The count past which an event starts a prune: 10% above maxCount, or above what the
+   * last prune left when that is more (sources' latest events it may not remove), so
+   * that many sources do not make every event read the whole log again.
+   */
+  #pruneAt = Infinity
   #pruning: Promise<void> | undefined
 
   constructor (options: EventsOptions) {
@@ -76,6 +88,7 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
       throw new TypeError('retention.maxCount must be a positive integer')
     }
     this.#retention = retention
+    if (retention.maxCount !== undefined) this.#pruneAt = pruneThreshold(retention.maxCount, 0)
     this.lifecycle.setMaxListeners(0)
   }
 
@@ -222,6 +235,7 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
         const removed = commit.length
         await commit.write(false)
         this.#count -= removed
+        this.#pruneAt = pruneThreshold(maxCount, this.#count)
       } finally {
         await cursor.close()
       }
@@ -257,7 +271,7 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
     const list = this.#listeners.get(event)
     if (list !== undefined) for (const listener of [...list]) listener(...args)
     const { maxCount, maxAge } = this.#retention
-    if ((maxCount !== undefined && this.#count > maxCount + Math.max(10, maxCount / 10)) ||
+    if ((maxCount !== undefined && this.#count > this.#pruneAt) ||
       (maxAge !== undefined && this.#count % 1000 === 0)) {
       this.#startPrune()
       this.#pruning?.catch(() => {})
