@@ -49,6 +49,12 @@ export interface EventsLifecycle extends ScuttlebuttEvents {
   error: [err: Error]
 }
 
+/** The count past which a prune starts, given maxCount and what the last prune kept. */
+function pruneThreshold (maxCount: number, kept: number): number {
+  const base = Math.max(maxCount, kept)
+  return base + Math.max(10, base / 10)
+}
+
 /**
  * A reliable, persisted event emitter. `emit(event, data)` records the event
  * durably and replicates it; `on(event, listener)` hears local and remote events,
@@ -57,12 +63,6 @@ export interface EventsLifecycle extends ScuttlebuttEvents {
  * special meaning here. The instance's own events (update, rejected, old,
  * unstream, dispose) are on `lifecycle`.
  */
-/** The count past which a prune starts, given maxCount and what the last prune kept. */
-function pruneThreshold (maxCount: number, kept: number): number {
-  const base = Math.max(maxCount, kept)
-  return base + Math.max(10, base / 10)
-}
-
 // Scuttlebutt<never>: the inherited emitter never carries replicated events (its
 // listener methods are overridden below), so its other methods take no event name.
 export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<never> {
