@@ -295,7 +295,7 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
     try {
       const entry = await storage.get(this.#keys, key) as Entry | undefined
       if (entry === undefined || isTombstone(entry)) return undefined
-      const bytes = await storage.readUpdate(entry[1], entry[0])
+      const [bytes] = await this.#readValues([[key, entry]])
       return (bytes === undefined ? undefined : valueOf(bytes) ?? undefined) as ModelStored<T, K> | undefined
     } catch (err) {
       throw this._readError(err)
@@ -336,7 +336,7 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
     for await (const records of storage.iteratePages(this.#keys, bounds)) {
       // Deleted keys are known from their records: only live keys' values are read.
       const page = records.filter(([, entry]) => !isTombstone(entry as Entry)) as Array<[string, Entry]>
-      const values = await storage.readUpdates(page.map(([, entry]) => [entry[0], entry[1]]))
+      const values = await this.#readValues(page)
       for (let i = 0; i < page.length; i++) {
         const bytes = values[i]
         const value = bytes === undefined ? null : valueOf(bytes)
@@ -345,6 +345,37 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
         if (++count >= limit) return
       }
     }
+  }
+
+  /**
+   * The log bytes of each live record's update. The record and the log are two
+   * reads: a commit between them that supersedes the update deletes it from the
+   * log (unless it is its source's latest), so a key that held a value all along
+   * would read as absent. Such a key's record is read again (and its new update)
+   * until the two agree; undefined where the key is now deleted, or where its
+   * record still names an update the log does not hold.
+   */
+  async #readValues (records: Array<[string, Entry]>): Promise<Array<Buffer | undefined>> {
+    const storage = this._storage
+    const values = await storage.readUpdates(records.map(([, entry]) => [entry[0], entry[1]]))
+    let missing = records.map((_, i) => i).filter((i) => values[i] === undefined)
+    const current = records.map(([, entry]) => entry)
+    while (missing.length > 0) {
+      const again = await storage.getMany(this.#keys, missing.map((i) => records[i][0])) as Array<Entry | undefined>
+      const moved: number[] = []
+      again.forEach((entry, j) => {
+        const i = missing[j]
+        const before = current[i]
+        // Deleted since, or unchanged (the log lacks it for another reason): nothing to read.
+        if (entry === undefined || isTombstone(entry) || (entry[0] === before[0] && entry[1] === before[1])) return
+        current[i] = entry
+        moved.push(i)
+      })
+      const read = await storage.readUpdates(moved.map((i) => [current[i][0], current[i][1]]))
+      moved.forEach((i, j) => { values[i] = read[j] })
+      missing = moved.filter((i) => values[i] === undefined)
+    }
+    return values
   }
 
   /** @internal The stamps `[ts, source]` of the updates that currently win `keys` (undefined where none): the HTTP changes feed skips superseded ones. */
