@@ -64,13 +64,18 @@ export function fail (res: http.ServerResponse, err: unknown): void {
   send(res, status, { error: { code: status === 400 && code === 'ERROR' ? netCodes.BAD_REQUEST : code, message: (err as Error).message } })
 }
 
+/** Node's default header limit (request line and headers together), as the server keeps it. */
+const MAX_HEADER_BYTES = 16 * 1024
+
 /** The status, code and message for an error Node's HTTP parser raised before a request existed. */
 function parserError (err: NodeJS.ErrnoException & { rawPacket?: Buffer }): [number, string, string, string] {
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout', httpCodes.REQUEST_TIMEOUT, 'The request did not arrive in time']
   if (err.code === 'HPE_HEADER_OVERFLOW') {
-    // Without a line break the overflow is in the request line: the URL.
+    // The overflow is in the request line (the URL) when the packet's first line alone is over the
+    // limit, or has no end yet; a request that arrives whole has line breaks after its URL.
     const raw = err.rawPacket
-    if (raw !== undefined && !raw.includes('\n')) return [414, 'URI Too Long', httpCodes.URL_TOO_LONG, 'The URL is longer than the header limit (16 KiB)']
+    const end = raw?.indexOf('\n') ?? -1
+    if (raw !== undefined && (end === -1 || end > MAX_HEADER_BYTES)) return [414, 'URI Too Long', httpCodes.URL_TOO_LONG, 'The URL is longer than the header limit (16 KiB)']
     return [431, 'Request Header Fields Too Large', httpCodes.HEADERS_TOO_LARGE, 'The request headers are larger than the limit (16 KiB)']
   }
   return [400, 'Bad Request', netCodes.BAD_REQUEST, `The request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`]
