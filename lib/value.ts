@@ -46,10 +46,17 @@ export class Value<T = Json> extends Scuttlebutt<ValueEvents<T>> {
   async get (): Promise<T | undefined> {
     const storage = this._storage
     try {
-      const entry = await storage.get(this.#data, KEY) as Entry | undefined
-      if (entry === undefined) return undefined
-      const bytes = await storage.readUpdate(entry[1], entry[0])
-      return bytes === undefined ? undefined : (unpack(bytes) as Update<T>)[0]
+      // The record, then its update from the log: a set() committed between the two reads
+      // deletes the superseded update, so the record is read again until the two agree.
+      for (let entry = await storage.get(this.#data, KEY) as Entry | undefined; entry !== undefined;) {
+        const bytes = await storage.readUpdate(entry[1], entry[0])
+        if (bytes !== undefined) return (unpack(bytes) as Update<T>)[0]
+        const again = await storage.get(this.#data, KEY) as Entry | undefined
+        // Unchanged: the log lacks it for another reason, and there is no value to read.
+        if (again === undefined || (again[0] === entry[0] && again[1] === entry[1])) return undefined
+        entry = again
+      }
+      return undefined
     } catch (err) {
       throw this._readError(err)
     }
