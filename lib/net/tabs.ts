@@ -47,6 +47,11 @@ export interface TabGroupEvents {
 
 type Control = { hub: string } | { join: string, hub: string } | { who: true }
 
+/** A member whose hub has not spoken on their pair within this many ms asks again who the hub is. */
+const JOIN_TIMEOUT = 5000
+/** A member whose pair with the hub ended waits this many ms before asking again, so a pair that keeps failing does not spin. */
+const REJOIN_DELAY = 1000
+
 /** Hold a Web Lock until the returned function is called; undefined when `ifAvailable` and it is taken. */
 async function hold (locks: TabLocks, name: string, options: { ifAvailable?: boolean, signal?: AbortSignal }): Promise<(() => void) | undefined> {
   return await new Promise((resolve, reject) => {
@@ -90,6 +95,9 @@ export class TabGroup<T extends TabInstance> extends EventEmitter<TabGroupEvents
   readonly #releases: Array<() => void> = []
   readonly #hubWait = new AbortController()
   readonly #pairs = new Map<string, Duplex>()
+  /** As the hub: the members whose life lock it waits on (one wait each, however often they rejoin). */
+  readonly #watched = new Set<string>()
+  #rejoinTimer: ReturnType<typeof setTimeout> | undefined
   #role: TabRole = 'member'
   #hub: string | undefined
   #closing: Promise<void> | undefined
@@ -172,15 +180,33 @@ export class TabGroup<T extends TabInstance> extends EventEmitter<TabGroupEvents
     })
   }
 
+  /**
+   * As a member whose replication with `hub` ended, or never began: ask again who the
+   * hub is. A pair's BroadcastChannel is open to every script of the origin, and one
+   * message it did not send ends it; an announcement can name a tab that is gone.
+   */
+  #rejoin (hub: string): void {
+    if (this.#closing !== undefined || this.#role !== 'member' || this.#hub !== hub) return
+    this.#hub = undefined
+    clearTimeout(this.#rejoinTimer)
+    this.#rejoinTimer = setTimeout(() => {
+      this.#rejoinTimer = undefined
+      this.#post({ who: true })
+    }, REJOIN_DELAY)
+  }
+
   /** As the hub: replicate with a member until it goes (its life lock frees). */
   #accept (member: string): void {
     this.#pairs.get(member)?.destroy()
     const duplex = messagePortStream(this.#channel(member, this.tab), { transfer: false })
     this.#pairs.set(member, duplex)
     this.#replicate(member, duplex)
+    if (this.#watched.has(member)) return
+    this.#watched.add(member)
     hold(this.#locks, `scuttledb:${this.#name}:tab:${member}`, { signal: this.#hubWait.signal }).then((release) => {
       release?.()
-      duplex.destroy()
+      this.#watched.delete(member)
+      this.#pairs.get(member)?.destroy()
     }, () => {})
   }
 
@@ -190,12 +216,22 @@ export class TabGroup<T extends TabInstance> extends EventEmitter<TabGroupEvents
     this.#hub = hub
     const duplex = messagePortStream(this.#channel(this.tab, hub), { transfer: false })
     this.#pairs.set(hub, duplex)
-    duplex.once('readable', () => { if (!duplex.destroyed) this.#replicate(hub, duplex) })
+    const silent = setTimeout(() => { duplex.destroy() }, JOIN_TIMEOUT)
+    duplex.once('readable', () => {
+      clearTimeout(silent)
+      if (!duplex.destroyed) this.#replicate(hub, duplex)
+    })
     duplex.on('error', () => {})
+    duplex.once('close', () => {
+      clearTimeout(silent)
+      if (this.#pairs.get(hub) === duplex) this.#pairs.delete(hub)
+      this.#rejoin(hub)
+    })
     this.#post({ join: this.tab, hub })
   }
 
   #becomeHub (changed: boolean): void {
+    clearTimeout(this.#rejoinTimer)
     for (const pair of this.#pairs.values()) pair.destroy()
     this.#pairs.clear()
     this.#role = 'hub'
@@ -208,6 +244,7 @@ export class TabGroup<T extends TabInstance> extends EventEmitter<TabGroupEvents
   async close (): Promise<void> {
     this.#closing ??= (async () => {
       this.#hubWait.abort()
+      clearTimeout(this.#rejoinTimer)
       this.#control.close()
       for (const pair of this.#pairs.values()) pair.destroy()
       this.#pairs.clear()
