@@ -326,17 +326,23 @@ export async function joinTabs<T extends TabInstance> (name: string, create: (da
     const release = await hold(locks, `scuttledb:${name}:slot:${slot}`, { ifAvailable: true })
     if (release === undefined) continue
     const database = slot === 0 ? name : `${name}~${slot}`
+    let instance: T | undefined
     let group: TabGroup<T> | undefined
     try {
-      const instance = create(database)
+      instance = create(database)
       await instance.open()
       await gatherFreeReplicas(name, slot, maxTabs, instance, create, locks)
       group = new TabGroup(name, instance, database, randomToken(), locks, Channel, release)
       await group.start()
       return group
     } catch (err) {
-      if (group !== undefined) await group.close().catch(() => {})
-      else release()
+      if (group !== undefined) {
+        await group.close().catch(() => {})
+      } else {
+        // Opened and no group to close it: left open, its database would stay locked to every retry.
+        await instance?.close().catch(() => {})
+        release()
+      }
       throw err
     }
   }
