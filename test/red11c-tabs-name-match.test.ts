@@ -6,10 +6,10 @@ import { call, finish, launch, openPage, serveApp } from './fixtures/browser-pag
 // databases that exist are opened". The replicas are found by a name that ends with
 // `-${database}`, so another group's `my-notes~1` (IndexedDB `level-js-my-notes~1`)
 // counts as this group's `notes~1`: joinTabs('notes') opens, and so creates, a
-// `notes~1` that never existed (and opens it on every join from then on).
-// A design decision (which IndexedDB prefix the create() callback's database uses is
-// not known to joinTabs), so skipped: see the red-team report.
-test.skip('joinTabs("notes") opens no replica of another group named my-notes', async (t) => {
+// `notes~1` that never existed (and opens it on every join from then on). Now the
+// replicas are matched by their exact IndexedDB name (options.indexedDBPrefix, default
+// browser-level's 'level-js-').
+test('joinTabs("notes") opens no replica of another group named my-notes', async (t) => {
   const browser = await launch(t)
   const context = await browser.newContext()
   const url = await serveApp(t)

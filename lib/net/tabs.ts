@@ -26,6 +26,12 @@ export interface JoinTabsOptions {
   locks?: TabLocks
   /** Default `globalThis.BroadcastChannel`. */
   BroadcastChannel?: TabChannelConstructor
+  /**
+   * The prefix of the IndexedDB names of the databases `create()` opens: browser-level's
+   * `prefix` option, default `'level-js-'` (what a Model opened by path uses). The replicas
+   * no open tab holds are found by this exact name.
+   */
+  indexedDBPrefix?: string
 }
 
 /** What a tab group holds: any Scuttlebutt (Model, Events, ...), opened and closed by the group. */
@@ -277,13 +283,14 @@ async function databaseNames (): Promise<string[] | undefined> {
  * without this those writes would stay out of sight, and unsent to any node, until
  * enough tabs were open at once. Only databases that exist are opened.
  */
-async function gatherFreeReplicas<T extends TabInstance> (name: string, own: number, maxTabs: number, instance: T, create: (database: string) => T, locks: TabLocks): Promise<void> {
+async function gatherFreeReplicas<T extends TabInstance> (name: string, own: number, maxTabs: number, prefix: string, instance: T, create: (database: string) => T, locks: TabLocks): Promise<void> {
   const names = await databaseNames()
   if (names === undefined) return
   for (let slot = 0; slot < maxTabs; slot++) {
     if (slot === own) continue
     const database = slot === 0 ? name : `${name}~${slot}`
-    if (!names.some((stored) => stored === database || stored.endsWith(`-${database}`))) continue
+    // The exact name: a suffix would take another group's replica (`my-notes~1` for `notes~1`).
+    if (!names.includes(prefix + database)) continue
     const release = await hold(locks, `scuttledb:${name}:slot:${slot}`, { ifAvailable: true })
     if (release === undefined) continue
     try {
@@ -316,8 +323,9 @@ export async function joinTabs<T extends TabInstance> (name: string, create: (da
   if (typeof name !== 'string' || name === '') throw new TypeError('name must be a non-empty string')
   if (typeof create !== 'function') throw new TypeError('create must be a function of the database name')
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
-  const { maxTabs = 16 } = options
+  const { maxTabs = 16, indexedDBPrefix = 'level-js-' } = options
   if (!(Number.isInteger(maxTabs) && maxTabs > 0)) throw new TypeError('maxTabs must be a positive integer')
+  if (typeof indexedDBPrefix !== 'string') throw new TypeError('indexedDBPrefix must be a string')
   const locks = options.locks ?? (globalThis as { navigator?: { locks?: TabLocks } }).navigator?.locks
   const Channel = options.BroadcastChannel ?? (globalThis as { BroadcastChannel?: TabChannelConstructor }).BroadcastChannel
   if (locks === undefined || typeof locks.request !== 'function') throw new TypeError('No Web Locks here: pass options.locks')
@@ -331,7 +339,7 @@ export async function joinTabs<T extends TabInstance> (name: string, create: (da
     try {
       instance = create(database)
       await instance.open()
-      await gatherFreeReplicas(name, slot, maxTabs, instance, create, locks)
+      await gatherFreeReplicas(name, slot, maxTabs, indexedDBPrefix, instance, create, locks)
       group = new TabGroup(name, instance, database, randomToken(), locks, Channel, release)
       await group.start()
       return group
