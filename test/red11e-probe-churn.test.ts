@@ -45,11 +45,13 @@ test('probe: triangle with link churn, slow wires and concurrent writes converge
   connect(0, 1, false); connect(1, 2, false)
   let js: string[] = []
   const ok = await until(async () => {
-    js = await Promise.all(nodes.map(async (n) => JSON.stringify(n.toJSON())))
+    js = await Promise.all(nodes.map(async (n) => JSON.stringify(await n.toJSON())))
     const clocks = nodes.map((n) => JSON.stringify(Object.entries(n.clock).sort()))
     return js[0] === js[1] && js[1] === js[2] && clocks[0] === clocks[1] && clocks[1] === clocks[2]
   }, 20000)
   t.ok(ok, 'the three converged')
+  const keys = Object.keys(await nodes[0].toJSON()).length
+  t.ok(keys > 50, `with real contents (${keys} keys)`)
   const h = await Promise.all(nodes.map(async (n) => (await allHistory(n)).length))
   t.comment(`history lengths ${h.join(' ')}`)
   for (const l of links) l.destroy()
