@@ -200,11 +200,16 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
     // One commit per page of the index; `next` goes on after what a page kept (latest updates).
     let next: string | undefined
     let first = true
+    // Each pinned update's key, read once per purge: pins change between commits (re-checked
+    // by ts), but reading them all for every page made a purge cost pages x pins reads.
+    const pinned = new Map<Source, [ts: number, key: string | undefined]>()
     while (first || next !== undefined) {
       first = false
       await this._forget(async (commit, forget) => {
         const spaces = { keys: this.#keys, expiry: this.#expiry }
-        const result = await purgeTombstones(this._storage, spaces, horizon, this._clockCopy(), await this.#pinnedKeys(), commit, forget, PURGE_PAGE, next)
+        // Only read once a page holds an expired delete: a purge with none reads no pin.
+        const pinnedKeys = async (): Promise<Set<string>> => await this.#pinnedKeys(pinned)
+        const result = await purgeTombstones(this._storage, spaces, horizon, this._clockCopy(), pinnedKeys, commit, forget, PURGE_PAGE, next)
         total += result.purged
         next = result.next
       })
@@ -216,14 +221,21 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
    * The keys of the superseded updates kept pinned (each its source's latest): a
    * delete of such a key must stay, or a peer sent the history (a new node
    * rebuilt from this one) would take the pinned value with nothing to beat it.
+   * `known` keeps each pin's key from earlier pages of the same purge.
    */
-  async #pinnedKeys (): Promise<Set<string>> {
+  async #pinnedKeys (known: Map<Source, [ts: number, key: string | undefined]>): Promise<Set<string>> {
     const keys = new Set<string>()
-    for (const [source, ts] of this._pinnedCopy()) {
-      const bytes = await this._storage.readUpdate(source, ts)
-      if (bytes === undefined) continue
-      const change = this._fromJson((unpack(bytes) as Update<ModelChange>)[0])
-      if (Array.isArray(change) && typeof change[0] === 'string') keys.add(change[0])
+    const current = this._pinnedCopy()
+    for (const source of known.keys()) if (!current.has(source)) known.delete(source)
+    for (const [source, ts] of current) {
+      let entry = known.get(source)
+      if (entry === undefined || entry[0] !== ts) {
+        const bytes = await this._storage.readUpdate(source, ts)
+        const change = bytes === undefined ? undefined : this._fromJson((unpack(bytes) as Update<ModelChange>)[0])
+        entry = [ts, Array.isArray(change) && typeof change[0] === 'string' ? change[0] : undefined]
+        known.set(source, entry)
+      }
+      if (entry[1] !== undefined) keys.add(entry[1])
     }
     return keys
   }

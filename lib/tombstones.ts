@@ -46,7 +46,7 @@ export async function purgeTombstones (
   spaces: { keys: DataSpace, expiry: DataSpace },
   horizon: number,
   clock: Clock,
-  pinnedKeys: ReadonlySet<string>,
+  pinnedKeys: () => Promise<ReadonlySet<string>>,
   commit: Commit,
   forget: (source: Source, ts: number) => void,
   limit: number,
@@ -59,11 +59,13 @@ export async function purgeTombstones (
   for await (const page of storage.iteratePages(spaces.expiry, range, PAGE)) {
     const entries = page.map(([entry]) => ({ entry, ...parseExpiryKey(entry) }))
     const records = await storage.getMany(spaces.keys, entries.map((e) => e.key)) as Array<KeyRecord | undefined>
+    // The pins are read only for a page holding a delete that is not its source's latest.
+    const pinned = entries.some(({ ts, source }) => clock.get(source) !== ts) ? await pinnedKeys() : undefined
     entries.forEach(({ entry, ts, source, key }, i) => {
-      if (clock.get(source) === ts) return
+      if (clock.get(source) === ts || pinned === undefined) return
       // A superseded update of this key is still in the log (pinned, its source's latest):
       // without the delete, whoever is sent the history would take that value back.
-      if (pinnedKeys.has(key)) return
+      if (pinned.has(key)) return
       const record = records[i]
       commit.del(spaces.expiry, entry)
       if (record === undefined || !isTombstone(record) || record[0] !== ts || record[1] !== source) return
