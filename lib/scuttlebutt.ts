@@ -130,6 +130,8 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   #pinned: Clock = new Map()
   /** Per source, the newest delete forgotten past its TTL (see `_forget`). */
   #forgotten: Clock = new Map()
+  /** The newest ts in `#forgotten` (-Infinity when empty): asked once per commit, so kept rather than found. */
+  #newestForgotten = -Infinity
   #hlc: HybridClock
   #pipeline: UpdatePipeline | undefined
   readonly #streams = new Set<ReplicationStream>()
@@ -234,6 +236,8 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
         this.#clock = clock
         this.#pinned = pinned
         this.#forgotten = forgotten
+        this.#newestForgotten = -Infinity
+        for (const ts of forgotten.values()) if (ts > this.#newestForgotten) this.#newestForgotten = ts
         // Never issue a timestamp at or below one already stored: survives restarts and clock steps.
         for (const ts of clock.values()) this.#hlc.observe(ts)
         this.#storage = storage
@@ -714,7 +718,10 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
       } finally {
         // Also when the write failed: it may have landed, and refusing a peer too
         // many is safe where refusing one too few could bring a deleted value back.
-        for (const [source, ts] of forgot) this.#forgotten.set(source, ts)
+        for (const [source, ts] of forgot) {
+          this.#forgotten.set(source, ts)
+          if (ts > this.#newestForgotten) this.#newestForgotten = ts
+        }
       }
     })
   }
@@ -742,11 +749,7 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
       pinned: this.#pinned,
       hlc: this.#hlc,
       maxClockSkew: options.maxClockSkew,
-      forgottenBefore: () => {
-        let newest = -Infinity
-        for (const ts of this.#forgotten.values()) if (ts > newest) newest = ts
-        return newest
-      },
+      forgottenBefore: () => this.#newestForgotten,
       maxBatch: options.maxBatch,
       sync: options.sync,
       security: options.security,
