@@ -197,7 +197,18 @@ export class ScuttledbNode {
   }
 
   /** Open the database and start every listener and peer; on failure everything started is stopped. */
-  static async start (options: NodeOptions): Promise<ScuttledbNode> {
+  static async start (given: NodeOptions): Promise<ScuttledbNode> {
+    // A peer given twice (`--peer h:p --peer tcp://h:p`) is one peer: dialed twice, only one
+    // client was tracked, and the other was never closed. The first spelling's transport wins.
+    const seen = new Set<string>()
+    const peers = given.peers.filter((peer) => {
+      const address = hostPort(peer.host, peer.port)
+      const twice = seen.has(address)
+      if (twice) given.log(`peer ${address} is given more than once: dialed once`)
+      seen.add(address)
+      return !twice
+    })
+    const options = { ...given, peers }
     const db = resolve(options.db)
     const { keys, allow } = options
     if (allow !== undefined && keys === undefined) throw new TypeError('allow needs keys')
