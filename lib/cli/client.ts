@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
+import { Readable } from 'node:stream'
 import { invalidValue } from '../errors.js'
 import { hasCode, netCodes, netError } from '../net/errors.js'
 import { isWellFormed, valueProblem } from '../value-domain.js'
@@ -200,7 +201,13 @@ function parseLine (line: string, n: number): Entry {
 /** Read and check every line of a load; the first bad one fails it (SCUTTLEDB_BAD_REQUEST, with its number). */
 async function readEntries (file: string | undefined): Promise<Map<string, unknown>> {
   const input = file === undefined || file === '-' ? process.stdin : createReadStream(file)
-  const lines = createInterface({ input, crlfDelay: Infinity })
+  // Bytes that are not UTF-8 would be read as U+FFFD and stored as values the file does not hold.
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+  const decoded = Readable.from((async function * () {
+    for await (const chunk of input) yield decoder.decode(chunk as Buffer, { stream: true })
+    yield decoder.decode()
+  })())
+  const lines = createInterface({ input: decoded, crlfDelay: Infinity })
   // Later lines for a key win, as the writes would in order (and two writes of one key never race).
   const entries = new Map<string, unknown>()
   let n = 0
@@ -216,6 +223,7 @@ async function readEntries (file: string | undefined): Promise<Map<string, unkno
     }
   } catch (err) {
     if (hasCode(err, 'ENOENT') || hasCode(err, 'EACCES') || hasCode(err, 'EISDIR')) throw usageError(`Cannot read ${file ?? 'stdin'}: ${(err as Error).message}`)
+    if (hasCode(err, 'ERR_ENCODING_INVALID_ENCODED_DATA')) throw netError(netCodes.BAD_REQUEST, `The input is not valid UTF-8 (line ${n + 1} or after); nothing was loaded`)
     if (hasCode(err, netCodes.BAD_REQUEST)) throw netError(netCodes.BAD_REQUEST, `${(err as Error).message}; nothing was loaded`)
     throw err
   } finally {

@@ -138,7 +138,13 @@ async function readJson (req: http.IncomingMessage, max: number): Promise<unknow
     await discard(req, size - max)
     throw new HttpError(413, httpCodes.BODY_TOO_LARGE, `The body is larger than ${max} bytes`, { connection: 'close' })
   }
-  const text = Buffer.concat(chunks).toString('utf8')
+  let text: string
+  try {
+    // JSON text is UTF-8: bytes that are not were decoded as U+FFFD and stored as a value the client never sent.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.concat(chunks))
+  } catch {
+    throw badRequest('The body is not valid UTF-8')
+  }
   let value: unknown
   try {
     value = JSON.parse(text)
