@@ -112,13 +112,13 @@ export async function renderMetrics (source: MetricsSource): Promise<string> {
   for (const p of peers) states.set(p.state, (states.get(p.state) ?? 0) + 1)
   metric('scuttledb_peers', 'gauge', 'Peers (outgoing and incoming connections) by state.', [...states].map(([state, n]) => [{ state }, n]))
   metric('scuttledb_peer_updates_received_total', 'counter', 'Updates received from each connected peer on its current connection.',
-    peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction }, p.progress?.received ?? 0]))
+    peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction, transport: p.transport }, p.progress?.received ?? 0]))
   metric('scuttledb_peer_updates_sent_total', 'counter', 'Updates sent to each connected peer on its current connection.',
-    peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction }, p.progress?.sent ?? 0]))
+    peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction, transport: p.transport }, p.progress?.sent ?? 0]))
   metric('scuttledb_peer_behind_sources', 'gauge', 'Per connected peer: sources of which this node holds a newer update than the peer is known to hold (0 when in sync).',
-    peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction }, p.progress?.behind.sources ?? 0]))
+    peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction, transport: p.transport }, p.progress?.behind.sources ?? 0]))
   metric('scuttledb_peer_lag_seconds', 'gauge', 'Per connected peer: the largest gap between this node\'s latest update of a source and the peer\'s, for sources the peer knows (0 when in sync).',
-    peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction }, (p.progress?.behind.ms ?? 0) / 1000]))
+    peers.filter((p) => p.progress !== null).map((p) => [{ peer: p.address, direction: p.direction, transport: p.transport }, (p.progress?.behind.ms ?? 0) / 1000]))
   if (source.discovery !== undefined) {
     const { known, discovered } = source.discovery()
     metric('scuttledb_known_peers', 'gauge', 'Nodes in the peer-exchange address book (live entries).', [[{}, known]])
