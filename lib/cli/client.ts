@@ -52,6 +52,14 @@ async function backendOf (command: ClientCommand, values: Values): Promise<Backe
   return new HttpBackend(parseNodeUrl(node ?? DEFAULT_NODE), await readToken(tokenFile))
 }
 
+/**
+ * A key as `ls` prints it: as it is, unless it holds a tab or a line break or starts with
+ * a double quote; then as its JSON string, so every line is one key and its value.
+ */
+function listedKey (key: string): string {
+  return /[\t\n\r]/.test(key) || key.startsWith('"') ? JSON.stringify(key) : key
+}
+
 function json (value: unknown): string {
   return JSON.stringify(value) ?? 'null'
 }
@@ -114,7 +122,7 @@ async function run (command: ClientCommand, backend: Backend, args: string[], va
         for (const item of page.items) {
           if (item.unrepresentable === true) binary++
           // A slow reader (a pipe) holds us back rather than filling memory.
-          const ok = out.write(command === 'ls' ? `${item.key}\t${json(item.value)}\n` : `${json(item)}\n`)
+          const ok = out.write(command === 'ls' ? `${listedKey(item.key)}\t${json(item.value)}\n` : `${json(item)}\n`)
           if (!ok) await new Promise((resolve) => out.once('drain', resolve))
         }
         left -= page.items.length
