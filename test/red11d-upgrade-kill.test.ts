@@ -6,7 +6,7 @@ import { Model, codes, type ScuttledbError } from '../lib/index.js'
 import { logKey } from '../lib/commit.js'
 import { pack } from '../lib/msgpack.js'
 import { seededRandom } from '../lib/index.js'
-import { tempDir } from './helpers.js'
+import { sleep, tempDir } from './helpers.js'
 
 const CHILD = fileURLToPath(new URL('./fixtures/red11d-open-child.js', import.meta.url))
 const KEYS = 30000
@@ -98,4 +98,28 @@ test('a large format-1 Model killed (SIGKILL) at random points of its upgrade op
   await db.close()
   t.equal(quarantined, BAD, 'every unreplicable update is in quarantine, none lost')
   t.equal(oldRecords, 0, 'every key record is a pointer')
+})
+
+test('close() during the upgrade of a large format-1 Model settles both calls, and the next open finishes the upgrade', async (t) => {
+  const dir = await tempDir(t)
+  await writeFormat1(dir)
+  const outcomes: string[] = []
+  for (const wait of [50, 200, 400, 800]) {
+    const model = new Model({ db: dir })
+    model.on('rejected', () => {})
+    const opened = model.open().then(() => 'opened', (err: { code?: string, message?: string }) => `open rejected ${err.code ?? err.message}`)
+    await sleep(wait)
+    const closed = model.close().then(() => 'closed', (err: { code?: string, message?: string }) => `close rejected ${err.code ?? err.message}`)
+    outcomes.push(`${wait} ms: ${await opened}, ${await closed}`)
+    t.equal(model.status, 'closed', `after ${wait} ms: closed`)
+  }
+  t.comment(outcomes.join('; '))
+  t.ok(outcomes.every((o) => !o.includes('close rejected')), 'close() never rejects')
+  const model = new Model({ db: dir })
+  model.on('rejected', () => {})
+  await model.open()
+  t.teardown(async () => { await model.close() })
+  const wrong: number[] = []
+  for (let i = 0; i < KEYS; i += 13) if (JSON.stringify(await model.get(`key${i}`)) !== JSON.stringify(isBad(i) ? undefined : (valueOf(i) ?? undefined))) wrong.push(i)
+  t.deepEqual(wrong.slice(0, 10), [], 'every sampled key reads back as written')
 })
