@@ -3,7 +3,7 @@ import { concat, readUInt32BE, writeUInt32BE } from './bytes.js'
 import { codes, error, type ScuttledbError } from './errors.js'
 import { pack, unpack } from './msgpack.js'
 import type { Update } from './protocol.js'
-import { holdsBinary } from './value-domain.js'
+import { MAX_DEPTH, holdsBinary } from './value-domain.js'
 
 /** Told about a stored update the codec cannot carry; it is left out, the rest goes on. */
 export type OnUnsendable = (err: ScuttledbError) => void
@@ -303,7 +303,8 @@ class LineDecoder implements Decoder {
 function jsonLine (update: Update | undefined, bytes: Uint8Array, max: number): string | ScuttledbError {
   try {
     const value = update ?? unpack(bytes) as Update
-    if (holdsBinary(value)) {
+    // The update is one level more than its change and signature, which may each nest MAX_DEPTH levels.
+    if (holdsBinary(value, MAX_DEPTH + 1)) {
       return error(codes.UNSENDABLE, 'An update holding binary cannot be sent on a JSON stream; skipped', { update: value })
     }
     const line = asciiJson(value)
