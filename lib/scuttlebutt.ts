@@ -392,6 +392,10 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     if (!(inTask && this.#status === 'closing')) this.#assertOpen()
     if (!checked) this.#checkChange(change, shell)
     const stamped = this.#stamp(change)
+    // A peer refuses an update whose signature is outside the value domain, closing the stream
+    // at it on every reconnect: what sign() returned is refused here, nothing stamped is queued.
+    const signature = stamped.length === 4 ? valueProblem(stamped[3]) : undefined
+    if (signature !== undefined) throw invalidValue(`A signature may not hold ${signature} (security.sign() returned it; it must return a value synchronously)`)
     const bytes = pack(stamped)
     if (bytes.length > DEFAULT_MAX_FRAME_BYTES) {
       throw invalidValue(`An update of ${bytes.length} bytes exceeds the ${DEFAULT_MAX_FRAME_BYTES}-byte frame limit`)
