@@ -7,6 +7,14 @@ import type { Json } from './value-domain.js'
 /** The listener each once() wrapper calls, so that off() given that listener finds the wrapper. */
 const onceOriginal = new WeakMap<EventListener<unknown[]>, EventListener<unknown[]>>()
 
+/**
+ * The most arguments an event may have: far beyond real events, far below the engine's
+ * limit on a call's arguments (about 120k on Node's default stack, less in a deeper call),
+ * past which calling a listener throws; a listener that passes them on (`once()`'s
+ * wrapper does) needs that room again.
+ */
+export const MAX_EVENT_ARGS = 4096
+
 /** How long and how many events an Events instance keeps. */
 export interface Retention {
   /** Forget events older than this many milliseconds. */
@@ -252,7 +260,8 @@ export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<nev
   }
 
   protected override _validateChange (change: unknown): boolean {
-    return Array.isArray(change) && change.length >= 1 && typeof change[0] === 'string' && isWellFormed(change[0])
+    // More arguments could not be spread into a listener's call: it would throw as the event is announced.
+    return Array.isArray(change) && change.length >= 1 && change.length <= MAX_EVENT_ARGS + 1 && typeof change[0] === 'string' && isWellFormed(change[0])
   }
 
   /** The original's `emit(5, data)` is heard by its listeners of '5' (EventEmitter names are keys): stored as that name. */
