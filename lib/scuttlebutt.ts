@@ -414,14 +414,14 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
   #checkDecoded (change: unknown): void {
     const problem = valueProblem(change, MAX_DEPTH, true)
     if (problem !== undefined) throw invalidValue(`A change may not hold ${problem} (it changed while it was encoded)`)
-    if (!this._validateChange(change)) throw invalidValue('Invalid change for this data type (it changed while it was encoded)')
+    if (!this._validChange(change)) throw invalidValue('Invalid change for this data type (it changed while it was encoded)')
   }
 
   /** `shell`: the change is a plain array the data type made, so only its elements are checked. */
   #checkChange (change: unknown, shell: boolean): void {
     const problem = shell ? elementsProblem(change as unknown[]) : valueProblem(change)
     if (problem !== undefined) throw invalidValue(`A change may not hold ${problem}`)
-    if (!this._validateChange(change)) throw invalidValue('Invalid change for this data type')
+    if (!this._validChange(change)) throw invalidValue('Invalid change for this data type')
   }
 
   /** A change with this node's next timestamp and id, signed when a security backend is set. */
@@ -601,7 +601,8 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
 
   /** @internal Shape check of a remote change. */
   _validChange (change: unknown): boolean {
-    return this._validateChange(change)
+    // Fails closed: anything but true (a promise, from a hook written async) refuses the change.
+    return this._validateChange(change) === true
   }
 
   /** @internal An unsigned change from a JSON stream, made canonical (`_fromJson`). */
