@@ -9,6 +9,7 @@ import { Outbox, type Outgoing } from './outbox.js'
 import { SYNC, parseControl, parseUpdate, type Clock, type Header, type Update } from './protocol.js'
 import { snapshotMeta, type StreamOptions, type SyncProgress } from './stream-options.js'
 import { authRequired } from './net/auth-required.js'
+import { valueProblem } from './value-domain.js'
 
 export type { StreamOptions, SyncProgress } from './stream-options.js'
 
@@ -402,7 +403,13 @@ export class ReplicationStream extends Duplex {
     if (!this.#accepts) return
     // The original's wire: its changes come in its looser shape (a Model key 5 is its key '5').
     // Only unsigned ones are made canonical: a signature covers the change as sent.
-    if (this.#codec === jsonCodec && update.length === 3) update[0] = this.#sb._jsonChange(update[0])
+    if (this.#codec === jsonCodec && update.length === 3) {
+      const change = this.#sb._jsonChange(update[0])
+      // A change the hook made is stored and sent on: checked as the peer's own was (parseUpdate).
+      const problem = change === update[0] ? undefined : valueProblem(change)
+      update[0] = change
+      if (problem !== undefined) throw error(codes.INVALID_MESSAGE, `An update may not hold ${problem} (as the data type's _fromJson made it)`, { update })
+    }
     if (!this.#sb._validChange(update[0])) {
       throw error(codes.INVALID_MESSAGE, 'Invalid change for this data type', { update })
     }
