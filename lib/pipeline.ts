@@ -160,12 +160,17 @@ export class UpdatePipeline {
       while (group !== undefined && end < this.#queue.length && this.#queue[end].group === group) end++
       items = this.#queue.splice(0, end)
     }
+    this.#wakeRoom()
+    return items
+  }
+
+  /** Writers waiting for room (`room()`) go on once the queue is below its high-water mark. */
+  #wakeRoom (): void {
     if (this.#queue.length < QUEUE_HIGH_WATER && this.#roomWaiters.length > 0) {
       const waiters = this.#roomWaiters
       this.#roomWaiters = []
       for (const wake of waiters) wake()
     }
-    return items
   }
 
   /**
@@ -289,10 +294,45 @@ export class UpdatePipeline {
     try {
       return await this.#check(items, previous)
     } catch (err) {
+      if (err instanceof ApplyFailure && err.batch.length > 1) {
+        this.#isolate(err)
+        return undefined
+      }
       // Anything unexpected (a closed database, a data type's bug) fails this batch only.
-      for (const item of items) item.done?.(err as Error)
+      const cause = err instanceof ApplyFailure ? err.failure(err.item) : err as Error
+      for (const item of items) item.done?.(cause)
       return undefined
     }
+  }
+
+  /**
+   * The data type's `_applyUpdate` threw on one update of a batch: fail that update
+   * with the others of its kind that cannot go without it (its `batch()` group, or
+   * every update of the same stream in the batch, whose later ones would move the
+   * clock past it) and queue the rest again, ahead of everything, to commit without
+   * it. One peer's update a data type cannot apply must not fail the local writes
+   * and other peers' updates that happened to share its commit.
+   */
+  #isolate (failure: ApplyFailure): void {
+    const { item: culprit, batch } = failure
+    const together = (item: Pending): boolean => item === culprit ||
+      (culprit.group !== undefined && item.group === culprit.group) ||
+      (culprit.origin !== undefined && item.origin === culprit.origin)
+    const rest: Pending[] = []
+    for (const item of batch) {
+      if (together(item)) item.done?.(failure.failure(item))
+      else rest.push(item)
+    }
+    // The stream's updates queued behind it go too: one of them would move the clock past it.
+    if (culprit.origin !== undefined && this.#queue.some((item) => item.origin === culprit.origin)) {
+      this.#queue = this.#queue.filter((item) => {
+        if (item.origin !== culprit.origin) return true
+        item.done?.(failure.failure(item))
+        return false
+      })
+    }
+    this.#queue.unshift(...rest)
+    this.#wakeRoom()
   }
 
   async #check (items: Pending[], previous: Prepared | undefined): Promise<Prepared | undefined> {
@@ -384,8 +424,16 @@ export class UpdatePipeline {
     try {
       await host.prefetch(accepted.map((item) => item.update), tx)
       for (const item of accepted) {
-        const result = host.applyUpdate(item.update, tx)
-        const won = typeof result === 'boolean' ? result : await result
+        let won: boolean
+        try {
+          const result = host.applyUpdate(item.update, tx)
+          won = typeof result === 'boolean' ? result : await result
+        } catch (err) {
+          // Storage failing under the data type's reads (a closed database) fails the whole batch, as anywhere else.
+          const code = (err as { code?: unknown } | null)?.code
+          if (typeof code === 'string' && (code.startsWith('LEVEL_') || code.startsWith('SCUTTLEDB_'))) throw err
+          throw new ApplyFailure(item, accepted, err instanceof Error ? err : new Error(String(err)))
+        }
         const [, ts, source] = item.update
         if (!won && moved.get(source) !== ts) continue
         item.bytes ??= pack(item.update)
@@ -576,4 +624,17 @@ interface Prepared {
   /** Resolves true once written and announced, false if the write failed. */
   committed: Promise<boolean> | undefined
   failure: Error | undefined
+}
+
+/** A data type's `_applyUpdate` threw on `item`, one of the accepted updates of a batch. */
+class ApplyFailure extends Error {
+  constructor (readonly item: Pending, readonly batch: Pending[], override readonly cause: Error) {
+    super(cause.message)
+  }
+
+  /** What `item` is failed with: a peer's update is refused (coded); a local write rejects with the data type's own error. */
+  failure (item: Pending): Error {
+    if (item.local) return this.cause
+    return error(codes.INVALID_MESSAGE, `The data type could not apply an update: ${this.cause.message}`, { cause: this.cause, update: item.update })
+  }
 }
