@@ -44,6 +44,7 @@ const MAX_NAME = 1024
 const MAX_QUEUED_OUTPUT = 4 * 1024 * 1024
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
+const EMPTY = new Uint8Array(0)
 const text = new TextEncoder()
 
 interface Channel {
@@ -101,7 +102,12 @@ export class Multiplexer extends Duplex {
   /** Names of the open channels the peer opened: one each, so a peer cannot multiply a document's streams. */
   readonly #peerOpened = new Set<string>()
   #nextId: number
-  #input: Uint8Array = new Uint8Array(0)
+  #input: Uint8Array = EMPTY
+  /** Copies of the chunks of an incomplete frame, joined once it is complete (not with every chunk: a peer sending a byte at a time would cost the square of a frame). */
+  #parts: Uint8Array[] = []
+  #partBytes = 0
+  /** The incomplete frame's length, with its 4-byte header, once that header has arrived; else -1. */
+  #need = -1
   #helloReceived = false
   #blocked = false
   #peerEnded = false
@@ -284,12 +290,25 @@ export class Multiplexer extends Duplex {
 
   override _write (chunk: Uint8Array, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     // Always take input at once: what it may buffer is bounded by the credit we gave.
-    this.#input = this.#input.length === 0 ? chunk : concat([this.#input, chunk])
     let offset = 0
     try {
+      if (this.#partBytes > 0) {
+        const total = this.#partBytes + chunk.length
+        if (this.#need < 0 && total >= 4) this.#need = 4 + frameSize(concat([...this.#parts, chunk.subarray(0, 4)]), 0)
+        if (this.#need < 0 || total < this.#need) {
+          this.#parts.push(copy(chunk))
+          this.#partBytes = total
+          callback()
+          return
+        }
+        chunk = concat([...this.#parts, chunk], total)
+        this.#parts = []
+        this.#partBytes = 0
+        this.#need = -1
+      }
+      this.#input = chunk
       while (this.#input.length - offset >= 4) {
-        const size = readUInt32BE(this.#input, offset)
-        if (size < 5 || size > 5 + MAX_DATA) throw netError(netCodes.MUX_PROTOCOL, `Bad frame length ${size}`)
+        const size = frameSize(this.#input, offset)
         if (this.#input.length - offset < 4 + size) break
         const type = this.#input[offset + 4]
         if (!this.#helloReceived && type !== HELLO) throw authRequiredFrame(this.#input.subarray(offset + 4, offset + 4 + size)) ?? notMultiplexing()
@@ -304,8 +323,14 @@ export class Multiplexer extends Duplex {
       callback()
       return
     }
-    // Copy a small tail so the large chunk it came from is not kept alive.
-    this.#input = offset === 0 ? this.#input : copy(this.#input.subarray(offset))
+    // Keep a copy of the incomplete tail, so the large chunk it came from is not kept alive.
+    if (offset < this.#input.length && !this.destroyed) {
+      const tail = this.#input.subarray(offset)
+      this.#parts = [copy(tail)]
+      this.#partBytes = tail.length
+      this.#need = tail.length >= 4 ? 4 + frameSize(tail, 0) : -1
+    }
+    this.#input = EMPTY
     callback()
   }
 
@@ -430,6 +455,13 @@ export class Multiplexer extends Duplex {
     this.#peerOpened.clear()
     callback(err)
   }
+}
+
+/** A frame's length field (of what follows it), checked before any of the frame is kept. */
+function frameSize (bytes: Uint8Array, offset: number): number {
+  const size = readUInt32BE(bytes, offset)
+  if (size < 5 || size > 5 + MAX_DATA) throw netError(netCodes.MUX_PROTOCOL, `Bad frame length ${size}`)
+  return size
 }
 
 function notMultiplexing (): NetError {
