@@ -42,7 +42,7 @@ function encode (message: PexMessage): Buffer {
  * in the socket's buffer for the replication stream.
  */
 async function readUpTo (socket: Duplex, n: number): Promise<Buffer> {
-  return await readUntil(socket, (got) => got.length >= n ? n : undefined)
+  return await readUntil(socket, (length) => length >= n ? n : undefined)
 }
 
 /**
@@ -55,8 +55,9 @@ async function readUpTo (socket: Duplex, n: number): Promise<Buffer> {
  * tick, and putting them back after that fails (and destroys the socket).
  */
 async function readMagic (socket: Duplex): Promise<boolean> {
-  const got = await readUntil(socket, (bytes) => {
-    const prefix = Math.min(bytes.length, MAGIC.length)
+  const got = await readUntil(socket, (length, read) => {
+    const bytes = read()
+    const prefix = Math.min(length, MAGIC.length)
     if (!bytes.subarray(0, prefix).equals(MAGIC.subarray(0, prefix))) return 0
     return bytes.length >= MAGIC.length ? MAGIC.length : undefined
   })
@@ -64,12 +65,19 @@ async function readMagic (socket: Duplex): Promise<boolean> {
 }
 
 /**
- * Read what arrives until `take(bytes so far)` says how many of them to keep
- * (the rest are put back at once); at the end of the stream, what was read.
+ * Read what arrives until `take(how many bytes so far, those bytes)` says how
+ * many of them to keep (the rest are put back at once); at the end of the
+ * stream, what was read. The chunks are joined only when asked for, not with
+ * every chunk: a peer sending a byte at a time would cost the square of a frame.
  */
-async function readUntil (socket: Duplex, take: (got: Buffer) => number | undefined): Promise<Buffer> {
+async function readUntil (socket: Duplex, take: (length: number, read: () => Buffer) => number | undefined): Promise<Buffer> {
   return await new Promise<Buffer>((resolve, reject) => {
-    let got: Buffer = Buffer.alloc(0)
+    let parts: Buffer[] = []
+    let length = 0
+    const joined = (): Buffer => {
+      if (parts.length > 1) parts = [Buffer.concat(parts, length)]
+      return parts[0] ?? Buffer.alloc(0)
+    }
     const cleanup = (): void => {
       socket.off('readable', tryRead)
       socket.off('end', onEnd)
@@ -78,15 +86,19 @@ async function readUntil (socket: Duplex, take: (got: Buffer) => number | undefi
     }
     const done = (keep: number): void => {
       cleanup()
+      const got = joined()
       if (keep < got.length && !socket.destroyed) socket.unshift(got.subarray(keep))
       resolve(got.subarray(0, keep))
     }
     // What is left (if anything) comes out of a read() once ended.
     const onEnd = (): void => {
       const rest = socket.read() as Buffer | null
-      if (rest !== null) got = Buffer.concat([got, rest])
+      if (rest !== null) {
+        parts.push(rest)
+        length += rest.length
+      }
       cleanup()
-      resolve(got)
+      resolve(joined())
     }
     const onError = (err: Error): void => {
       cleanup()
@@ -98,8 +110,9 @@ async function readUntil (socket: Duplex, take: (got: Buffer) => number | undefi
         if (socket.readableEnded || socket.destroyed) onEnd()
         return
       }
-      got = got.length === 0 ? chunk : Buffer.concat([got, chunk])
-      const keep = take(got)
+      parts.push(chunk)
+      length += chunk.length
+      const keep = take(length, joined)
       if (keep !== undefined) done(keep)
     }
     socket.on('readable', tryRead)
