@@ -121,7 +121,10 @@ export class CollectionOutbox {
     }
   }
 
-  /** The peer's `want`: list every document changed since `since` that it may see, with our clocks. */
+  /**
+   * The peer's `want`: list every document changed since `since` that it may see, with our clocks,
+   * a docs message at a time while the peer reads. Not awaited by the input (see CollectionStream#run).
+   */
   async list (since: number): Promise<void> {
     if (this.#listed) throw error(codes.INVALID_MESSAGE, 'The peer sent a second want')
     this.#listed = true
@@ -143,6 +146,10 @@ export class CollectionOutbox {
         entries.push({ name, type, clock: this.#collection._clockOf(name) ?? new Map(), accepts: mode === 'write' })
       })
       this.sendEntries(entries)
+      // Only as fast as the peer reads: one that never does is not pushed the whole catalog.
+      // A peer that ended its side meanwhile gets no more (as with the scans still queued, see end()).
+      if (this.#blocked && i + MAX_ENTRIES < candidates.length) await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
+      if (this.#closed || this.#ending) return
     }
     this.#listing = false
     this.#maybeDone()

@@ -247,7 +247,9 @@ export class CollectionStream extends Duplex {
       if (this.destroyed) return
       switch (action.t) {
         case 'hello': await this.#onHello(action); break
-        case 'want': await this.#outbox.list(action.since); break
+        // Not awaited: the listing waits for the peer to read, and the peer's input must go on
+        // meanwhile (two sides each waiting for the other to read would never move).
+        case 'want': this.#outbox.list(action.since).catch((err: Error) => { this.#fail(err instanceof ScuttledbError ? err : error(codes.INVALID_MESSAGE, 'Invalid message', { cause: err })) }); break
         case 'docs': await this.#onEntries(action.entries); break
         case 'done': this.#onDone(action.seq, action.after); break
         case 'updates': this.#onUpdates(action.name, action.updates); break
