@@ -139,9 +139,19 @@ export function compareStamps (ts1: number, source1: Source, ts2: number, source
 
 /**
  * A key or event name as the original scuttlebutt holds it: JavaScript coerces a
- * number, boolean or null to a string when used as an object key (5 is '5').
+ * number, boolean or null to a string when used as an object key (5 is '5'), and
+ * an array or object too (['x', 'y'] is 'x,y', {} is '[object Object]').
  * Anything else is left for the shape check to refuse.
  */
 export function originalKey (key: unknown): unknown {
-  return (typeof key === 'number' && Number.isFinite(key)) || typeof key === 'boolean' || key === null ? String(key) : key
+  if ((typeof key === 'number' && Number.isFinite(key)) || typeof key === 'boolean' || key === null) return String(key)
+  if (typeof key === 'object' && !ArrayBuffer.isView(key)) {
+    try {
+      return String(key)
+    } catch {
+      // An own `toString` that is no function: the original cannot make it a key either.
+      return key
+    }
+  }
+  return key
 }
