@@ -123,6 +123,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#timers = checkConnectionOptions(options)
     // Over WebSocket, ping/pong does the keep-alive (browsers answer pings by themselves).
     if (peer.transportKeepAlive === true) this.#timers = { ...this.#timers, keepAlive: false, idle: false }
+    // The original sends no heartbeat: on its wire a quiet peer is not a dead one, and dropping it
+    // would end its replication for good (it does not redial). Only an idleTimeout asked for applies.
+    else if (!isDocuments(target) && options.stream?.wrapper === 'json' && options.idleTimeout === undefined) this.#timers = { ...this.#timers, idle: false }
     this.closed = new Promise((resolve) => { this.#done = resolve })
     // Until the pipeline owns the socket, an error on it must not crash the process.
     socket.on('error', () => {})
