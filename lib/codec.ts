@@ -42,7 +42,8 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 const HEADER_BYTES = 4
 
 // Plain Uint8Array code (no Buffer): the same bytes on Node and in browsers.
-const utf8 = new TextDecoder()
+// Fatal: a line that is not UTF-8 is refused, never stored with replacement characters.
+const utf8 = new TextDecoder('utf-8', { fatal: true })
 const ascii = new TextEncoder()
 
 function frame (body: Uint8Array): Uint8Array {
@@ -229,6 +230,15 @@ export function asciiJson (value: unknown): string {
   return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))
 }
 
+/** A line's text; INVALID_FRAME when it is not UTF-8 (JSON text must be). */
+function decodeLine (bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes)
+  } catch (err) {
+    throw error(codes.INVALID_FRAME, 'Line is not valid UTF-8', { cause: err as Error })
+  }
+}
+
 /**
  * Newline-delimited JSON, as the original speaks it. Lines are split on bytes,
  * so a multi-byte character split across chunks decodes correctly; blank lines
@@ -273,7 +283,7 @@ class LineDecoder implements Decoder {
 
   #line (bytes: Uint8Array, onValue: OnValue): void {
     if (bytes.length > this.#max) throw error(codes.FRAME_TOO_LARGE, `Line exceeds maxFrameBytes (${this.#max})`)
-    const line = utf8.decode(bytes)
+    const line = decodeLine(bytes)
     if (line.trim() === '') return
     let value: unknown
     try {
@@ -286,7 +296,7 @@ class LineDecoder implements Decoder {
 
   end (): void {
     const partial = this.#partial
-    if (partial.bytes > 0 && utf8.decode(concat(partial.parts)).trim() !== '') {
+    if (partial.bytes > 0 && decodeLine(concat(partial.parts)).trim() !== '') {
       throw error(codes.INVALID_FRAME, 'Input ended inside a line')
     }
   }
