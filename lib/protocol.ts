@@ -78,8 +78,22 @@ export function parseUpdate (x: unknown): Update {
   return x as Update
 }
 
-/** A clock object from a peer as a Map (null entries mean "nothing seen" and are left out). */
-function parseClock (clock: unknown, what: string): Clock {
+/**
+ * True for an update the original's wire carries and scuttledb cannot hold: the
+ * original takes any number as a timestamp and any string as a source (0 or
+ * negative, '' or over MAX_SOURCE_LENGTH), and keeps it in its history and clock.
+ */
+export function foreignStamp (x: unknown[]): boolean {
+  return (x.length === 3 || x.length === 4) && typeof x[1] === 'number' && typeof x[2] === 'string' &&
+    !(isTimestamp(x[1]) && isSource(x[2]))
+}
+
+/**
+ * A clock object from a peer as a Map (null entries mean "nothing seen" and are left out).
+ * `lenient` (the original's wire): an entry of a number for a source scuttledb cannot
+ * hold (see foreignStamp) is left out too, as nothing this node could hold or send.
+ */
+function parseClock (clock: unknown, what: string, lenient: boolean): Clock {
   if (clock === null || typeof clock !== 'object' || Array.isArray(clock) || ArrayBuffer.isView(clock)) {
     throw error(codes.INVALID_MESSAGE, `A header must carry a ${what} object`)
   }
@@ -87,6 +101,7 @@ function parseClock (clock: unknown, what: string): Clock {
   for (const [source, ts] of Object.entries(clock)) {
     // The original treats a null or absent entry as "nothing seen"; so do we.
     if (ts === null) continue
+    if (lenient && typeof ts === 'number' && !(isSource(source) && isTimestamp(ts))) continue
     if (!isSource(source) || !isTimestamp(ts)) {
       throw error(codes.INVALID_MESSAGE, `A header ${what} entry must map an id to a timestamp`)
     }
@@ -99,22 +114,22 @@ function parseClock (clock: unknown, what: string): Clock {
  * Shape-check a decoded header; the clock (and `forgot`, when present) come
  * back as Maps. Throws INVALID_MESSAGE.
  */
-export function parseHeader (x: Record<string, unknown>): { header: Header, clock: Clock, forgot: Clock } {
+export function parseHeader (x: Record<string, unknown>, lenient = false): { header: Header, clock: Clock, forgot: Clock } {
   const { id, clock, meta, forgot } = x
   if (!isSource(id)) throw error(codes.INVALID_MESSAGE, 'A header must carry a valid id')
-  const map = parseClock(clock, 'clock')
-  const forgotten = forgot === undefined ? new Map<Source, number>() : parseClock(forgot, 'forgot')
+  const map = parseClock(clock, 'clock', lenient)
+  const forgotten = forgot === undefined ? new Map<Source, number>() : parseClock(forgot, 'forgot', lenient)
   const header: Header = { id, clock: clockToObject(map) }
   if (meta !== undefined) header.meta = meta
   if (forgotten.size > 0) header.forgot = clockToObject(forgotten)
   return { header, clock: map, forgot: forgotten }
 }
 
-/** Shape-check a decoded value that is not an array: a header or the SYNC marker. */
-export function parseControl (x: unknown): ControlMessage {
+/** Shape-check a decoded value that is not an array: a header or the SYNC marker. `lenient`: see parseClock. */
+export function parseControl (x: unknown, lenient = false): ControlMessage {
   if (x === SYNC) return { type: 'sync' }
   if (x !== null && typeof x === 'object' && !Array.isArray(x) && !ArrayBuffer.isView(x)) {
-    const { header, clock, forgot } = parseHeader(x as Record<string, unknown>)
+    const { header, clock, forgot } = parseHeader(x as Record<string, unknown>, lenient)
     return { type: 'header', header, clock, forgot }
   }
   throw error(codes.INVALID_MESSAGE, 'Expected a header, an update or "SYNC"')

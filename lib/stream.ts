@@ -6,7 +6,7 @@ import { DEFAULT_MAX_FRAME_BYTES, codecs, jsonCodec, type Codec, type Decoder } 
 import type { HistoryCursor } from './history.js'
 import type { Scuttlebutt } from './scuttlebutt.js'
 import { Outbox, type Outgoing } from './outbox.js'
-import { SYNC, parseControl, parseUpdate, type Clock, type Header, type Update } from './protocol.js'
+import { SYNC, foreignStamp, parseControl, parseUpdate, type Clock, type Header, type Update } from './protocol.js'
 import { snapshotMeta, type StreamOptions, type SyncProgress } from './stream-options.js'
 import { authRequired } from './net/auth-required.js'
 import { valueProblem } from './value-domain.js'
@@ -368,6 +368,13 @@ export class ReplicationStream extends Duplex {
     if (this.destroyed || this.#input === 'ended') return
     // Updates are nearly all the traffic: check them without a message wrapper.
     if (Array.isArray(value)) {
+      if (this.#codec === jsonCodec && foreignStamp(value)) {
+        // An original holds it (it takes any number and string) and sends it on every sync:
+        // refusing the stream for it would end replication with that original for good.
+        if (this.#input === 'waiting') throw error(codes.HEADER_EXPECTED, 'The peer must send its header first')
+        this.#sb._reject(error(codes.INVALID_MESSAGE, 'An update whose timestamp or source scuttledb cannot hold (a timestamp not above zero, or a source that is not a valid id); skipped', { update: value }))
+        return
+      }
       this.#onUpdate(parseUpdate(value), bytes)
       return
     }
@@ -376,7 +383,7 @@ export class ReplicationStream extends Duplex {
       const refusal = authRequired(value)
       if (refusal !== undefined) throw refusal
     }
-    const message = parseControl(value)
+    const message = parseControl(value, this.#codec === jsonCodec)
     if (message.type === 'header') {
       if (this.#peer !== undefined) throw error(codes.DUPLICATE_HEADER, 'The peer sent a second header')
       this.#peer = message.header
