@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { netCodes, netError, NetError } from '../net/errors.js'
+import { MAX_TIMER_MS } from '../net/keepalive.js'
 
 /** The default replication (TCP) port of `scuttledb serve`. */
 export const DEFAULT_PORT = 4100
@@ -136,7 +137,7 @@ export function portOption (value: string | undefined, fallback: number | false,
 /** A duration option in ms (a positive integer). */
 export function msArg (value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback
-  if (!/^\d+$/.test(value) || Number(value) <= 0) throw usageError(`--${name} must be a positive number of milliseconds, not "${value}"`)
+  if (!/^\d+$/.test(value) || Number(value) <= 0 || Number(value) > MAX_TIMER_MS) throw usageError(`--${name} must be a positive number of milliseconds (at most ${MAX_TIMER_MS}), not "${value}"`)
   return Number(value)
 }
 

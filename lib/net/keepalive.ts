@@ -13,11 +13,21 @@ export interface KeepAliveOptions {
 export const DEFAULT_KEEPALIVE = 15_000
 export const DEFAULT_IDLE_TIMEOUT = 45_000
 
+/** The longest delay setTimeout() keeps: a longer one (or Infinity) fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** Normalise a keep-alive or timeout option (false and 0 switch it off). */
 export function msOption (value: number | false | undefined, fallback: number, name: string): number | false {
   if (value === undefined) return fallback
   if (value === false || value === 0) return false
-  if (!(Number.isFinite(value) && value > 0)) throw new TypeError(`${name} must be a positive number of ms or false`)
+  if (!(typeof value === 'number' && value > 0 && value <= MAX_TIMER_MS)) throw new TypeError(`${name} must be a positive number of ms (at most ${MAX_TIMER_MS}) or false`)
+  return value
+}
+
+/** Check a connection attempt's `connectTimeout`, which cannot be switched off. */
+export function connectTimeoutOption (value: number | undefined): number {
+  if (value === undefined) return 10_000
+  if (!(typeof value === 'number' && value > 0 && value <= MAX_TIMER_MS)) throw new TypeError(`connectTimeout must be a positive number of ms (at most ${MAX_TIMER_MS}), not ${String(value)}`)
   return value
 }
 

@@ -3,6 +3,7 @@ import tls from 'node:tls'
 import { opening, sinkErrors } from './dial.js'
 import { netCodes, netError } from './errors.js'
 import { checkConnectionOptions, type ConnectionOptions } from './connection.js'
+import { connectTimeoutOption } from './keepalive.js'
 import { ReplicationClient, type ReconnectOptions } from './reconnect.js'
 import { bufferBudget, ReplicationServer } from './server.js'
 import { checkTarget, type Target } from './target.js'
@@ -189,7 +190,8 @@ export async function listen (target: Target, options: ListenOptions = {}): Prom
 export function connect (target: Target, options: ConnectOptions): ReplicationClient {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object with a port')
   const port = checkPort(options.port)
-  const { host = '127.0.0.1', connectTimeout = 10_000 } = options
+  const { host = '127.0.0.1' } = options
+  const connectTimeout = connectTimeoutOption(options.connectTimeout)
   const { keepAlive } = checkConnectionOptions(options)
   const tlsOptions = options.tls === true ? {} : options.tls === false ? undefined : options.tls
   const transport = tlsOptions === undefined ? 'tcp' : 'tls'

@@ -1,6 +1,7 @@
 import { Duplex } from 'stream'
 import { checkConnectionOptions, type ConnectionOptions, type PeerAddress } from './connection.js'
 import { netCodes, netError } from './errors.js'
+import { connectTimeoutOption } from './keepalive.js'
 import { ReplicationClient, type ReconnectOptions } from './reconnect.js'
 import { checkTarget, type Target } from './target.js'
 
@@ -168,8 +169,8 @@ export function connectWebSocket (target: Target, options: WebSocketConnectOptio
   checkTarget(target)
   const url = webSocketUrl(options)
   checkConnectionOptions(options)
-  const { connectTimeout = 10_000, highWaterMark = 1024 * 1024 } = options
-  if (!(connectTimeout > 0)) throw new TypeError('connectTimeout must be a positive number of ms')
+  const { highWaterMark = 1024 * 1024 } = options
+  const connectTimeout = connectTimeoutOption(options.connectTimeout)
   if (!(highWaterMark >= 0)) throw new TypeError('highWaterMark must be a number of bytes')
   const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: BrowserWebSocketConstructor }).WebSocket
   if (typeof Ctor !== 'function') throw new TypeError('No WebSocket here: pass options.WebSocket')

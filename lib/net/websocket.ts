@@ -6,7 +6,7 @@ import { WebSocket, WebSocketServer, createWebSocketStream } from 'ws'
 import { opening, sinkErrors } from './dial.js'
 import { netCodes, netError } from './errors.js'
 import { checkConnectionOptions, type ConnectionOptions } from './connection.js'
-import { httpTimeouts } from './keepalive.js'
+import { connectTimeoutOption, httpTimeouts } from './keepalive.js'
 import { ReplicationClient, type ReconnectOptions } from './reconnect.js'
 import { bufferBudget, ReplicationServer } from './server.js'
 import { checkTarget, type Target } from './target.js'
@@ -220,7 +220,8 @@ export async function listenWebSocket (target: Target, options: WebSocketListenO
 export function connectWebSocket (target: Target, options: WebSocketConnectOptions): ReplicationClient {
   const url = webSocketUrl(options)
   checkConnectionOptions(options)
-  const { connectTimeout = 10_000, maxPayload = DEFAULT_MAX_PAYLOAD, tls: tlsOptions = {} } = options
+  const { maxPayload = DEFAULT_MAX_PAYLOAD, tls: tlsOptions = {} } = options
+  const connectTimeout = connectTimeoutOption(options.connectTimeout)
   const transport = url.protocol === 'wss:' ? 'wss' : 'ws'
   const remote = url.host
   const dial = async (signal: AbortSignal): Promise<{ socket: Duplex, peer: { remote: string, transport: string, transportKeepAlive: boolean } }> => {
