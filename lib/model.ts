@@ -149,7 +149,7 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
   constructor (options: ModelOptions) {
     super(options)
     const { tombstoneTTL = Infinity } = options
-    if (!(tombstoneTTL > 0)) throw new TypeError('options.tombstoneTTL must be a positive number of milliseconds')
+    if (!(typeof tombstoneTTL === 'number' && tombstoneTTL > 0)) throw new TypeError('options.tombstoneTTL must be a positive number of milliseconds')
     this.#ttl = tombstoneTTL
   }
 

@@ -62,6 +62,8 @@ export function backoff (attempt: number, options: ReconnectOptions = {}): numbe
 
 function checkReconnect (options: ReconnectOptions): void {
   const { minDelay = 250, maxDelay = 30_000, factor = 2, jitter = 0.5 } = options
+  // typeof: null, false and '' compare as 0, which would redial in a tight loop.
+  if (![minDelay, maxDelay, factor, jitter].every((n) => typeof n === 'number')) throw new TypeError('minDelay, maxDelay, factor and jitter must be numbers')
   if (!(minDelay >= 0 && maxDelay >= minDelay)) throw new TypeError('minDelay and maxDelay must be numbers with 0 <= minDelay <= maxDelay')
   if (!(factor >= 1)) throw new TypeError('factor must be at least 1')
   if (!(jitter >= 0 && jitter <= 1)) throw new TypeError('jitter must be between 0 and 1')
