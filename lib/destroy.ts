@@ -20,8 +20,10 @@ export async function destroy (location: string): Promise<void> {
   try {
     await stat(join(location, 'CURRENT'))
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      // Nothing there, or not a database: never delete a directory that is not one.
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      // Nothing there, or not a database (a directory without CURRENT, or a file):
+      // never delete what is not one.
       try {
         await stat(location)
       } catch {
