@@ -8,6 +8,7 @@ import { UNKNOWN, type Transaction } from './transaction.js'
 import { upgradePointers } from './pointer.js'
 import { expiryKey, isTombstone, purgeTombstones, type KeyRecord } from './tombstones.js'
 import type { Json } from './value-domain.js'
+import { quietly } from './to-json.js'
 
 /**
  * What a Model's type argument describes, as a record of key -> value type: a
@@ -414,7 +415,11 @@ export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
   }
 
   /** A plain-object snapshot of a small model (every key read into memory). */
-  async toJSON (): Promise<ModelSnapshot<T>> {
+  toJSON (): Promise<ModelSnapshot<T>> {
+    return quietly(this.#snapshot())
+  }
+
+  async #snapshot (): Promise<ModelSnapshot<T>> {
     const out: Record<string, unknown> = {}
     // defineProperty: a key such as "__proto__" stays an ordinary own property.
     for await (const [key, value] of this.entries()) {

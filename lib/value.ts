@@ -6,6 +6,7 @@ import type { DataSpace, Storage } from './storage.js'
 import type { Transaction } from './transaction.js'
 import { upgradePointers, type Pointer } from './pointer.js'
 import type { Json } from './value-domain.js'
+import { quietly } from './to-json.js'
 
 /** The record of the current value: a pointer at the winning update in the log. */
 type Entry = Pointer
@@ -63,8 +64,8 @@ export class Value<T = Json> extends Scuttlebutt<ValueEvents<T>> {
   }
 
   /** The current value (for JSON snapshots: `await value.toJSON()`). */
-  async toJSON (): Promise<T | undefined> {
-    return await this.get()
+  toJSON (): Promise<T | undefined> {
+    return quietly(this.get())
   }
 
   protected override _validateChange (change: unknown): boolean {
