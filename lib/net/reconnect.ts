@@ -130,6 +130,11 @@ export class ReplicationClient extends EventEmitter<ReplicationClientEvents> {
 
   async #run (): Promise<void> {
     const signal = this.#abort.signal
+    // The instance closing ends a backoff wait at once: retrying could only fail, and
+    // the timer would keep the process alive for up to maxDelay.
+    const lifecycle = (this.#target as { _lifecycleEmitter?: unknown })._lifecycleEmitter
+    const onClose = (): void => { this.#wake?.() }
+    if (lifecycle instanceof EventEmitter) lifecycle.once('close', onClose)
     while (!signal.aborted) {
       this.#attempt++
       this.#state = 'connecting'
@@ -168,8 +173,9 @@ export class ReplicationClient extends EventEmitter<ReplicationClientEvents> {
         })
       }
       this.#wake = undefined
-      if (retryIn === undefined) break
+      if (retryIn === undefined || targetClosed(this.#target)) break
     }
+    if (lifecycle instanceof EventEmitter) lifecycle.off('close', onClose)
     this.#state = 'closed'
     this.emit('close')
   }
