@@ -14,7 +14,7 @@ import { MAX_NAME_LENGTH, isDocumentName } from './collection-names.js'
 import { documentDefaults, optionsOf, type DocumentDefaults } from './collection-options.js'
 import { Scuttlebutt, type ScuttlebuttOptions } from './scuttlebutt.js'
 import { Storage, SublevelAddress, type Database } from './storage.js'
-import { claimLocation } from './storage-claims.js'
+import { claimDirectory, claimLocation } from './storage-claims.js'
 import { logScanner, SharedLog, SharedLogs } from './log-scan.js'
 import { HistoryCursor } from './history.js'
 import type { ReplicationStream, StreamOptions } from './stream.js'
@@ -153,9 +153,20 @@ export class Collection extends EventEmitter<CollectionEvents> {
     const { db } = this.#options
     try {
       this.#owned = typeof db === 'string'
+      // A directory is claimed by its canonical path before its Level exists (lib/storage-claims.ts).
+      const releaseDirectory = typeof db === 'string' ? claimDirectory(db) : () => {}
+      this.#releaseLocation = releaseDirectory
       this.#db = typeof db === 'string' ? new Level(db, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : db as AnyLevel
       // A path in a browser names an IndexedDB database, which nothing locks: a Web Lock claims it.
-      if (typeof db === 'string') this.#releaseLocation = await claimLocation(this.#db, db)
+      if (typeof db === 'string') {
+        try {
+          const claim = await claimLocation(this.#db, db)
+          this.#releaseLocation = () => { claim(); releaseDirectory() }
+        } catch (err) {
+          releaseDirectory()
+          throw err
+        }
+      }
       try {
         await this.#db.open()
       } catch (err) {

@@ -38,6 +38,57 @@ export function claimDatabase (db: object): () => void {
   }
 }
 
+/** The directories open Storages hold in this process, by canonical path. */
+const heldDirectories = new Set<string>()
+
+interface NodeFs { realpathSync: { native: (path: string) => string } }
+interface NodePath { resolve: (path: string) => string, dirname: (path: string) => string, basename: (path: string) => string, join: (...paths: string[]) => string }
+
+/**
+ * A directory's canonical path: absolute, with `.`, `..`, trailing slashes and the
+ * symbolic links of its existing part resolved (classic-level creates a missing
+ * directory), so every spelling of one directory is one claim. Node's modules are
+ * reached through process.getBuiltinModule (Node 20.16+), never imported, so the
+ * browser build stays free of them; undefined where they cannot be reached.
+ */
+function canonicalDirectory (location: string): string | undefined {
+  const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule
+  if (typeof builtin !== 'function') return undefined
+  const fs = builtin('node:fs') as NodeFs
+  const path = builtin('node:path') as NodePath
+  const rest: string[] = []
+  for (let dir = path.resolve(location); ; dir = path.dirname(dir)) {
+    try {
+      return path.join(fs.realpathSync.native(dir), ...rest.reverse())
+    } catch {
+      if (path.dirname(dir) === dir) return path.resolve(location)
+      rest.push(path.basename(dir))
+    }
+  }
+}
+
+/**
+ * Claim a classic-level directory in this process, before its Level is made (an
+ * abstract-level database opens itself a tick after it is made). LevelDB's own lock
+ * compares the path as spelled: a second open of `data` while `./data` was open passed
+ * it, and that open's recovery deleted the first one's log file, so every write the
+ * first made after it was lost at close. Another process is refused by the lock itself.
+ */
+export function claimDirectory (location: string): () => void {
+  const key = canonicalDirectory(location)
+  if (key === undefined) return () => {}
+  if (heldDirectories.has(key)) {
+    throw error(codes.DATABASE_LOCKED, `The database at ${location} is open in another instance (as ${key}): close it first`)
+  }
+  heldDirectories.add(key)
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    heldDirectories.delete(key)
+  }
+}
+
 interface WebLocks {
   request: (name: string, options: { ifAvailable: boolean }, callback: (lock: unknown) => Promise<void>) => Promise<unknown>
 }

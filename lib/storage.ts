@@ -4,7 +4,7 @@ import { msgpackEncoding, pack, unpack } from './msgpack.js'
 import type { Clock, Source } from './protocol.js'
 import { DirectCommit, SublevelCommit, logKey, type Commit } from './commit.js'
 import { KeyLookup } from './lookup.js'
-import { claimDatabase, claimLocation } from './storage-claims.js'
+import { claimDatabase, claimDirectory, claimLocation } from './storage-claims.js'
 import { PrefixedView, directTarget, isDirectLevel, localPrefix, type DirectTarget, type SublevelReads } from './prefixed-view.js'
 import { parseLogKey, scanLog, type LogEntry, type SourceScan } from './log-scan.js'
 
@@ -168,11 +168,20 @@ export class Storage {
       return storage
     }
     const owned = typeof location === 'string'
+    // A directory is claimed by its canonical path before its Level exists (lib/storage-claims.ts).
+    const releaseDirectory = owned ? claimDirectory(location) : () => {}
     const db: AnyLevel = owned ? new Level(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : location as AnyLevel
-    // A directory is claimed by classic-level's lock; an object, here (lib/storage-claims.ts).
+    // An object is claimed here; another process is refused by classic-level's lock.
     // `reader`: a Storage that only reads (a closed collection document's history) claims nothing.
     // A path in a browser names an IndexedDB database, which nothing locks: a Web Lock claims it.
-    const release = reader ? () => {} : owned ? await claimLocation(db, location) : claimDatabase(db)
+    let release: () => void
+    try {
+      const claim = reader ? () => {} : owned ? await claimLocation(db, location) : claimDatabase(db)
+      release = () => { claim(); releaseDirectory() }
+    } catch (err) {
+      releaseDirectory()
+      throw err
+    }
     try {
       await db.open()
     } catch (err) {
