@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { codes, error } from './errors.js'
+import { claimDirectory } from './storage-claims.js'
 
 /** On Node, `level`'s Level is classic-level's ClassicLevel; its types (shared with browser-level) omit this. */
 interface ClassicLevelStatics {
@@ -17,6 +18,17 @@ interface ClassicLevelStatics {
  */
 export async function destroy (location: string): Promise<void> {
   if (typeof location !== 'string' || location === '') throw new TypeError('location must be a directory path')
+  // LevelDB's lock compares the path as spelled: an instance of this process holding
+  // the directory under another spelling is found by its canonical path (storage-claims).
+  const release = claimDirectory(location)
+  try {
+    await destroyUnclaimed(location)
+  } finally {
+    release()
+  }
+}
+
+async function destroyUnclaimed (location: string): Promise<void> {
   try {
     await stat(join(location, 'CURRENT'))
   } catch (err) {

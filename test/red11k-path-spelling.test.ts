@@ -1,7 +1,7 @@
 import test from 'tape'
 import { symlink } from 'node:fs/promises'
 import { join, relative } from 'node:path'
-import { Collection, Model } from '../lib/index.js'
+import { Collection, destroy, Model } from '../lib/index.js'
 import { tempDir } from './helpers.js'
 
 // LevelDB's lock compares the path as spelled: a second open of one directory under
@@ -52,4 +52,21 @@ test('the directory is free again once the first instance closed', async (t) => 
   await second.open()
   t.equal(second.status, 'open', 'opened under another spelling after the close')
   await second.close()
+})
+
+test('destroy() refuses an open database under another spelling of its path and deletes nothing', async (t) => {
+  const dir = await tempDir(t)
+  const db = join(dir, 'db')
+  const model = new Model({ db })
+  await model.open()
+  await model.set('keep', 1)
+  for (const spelling of [`${db}/`, relative(process.cwd(), db)]) {
+    t.equal(await refused(async () => { await destroy(spelling) }), 'SCUTTLEDB_DATABASE_LOCKED', `refused as ${spelling}`)
+  }
+  await model.set('after', 2)
+  await model.close()
+  const again = new Model({ db })
+  await again.open()
+  t.deepEqual(await again.toJSON(), { keep: 1, after: 2 }, 'nothing was deleted')
+  await again.close()
 })
