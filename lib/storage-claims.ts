@@ -54,8 +54,8 @@ interface NodePath { resolve: (path: string) => string, dirname: (path: string) 
 function canonicalDirectory (location: string): string | undefined {
   const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule
   if (typeof builtin !== 'function') return undefined
-  const fs = builtin('node:fs') as NodeFs
-  const path = builtin('node:path') as NodePath
+  const fs = builtin('fs') as NodeFs
+  const path = builtin('path') as NodePath
   const rest: string[] = []
   for (let dir = path.resolve(location); ; dir = path.dirname(dir)) {
     try {
