@@ -17,6 +17,7 @@ export interface CounterEvents extends ScuttlebuttEvents {
  * the sum of the latest totals.
  */
 export class Counter extends Scuttlebutt<CounterEvents> {
+  static override readonly wireType: string | undefined = 'Counter'
   #space: DataSpace | undefined
   #increments: Promise<unknown> = Promise.resolve()
 

@@ -74,6 +74,7 @@ function pruneThreshold (maxCount: number, kept: number): number {
 // Scuttlebutt<never>: the inherited emitter never carries replicated events (its
 // listener methods are overridden below), so its other methods take no event name.
 export class Events<M extends EventMap<M> = AnyEventMap> extends Scuttlebutt<never> {
+  static override readonly wireType: string | undefined = 'Events'
   /** The instance's own events, kept apart from replicated event names. */
   readonly lifecycle = new EventEmitter<EventsLifecycle>()
   readonly #listeners = new Map<string, Array<EventListener<unknown[]>>>()

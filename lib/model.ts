@@ -120,6 +120,7 @@ function checkRange (range: unknown): asserts range is KeyRange {
  * same commit that stores its successor.
  */
 export class Model<T = Json> extends Scuttlebutt<Tuples<ModelEvents<T>>> {
+  static override readonly wireType: string | undefined = 'Model'
   #space: DataSpace | undefined
   #expirySpace: DataSpace | undefined
   readonly #ttl: number

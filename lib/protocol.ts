@@ -39,11 +39,14 @@ export const SYNC = 'SYNC'
 
 /** A decoded, shape-checked message other than an update (updates are checked by `parseUpdate`). */
 export type ControlMessage =
-  | { type: 'header', header: Header, clock: Clock, forgot: Clock }
+  | { type: 'header', header: Header, clock: Clock, forgot: Clock, dataType: string | undefined }
   | { type: 'sync' }
 
 /** The longest source id accepted, in UTF-16 code units. */
 export const MAX_SOURCE_LENGTH = 512
+
+/** The longest data type name a header may carry. */
+const MAX_TYPE_LENGTH = 256
 
 /**
  * True for a usable source id. NUL separates source and timestamp in storage keys,
@@ -114,23 +117,27 @@ function parseClock (clock: unknown, what: string, lenient: boolean): Clock {
  * Shape-check a decoded header; the clock (and `forgot`, when present) come
  * back as Maps. Throws INVALID_MESSAGE.
  */
-export function parseHeader (x: Record<string, unknown>, lenient = false): { header: Header, clock: Clock, forgot: Clock } {
-  const { id, clock, meta, forgot } = x
+export function parseHeader (x: Record<string, unknown>, lenient = false): { header: Header, clock: Clock, forgot: Clock, dataType: string | undefined } {
+  const { id, clock, meta, forgot, type } = x
   if (!isSource(id)) throw error(codes.INVALID_MESSAGE, 'A header must carry a valid id')
+  // The sender's data type (see Scuttlebutt.wireType): absent from the original and from a type without one.
+  if (type !== undefined && !(typeof type === 'string' && type.length > 0 && type.length <= MAX_TYPE_LENGTH)) {
+    throw error(codes.INVALID_MESSAGE, `A header type must be a non-empty string of at most ${MAX_TYPE_LENGTH} units`)
+  }
   const map = parseClock(clock, 'clock', lenient)
   const forgotten = forgot === undefined ? new Map<Source, number>() : parseClock(forgot, 'forgot', lenient)
   const header: Header = { id, clock: clockToObject(map) }
   if (meta !== undefined) header.meta = meta
   if (forgotten.size > 0) header.forgot = clockToObject(forgotten)
-  return { header, clock: map, forgot: forgotten }
+  return { header, clock: map, forgot: forgotten, dataType: type as string | undefined }
 }
 
 /** Shape-check a decoded value that is not an array: a header or the SYNC marker. `lenient`: see parseClock. */
 export function parseControl (x: unknown, lenient = false): ControlMessage {
   if (x === SYNC) return { type: 'sync' }
   if (x !== null && typeof x === 'object' && !Array.isArray(x) && !ArrayBuffer.isView(x)) {
-    const { header, clock, forgot } = parseHeader(x as Record<string, unknown>, lenient)
-    return { type: 'header', header, clock, forgot }
+    const { header, clock, forgot, dataType } = parseHeader(x as Record<string, unknown>, lenient)
+    return { type: 'header', header, clock, forgot, dataType }
   }
   throw error(codes.INVALID_MESSAGE, 'Expected a header, an update or "SYNC"')
 }

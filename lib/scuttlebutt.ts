@@ -628,6 +628,19 @@ export abstract class Scuttlebutt<E extends Record<keyof E, unknown[]> = Scuttle
     if (this.#streams.delete(stream)) this._emitLifecycle('unstream', this.#streams.size)
   }
 
+  /**
+   * The data type's name on the wire: a stream's header carries it (msgpack wire only), and a
+   * stream whose peer names another type is refused with SCUTTLEDB_TYPE_MISMATCH. Model,
+   * Events, Value and Counter have theirs; a subclass inherits its parent's (it speaks its
+   * parent's updates); a type of your own may set one. Undefined: nothing is sent or checked.
+   */
+  static readonly wireType: string | undefined = undefined
+
+  /** @internal This instance's `wireType`. */
+  get _wireType (): string | undefined {
+    return (this.constructor as { wireType?: string }).wireType
+  }
+
   /** @internal Report a rejected message or update. */
   _reject (err: ScuttledbError): void {
     this.stats.rejected++

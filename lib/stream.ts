@@ -16,6 +16,8 @@ export type { StreamOptions, SyncProgress } from './stream-options.js'
 /** @internal What a stream needs of its Scuttlebutt instance. */
 export interface Replicator {
   readonly id: string
+  /** The data type's name on the wire (Scuttlebutt.wireType); undefined: none sent or checked. */
+  readonly _wireType?: string
   _clockCopy: () => Clock
   _cursor: (known: Clock) => HistoryCursor
   _validChange: (change: unknown) => boolean
@@ -195,8 +197,12 @@ export class ReplicationStream extends Duplex {
     })
 
     if (this.#sends || options.sendClock === true) {
-      const header: Header = { id: sb.id, clock: Object.fromEntries(sb._clockCopy()) }
+      const header: Header & { type?: string } = { id: sb.id, clock: Object.fromEntries(sb._clockCopy()) }
       if (meta !== undefined) header.meta = meta
+      // Our data type, so that a peer of another type refuses the stream instead of taking our
+      // updates as its own. Not on the JSON wire: the original neither sends nor checks one.
+      const wireType = sb._wireType
+      if (wireType !== undefined && this.#codec !== jsonCodec) header.type = wireType
       const forgot = sb._forgottenCopy()
       if (forgot.size > 0) header.forgot = Object.fromEntries(forgot)
       this.push(this.#codec.encode(header))
@@ -386,6 +392,10 @@ export class ReplicationStream extends Duplex {
     const message = parseControl(value, this.#codec === jsonCodec)
     if (message.type === 'header') {
       if (this.#peer !== undefined) throw error(codes.DUPLICATE_HEADER, 'The peer sent a second header')
+      const ours = this.#sb._wireType
+      if (message.dataType !== undefined && ours !== undefined && message.dataType !== ours) {
+        throw error(codes.TYPE_MISMATCH, `The peer is a ${message.dataType} and this is a ${ours}: their updates mean different things`)
+      }
       this.#peer = message.header
       // A peer behind a forgotten delete (or ahead of this node's) must not replicate: see _admit.
       const refusal = this.#sb._admit(message.clock, message.forgot)

@@ -26,6 +26,7 @@ const KEY = 'value'
  * itself, and concurrent writes resolve by `(ts, source)` as in the Model.
  */
 export class Value<T = Json> extends Scuttlebutt<ValueEvents<T>> {
+  static override readonly wireType: string | undefined = 'Value'
   #space: DataSpace | undefined
 
   constructor (options: ScuttlebuttOptions) {

@@ -7,7 +7,7 @@ import { bundle, installPacked, nodeImports } from './fixtures/browser-build.js'
 import { tempDir } from './helpers.js'
 
 /** Gzipped size above which the test fails: a guard against regressions, above the 50 KB goal (see the comment it prints). */
-const GZIP_CEILING = 86 * 1024
+const GZIP_CEILING = 88 * 1024
 
 const APP = `
 import { Model, connectWebSocket } from 'scuttledb'
