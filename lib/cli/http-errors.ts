@@ -64,6 +64,9 @@ export function fail (res: http.ServerResponse, err: unknown): void {
   send(res, status, { error: { code: status === 400 && code === 'ERROR' ? netCodes.BAD_REQUEST : code, message: (err as Error).message } })
 }
 
+/** Ms a client answered by onClientError has to take the answer and close its side before its socket is destroyed. */
+const CLOSE_GRACE_MS = 2000
+
 /** Node's default header limit (request line and headers together), as the server keeps it. */
 const MAX_HEADER_BYTES = 16 * 1024
 
@@ -97,5 +100,10 @@ export function onClientError (log: (line: string) => void) {
     const [status, reason, code, message] = parserError(err)
     const body = JSON.stringify({ error: { code, message } }) + '\n'
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+    // end() only half-closes: a client that reads nothing never ends its side, and its socket (a
+    // file descriptor) stayed open for as long as the client did.
+    const timer = setTimeout(() => { socket.destroy() }, CLOSE_GRACE_MS)
+    timer.unref()
+    socket.once('close', () => { clearTimeout(timer) })
   }
 }
