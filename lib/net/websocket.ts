@@ -195,6 +195,9 @@ export async function listenWebSocket (target: Target, options: WebSocketListenO
   })
   wss.on('wsClientError', (err, socket, req) => {
     handle.emit('connectionError', err, remoteOf(req))
+    // end() only half-closes: a client that reads nothing never ends its side, and its socket stayed
+    // (one of the port's maxConnections), so ws's own refusal is followed: destroyed once written.
+    socket.once('finish', () => { socket.destroy() })
     socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
   })
   server.on('clientError', (err, socket) => {
