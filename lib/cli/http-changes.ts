@@ -25,6 +25,12 @@ export interface FeedChange {
 
 /** An SSE client this far behind is dropped rather than buffered without bound. */
 const MAX_SSE_BACKLOG = 4 * 1024 * 1024
+/**
+ * What all event streams together may hold for their clients (backlogs, live changes held during
+ * a resume): each gets an equal share, at most MAX_SSE_BACKLOG. Per client alone, a thousand
+ * clients that read nothing held 4 MiB each and the node died of heap exhaustion.
+ */
+const MAX_SSE_TOTAL = 64 * 1024 * 1024
 /** Comment lines keep idle SSE connections open through proxies. */
 const SSE_HEARTBEAT = 15_000
 /** Live updates held while a resume reads storage; past this the read starts over from the position reached. */
@@ -147,8 +153,11 @@ export function serveEvents (model: Model, req: http.IncomingMessage, res: http.
   /** While a replay waits for the client to take what it was sent: how many heartbeats found it still waiting. */
   let waitingBeats = -1
   const who = req.socket.remoteAddress ?? '?'
+  /** This stream's share of MAX_SSE_TOTAL. */
+  const share = (): number => Math.min(MAX_SSE_BACKLOG, Math.floor(MAX_SSE_TOTAL / Math.max(1, open.size)))
   const write = (text: string): boolean => {
-    if (res.writableLength > MAX_SSE_BACKLOG) {
+    // A client that took everything it was sent gets the next message, however large.
+    if (res.writableLength > 0 && res.writableLength + text.length > share()) {
       log(`events: dropping ${who}: it is not reading`)
       res.destroy()
       return false
@@ -163,7 +172,7 @@ export function serveEvents (model: Model, req: http.IncomingMessage, res: http.
       if (overflow) return
       const fed = feedChange(change as ModelChange, ts, source)
       const data = JSON.stringify(fed)
-      if (buffer.length >= maxBuffer || bufferBytes + data.length > MAX_RESUME_BYTES) {
+      if (buffer.length >= maxBuffer || bufferBytes + data.length > Math.min(MAX_RESUME_BYTES, share())) {
         overflow = true
         buffer = []
         bufferBytes = 0
