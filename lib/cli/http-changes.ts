@@ -231,7 +231,9 @@ export function serveEvents (model: Model, req: http.IncomingMessage, res: http.
     buffer = []
     bufferBytes = 0
     replaying = false
-    write(text + ': live\n\n')
+    // Not through write(): what was held is within this stream's share already, and the replay
+    // waited for the client to drain, so a client that reads is not dropped for it.
+    res.write(text + ': live\n\n')
   }
   resume().catch((err: unknown) => {
     log(`events: resuming for ${who} failed: ${(err as Error).message}`)
