@@ -3,7 +3,7 @@ import type { Model, ModelChange } from '../model.js'
 import { pack, unpack } from '../msgpack.js'
 import type { Clock, Source, Update } from '../protocol.js'
 import { HttpError, httpCodes } from './http-errors.js'
-import { viewOf } from './json-view.js'
+import { MAX_PAGE_CHARS, jsonChars, viewOf } from './json-view.js'
 
 /**
  * The changes feed (`GET /events`, `GET /changes`). A position is a vector clock:
@@ -109,9 +109,10 @@ export async function changesPage (model: Model, since: Clock, limit: number): P
   const pos = new Map(since)
   const changes: FeedChange[] = []
   let more = false
+  let chars = 0
   outer: for await (const page of replay(model, pos)) {
     for (const item of page) {
-      if (changes.length === limit) {
+      if (changes.length === limit || chars >= MAX_PAGE_CHARS) {
         // Only a change still to send makes "more" true; superseded leftovers do not.
         if (item.change !== null) {
           more = true
@@ -120,7 +121,10 @@ export async function changesPage (model: Model, since: Clock, limit: number): P
         continue
       }
       advance(pos, item.ts, item.source)
-      if (item.change !== null) changes.push(item.change)
+      if (item.change !== null) {
+        chars += jsonChars(item.change)
+        changes.push(item.change)
+      }
     }
   }
   return { changes, last: encodePosition(pos), more }

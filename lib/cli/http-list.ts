@@ -1,6 +1,6 @@
 import type { KeyRange, Model } from '../model.js'
 import { badRequest } from './http-errors.js'
-import { viewOf, type ValueView } from './json-view.js'
+import { MAX_PAGE_CHARS, jsonChars, viewOf, type ValueView } from './json-view.js'
 
 /** Largest page of `GET /kv`. */
 const MAX_LIMIT = 1000
@@ -79,13 +79,16 @@ export async function listPage (model: Model, q: Map<string, string>): Promise<{
   if (lower !== undefined) range[lower.inclusive ? 'gte' : 'gt'] = lower.key
   if (upper !== undefined) range[upper.inclusive ? 'lte' : 'lt'] = upper.key
   let more = false
+  let chars = 0
   // One extra entry tells whether there is a next page.
   for await (const [key, value] of model.entries(range)) {
-    if (items.length === limit) {
+    if (items.length === limit || chars >= MAX_PAGE_CHARS) {
       more = true
       break
     }
-    items.push(viewOf(key, value))
+    const view = viewOf(key, value)
+    chars += jsonChars(view)
+    items.push(view)
   }
   return { items, next: more ? items[items.length - 1].key : null }
 }

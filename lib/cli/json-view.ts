@@ -24,6 +24,18 @@ export function viewOf (key: string, value: unknown): ValueView {
   return holdsBinary(value) ? { key, value: null, unrepresentable: true } : { key, value }
 }
 
+/**
+ * A page of a listing (`GET /kv`, `GET /changes`) ends once its items' JSON reaches this
+ * many characters, whatever its `limit` (always at least one item): each page is built
+ * whole in memory, and a few concurrent full pages of large values filled the heap.
+ */
+export const MAX_PAGE_CHARS = 4 * 1024 * 1024
+
+/** What an item adds to a page's JSON, in characters. */
+export function jsonChars (item: unknown): number {
+  return JSON.stringify(item)?.length ?? 0
+}
+
 /** The error for reading a value holding binary as JSON (`get`, `GET /kv/:key`: HTTP 406). */
 export function unrepresentable (key: string, http = false): Error {
   const message = `Key ${JSON.stringify(key)} holds binary, which JSON cannot show (read it with the library, or back it up with export)`
