@@ -4,6 +4,7 @@ import { codes, error, type ScuttledbError } from './errors.js'
 import { pack, unpack } from './msgpack.js'
 import type { Update } from './protocol.js'
 import { MAX_DEPTH, holdsBinary } from './value-domain.js'
+import { wireProblem } from './wire-check.js'
 
 /** Told about a stored update the codec cannot carry; it is left out, the rest goes on. */
 export type OnUnsendable = (err: ScuttledbError) => void
@@ -160,6 +161,11 @@ class FrameDecoder implements Decoder {
         value = unpack(body)
       } catch (err) {
         throw error(codes.INVALID_FRAME, 'Frame is not valid msgpack', { cause: err as Error })
+      }
+      // What msgpackr decodes as something else: a value the peer never sent must not be stored.
+      const problem = wireProblem(body)
+      if (problem !== undefined) {
+        throw error(problem === 'a string that is not UTF-8' ? codes.INVALID_FRAME : codes.INVALID_MESSAGE, `A frame may not hold ${problem}`)
       }
       onValue(value, body)
       offset = end
