@@ -4,7 +4,7 @@
  */
 
 /** What `wireProblem` finds. */
-export type WireProblem = 'a string that is not UTF-8' | 'a map key that is not a string' | 'the object key __proto__'
+export type WireProblem = 'a string that is not UTF-8' | 'a map key that is not a string' | 'the object key __proto__' | 'an extension type'
 
 /** `__proto__` in UTF-8. */
 const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]
@@ -57,7 +57,8 @@ const uint32 = (bytes: Uint8Array, pos: number): number => (((bytes[pos] as numb
  * What a peer's msgpack value (`bytes`, which `unpack` has decoded) holds that msgpackr
  * would decode as a different value, and so no value in the domain can have sent:
  * a str that is not UTF-8 (decoded with U+FFFD), a map key that is not a str (decoded
- * as its text: 1 as '1'), the key `__proto__` (decoded as `__proto_`). Undefined when none.
+ * as its text: 1 as '1'), the key `__proto__` (decoded as `__proto_`), an extension
+ * (a record decodes as a plain object). Undefined when none.
  */
 export function wireProblem (bytes: Uint8Array): WireProblem | undefined {
   // Iterative, so a deep value costs no stack: per open container, its items left times two, plus one for a map.
@@ -95,6 +96,9 @@ export function wireProblem (bytes: Uint8Array): WireProblem | undefined {
       continue
     }
     if (isKey) return 'a map key that is not a string'
+    // No extension is in the value domain, and msgpackr's record extension decodes (as a plain
+    // object, whatever useRecords says) into what no other decoder reads from those bytes.
+    if ((b >= 0xc7 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8)) return 'an extension type'
     const map = (b >= 0x80 && b <= 0x8f) || b === 0xde || b === 0xdf
     let items = -1
     if (b >= 0x80 && b <= 0x9f) {
@@ -118,24 +122,16 @@ export function wireProblem (bytes: Uint8Array): WireProblem | undefined {
   return undefined
 }
 
-/** The bytes after the type byte `b` of a value that is neither a str nor a container. */
+/** The bytes after the type byte `b` of a value that is not a str, a container or an extension. */
 function skipBytes (b: number, bytes: Uint8Array, pos: number): number {
   switch (b) {
     case 0xc4: return 1 + (bytes[pos] as number)
     case 0xc5: return 2 + uint16(bytes, pos)
     case 0xc6: return 4 + uint32(bytes, pos)
-    case 0xc7: return 2 + (bytes[pos] as number)
-    case 0xc8: return 3 + uint16(bytes, pos)
-    case 0xc9: return 5 + uint32(bytes, pos)
     case 0xca: case 0xce: case 0xd2: return 4
     case 0xcb: case 0xcf: case 0xd3: return 8
     case 0xcc: case 0xd0: return 1
     case 0xcd: case 0xd1: return 2
-    case 0xd4: return 2
-    case 0xd5: return 3
-    case 0xd6: return 5
-    case 0xd7: return 9
-    case 0xd8: return 17
     // Fixints, nil, booleans.
     default: return 0
   }

@@ -5,7 +5,10 @@
 // - the map key "__proto__", outside the value domain (value-domain.ts: rejected when it
 //   comes from a peer), came out renamed "__proto_" by msgpackr's guard and was stored so;
 // - a map key that is not a string (1, nil, 1.5) came out as its text ("1", "null", "1.5"),
-//   so {1: x} was held and sent on as {"1": x} while its stored bytes still said 1.
+//   so {1: x} was held and sent on as {"1": x} while its stored bytes still said 1;
+// - msgpackr's record extension decoded (records off is only for encoding) as a plain object
+//   and was stored as those bytes, which no other msgpack decoder reads as that object; its
+//   keys and what follows it escaped the checks (a record key __proto__, 1, "a\xffb").
 // Each must close the stream with a coded error and store nothing; a value that merely looks
 // like one of these (a real U+FFFD, a "__proto_" key, high bytes in binary) still goes through.
 import test from 'tape'
@@ -50,7 +53,13 @@ const refused: Array<[string, string, string]> = [
   ['an integer map key', '81 01 a178', 'SCUTTLEDB_INVALID_MESSAGE'],
   ['a nil map key', '81 c0 a178', 'SCUTTLEDB_INVALID_MESSAGE'],
   ['a float map key', '81 cb 3ff8000000000000 a178', 'SCUTTLEDB_INVALID_MESSAGE'],
-  ['a nested integer map key', '91 81 a161 81 07 01', 'SCUTTLEDB_INVALID_MESSAGE']
+  ['a nested integer map key', '91 81 a161 81 07 01', 'SCUTTLEDB_INVALID_MESSAGE'],
+  // msgpackr's record extension (0x72) decodes even with useRecords: false, as a plain object,
+  // and its keys skip every check above: no other decoder reads such bytes as that object.
+  ['a msgpackr record', 'd47240 92a161a162 0102', 'SCUTTLEDB_INVALID_MESSAGE'],
+  ['a record with the key __proto__', 'd47240 91' + str('__proto__') + ' 81a17801', 'SCUTTLEDB_INVALID_MESSAGE'],
+  ['a record with an integer key', 'd47240 91 01 a178', 'SCUTTLEDB_INVALID_MESSAGE'],
+  ['a record holding a str that is not UTF-8', 'd47240 92a161a162 01 a361ff62', 'SCUTTLEDB_INVALID_MESSAGE']
 ]
 
 for (const [what, value, code] of refused) {
