@@ -14,7 +14,7 @@
 import test from 'tape'
 import type { ReplicationStream } from '../lib/index.js'
 import { pack } from '../lib/msgpack.js'
-import { diskModel, frame } from './helpers.js'
+import { diskModel, frame, link } from './helpers.js'
 
 /** The stream's error code, or 'none' once it synced or closed without one. */
 async function outcome (s: ReplicationStream): Promise<string> {
@@ -81,5 +81,33 @@ test('values that only look like those are stored exactly', async (t) => {
     const { code, stored } = await feed(t, pack(value).toString('hex'))
     t.equal(code, 'none', `no error for ${JSON.stringify(value)}`)
     t.deepEqual(stored, { k: value }, 'stored as sent')
+  }
+})
+
+test('what a foreign encoder may send otherwise (uint64, float32, a long header for a short str, a repeated key) is held as decoded, and replicates so over msgpack and JSON', async (t) => {
+  const cases: Array<[string, unknown]> = [
+    ['cf 0000000000000005', 5],
+    ['ca 3dcccccd', Math.fround(0.1)],
+    ['d9 01 61', 'a'],
+    ['82 a161 01 a161 02', { a: 2 }]
+  ]
+  for (const [value, expected] of cases) {
+    const db = await diskModel(t)
+    const s = db.createStream()
+    const result = outcome(s)
+    s.resume()
+    s.write(frame({ id: 'peer', clock: {} }))
+    s.write(update(value))
+    s.write(frame('SYNC'))
+    t.equal(await result, 'none', `${value}: no error`)
+    t.deepEqual(await db.get('k'), expected, `${value}: held as decoded`)
+    for (const wrapper of ['msgpack', 'json'] as const) {
+      const third = await diskModel(t)
+      const l = link(db, third, { wrapper }, { wrapper })
+      await l.synced
+      t.deepEqual(await third.get('k'), expected, `${value}: a third node over ${wrapper} holds the same`)
+      l.a.destroy()
+      l.b.destroy()
+    }
   }
 })
