@@ -202,6 +202,11 @@ export const msgpackCodec: Codec = {
   name: 'msgpack',
   encode: (value) => frame(pack(value)),
   encodeUpdates: (updates, onUnsendable, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) => {
+    if (updates.some(([, bytes]) => wireProblem(bytes) !== undefined)) {
+      // Stored as received before frames were checked: a peer would refuse these bytes, and the
+      // stream with them, on every sync. They go out as the value this node holds.
+      return msgpackCodec.encodeUpdates(updates.map(([update, bytes]) => wireProblem(bytes) === undefined ? [update, bytes] : [update, pack(update ?? unpack(bytes))]), onUnsendable, maxFrameBytes)
+    }
     let size = 0
     let oversized = false
     for (const [, bytes] of updates) {
