@@ -54,14 +54,23 @@ function frame (body: Uint8Array): Uint8Array {
   return out
 }
 
+/** A part shorter than this is copied into the tail rather than kept as a view of its own. */
+const SMALL_PART = 1024
+/** The most bytes one tail holds before it is kept as a part and another begins. */
+const TAIL_BYTES = 16 * 1024
+
 /**
  * The bytes of an incomplete frame (or line), kept as chunks and joined once,
  * when it is complete. With an account (a listener's budget, lib/buffer-budget.ts)
  * they are reserved before they are kept: only when a chunk leaves a partial
- * frame behind, never per complete frame.
+ * frame behind, never per complete frame. Small chunks are copied into a tail:
+ * a view per chunk costs about a hundred bytes of heap, which a peer sending a
+ * byte a segment would make a hundred times what the account counts.
  */
 class Partial {
-  parts: Uint8Array[] = []
+  #parts: Uint8Array[] = []
+  #tail: Uint8Array | undefined
+  #tailLength = 0
   bytes = 0
   readonly #account: BufferAccount | undefined
   /** Bytes reserved: those kept, and those of a frame joined in this write until `settle()`. */
@@ -69,6 +78,11 @@ class Partial {
 
   constructor (account: BufferAccount | undefined) {
     this.#account = account
+  }
+
+  /** The bytes kept, in order. */
+  get parts (): Uint8Array[] {
+    return this.#tail === undefined ? this.#parts : [...this.#parts, this.#tail.subarray(0, this.#tailLength)]
   }
 
   /** Keep `part` (a copy, so a large chunk is not pinned by a few leftover bytes); SCUTTLEDB_OVERLOADED keeps nothing. */
@@ -80,15 +94,19 @@ class Partial {
       this.clear()
       throw err
     }
-    this.parts.push(copy ? new Uint8Array(part) : part)
+    if (part.length < SMALL_PART) {
+      this.#append(part)
+    } else {
+      this.#endTail()
+      this.#parts.push(copy ? new Uint8Array(part) : part)
+    }
     this.bytes = total
   }
 
   /** The kept parts joined with `last`, the end of the frame; they stay reserved until `settle()` or `keep()`. */
   join (last: Uint8Array): Uint8Array {
     const out = concat([...this.parts, last], this.bytes + last.length)
-    this.parts = []
-    this.bytes = 0
+    this.#reset()
     return out
   }
 
@@ -99,9 +117,37 @@ class Partial {
 
   /** Drop everything kept and release it. */
   clear (): void {
-    this.parts = []
-    this.bytes = 0
+    this.#reset()
     this.#hold(0)
+  }
+
+  #reset (): void {
+    this.#parts = []
+    this.#tail = undefined
+    this.#tailLength = 0
+    this.bytes = 0
+  }
+
+  /** Copy a small part into the tail, grown by doubling (so copying stays linear) up to TAIL_BYTES. */
+  #append (part: Uint8Array): void {
+    if (this.#tailLength + part.length > TAIL_BYTES) this.#endTail()
+    const need = this.#tailLength + part.length
+    let tail = this.#tail
+    if (tail === undefined || need > tail.length) {
+      const grown = new Uint8Array(Math.min(TAIL_BYTES, Math.max(256, 2 * (tail?.length ?? 0), need)))
+      if (tail !== undefined) grown.set(tail.subarray(0, this.#tailLength))
+      tail = this.#tail = grown
+    }
+    tail.set(part, this.#tailLength)
+    this.#tailLength = need
+  }
+
+  /** Keep the tail as a part: what follows goes after it. */
+  #endTail (): void {
+    if (this.#tail === undefined) return
+    this.#parts.push(this.#tail.subarray(0, this.#tailLength))
+    this.#tail = undefined
+    this.#tailLength = 0
   }
 
   #hold (bytes: number): void {
@@ -269,7 +315,7 @@ class LineDecoder implements Decoder {
     const partial = this.#partial
     let start = 0
     let end = chunk.indexOf(NEWLINE)
-    if (partial.parts.length > 0) {
+    if (partial.bytes > 0) {
       if (end === -1) {
         this.#keep(chunk, false)
         return
