@@ -294,13 +294,13 @@ export class UpdatePipeline {
     try {
       return await this.#check(items, previous)
     } catch (err) {
-      if (err instanceof ApplyFailure && err.batch.length > 1) {
+      // Also when it is alone in its batch: its stream's updates queued behind it must fail with it.
+      if (err instanceof ApplyFailure) {
         this.#isolate(err)
         return undefined
       }
-      // Anything unexpected (a closed database, a data type's bug) fails this batch only.
-      const cause = err instanceof ApplyFailure ? err.failure(err.item) : err as Error
-      for (const item of items) item.done?.(cause)
+      // Anything unexpected (a closed database) fails this batch only.
+      for (const item of items) item.done?.(err as Error)
       return undefined
     }
   }
