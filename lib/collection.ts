@@ -156,7 +156,13 @@ export class Collection extends EventEmitter<CollectionEvents> {
       // A directory is claimed by its canonical path before its Level exists (lib/storage-claims.ts).
       const releaseDirectory = typeof db === 'string' ? claimDirectory(db) : () => {}
       this.#releaseLocation = releaseDirectory
-      this.#db = typeof db === 'string' ? new Level(db, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : db as AnyLevel
+      try {
+        this.#db = typeof db === 'string' ? new Level(db, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : db as AnyLevel
+      } catch (err) {
+        // classic-level refuses some paths ('') in its constructor: the claim goes with it.
+        releaseDirectory()
+        throw err
+      }
       // A path in a browser names an IndexedDB database, which nothing locks: a Web Lock claims it.
       if (typeof db === 'string') {
         try {

@@ -170,7 +170,14 @@ export class Storage {
     const owned = typeof location === 'string'
     // A directory is claimed by its canonical path before its Level exists (lib/storage-claims.ts).
     const releaseDirectory = owned ? claimDirectory(location) : () => {}
-    const db: AnyLevel = owned ? new Level(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : location as AnyLevel
+    let db: AnyLevel
+    try {
+      db = owned ? new Level(location, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) : location as AnyLevel
+    } catch (err) {
+      // classic-level refuses some paths ('') in its constructor: the claim goes with it.
+      releaseDirectory()
+      throw err
+    }
     // An object is claimed here; another process is refused by classic-level's lock.
     // `reader`: a Storage that only reads (a closed collection document's history) claims nothing.
     // A path in a browser names an IndexedDB database, which nothing locks: a Web Lock claims it.
