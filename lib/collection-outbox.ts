@@ -135,7 +135,8 @@ export class CollectionOutbox {
       const slice = candidates.slice(i, i + MAX_ENTRIES)
       const modes = slice.map(({ name }) => this.mode(name))
       const resolved: Access[] = modes.some((m) => m instanceof Promise) ? await Promise.all(modes) : modes as Access[]
-      if (this.#closed) return
+      // The peer may have ended meanwhile, and our output with it: nothing may be pushed after that end.
+      if (this.#closed || this.#ending) return
       const entries: DocEntry[] = []
       slice.forEach(({ name, type }, j) => {
         const mode = resolved[j]
