@@ -37,3 +37,34 @@ test('an update the data type cannot apply, alone in its batch: the clock does n
   t.ok(clock[bad.id] === undefined || clock[bad.id] < (bts as number), `nor does the clock pass it (clock ${String(clock[bad.id])}, b5 at ${String(bts)})`)
   t.equal(await a.get('b9'), undefined, 'nor is a later update of that stream stored')
 })
+
+// The same older path also failed every item of the batch, including those already
+// settled (an echo another peer sent, dropped as old; an update refused as too far
+// ahead): those peers' streams were told a second time, with the data type's error
+// about another peer's update, and closed for it.
+test('an update the data type cannot apply, the only one accepted in its batch: the updates settled beside it are settled once', async (t) => {
+  const a = new Fragile({ db: new MemoryLevel() })
+  const bad = new Model({ db: new MemoryLevel() })
+  await a.open()
+  await bad.open()
+  t.teardown(async () => { await a.close(); await bad.close() })
+  await a.set('mine', 1)
+  const [echo] = await allHistory(a) as Update[]
+  await bad.set('k', 'boom')
+  const [boom] = await allHistory(bad) as Update[]
+  const ahead: Update = [['x', 1], Date.now() + 3_600_000, 'SOMEONE']
+  const echoed: Array<string | null> = []
+  const early: Array<string | null> = []
+  const refused: Array<string | null> = []
+  const codeOf = (err: Error | null): string | null => err === null ? null : (err as { code?: string }).code ?? err.message
+  // One tick: all three join one commit batch (group commit); only the last is accepted.
+  a._receive(echo, undefined, {}, (err) => { echoed.push(codeOf(err)) })
+  a._receive(ahead, undefined, {}, (err, _update, rejected) => { early.push(codeOf(err) ?? `rejected ${String(rejected?.code)}`) })
+  await new Promise<void>((resolve) => {
+    a._receive(boom, undefined, {}, (err) => { refused.push(codeOf(err)); resolve() })
+  })
+  await a.set('after', true)
+  t.deepEqual(echoed, [null], 'the echo is settled once, as old')
+  t.deepEqual(early, ['rejected SCUTTLEDB_CLOCK_SKEW'], 'the update too far ahead is settled once, as refused for skew')
+  t.deepEqual(refused, ['SCUTTLEDB_INVALID_MESSAGE'], 'the update that cannot be applied is settled once, with SCUTTLEDB_INVALID_MESSAGE')
+})
