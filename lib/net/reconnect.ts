@@ -156,8 +156,8 @@ export class ReplicationClient extends EventEmitter<ReplicationClientEvents> {
       // The instance replicated here was closed: its streams ended under the connection
       // (a premature close, as the socket sees it). Said as what it is, and not retried.
       if (targetClosed(this.#target)) failure = error(codes.NOT_OPEN, 'The instance replicated was closed', failure === undefined ? undefined : { cause: failure })
-      // A closed instance never reopens: retrying could only fail again.
-      const hopeless = this.#options.reconnect === false || codeOf(failure) === 'SCUTTLEDB_NOT_OPEN'
+      // A closed instance never reopens, and a peer of another data type stays one: retrying could only fail again.
+      const hopeless = this.#options.reconnect === false || codeOf(failure) === 'SCUTTLEDB_NOT_OPEN' || codeOf(failure) === 'SCUTTLEDB_TYPE_MISMATCH'
       const retryIn = hopeless ? undefined : backoff(this.#attempt, this.#options)
       this.#state = 'disconnected'
       // Wakeable before the event: a listener may call retryNow() or close() at once,
