@@ -175,6 +175,22 @@ export interface HttpApi {
   endEvents: () => void
 }
 
+/** A request target as logged: an ?access_token= is a secret (the log may be read by more people than the token file). */
+function redactToken (target: string): string {
+  const at = target.indexOf('?')
+  if (at === -1) return target
+  // By the decoded name, as URLSearchParams reads it: ?access%5Ftoken= is a token too.
+  const pairs = target.slice(at + 1).split('&').map((pair) => {
+    const name = pair.split('=')[0]
+    let decoded = name
+    try {
+      decoded = decodeURIComponent(name.replace(/\+/g, ' '))
+    } catch {}
+    return decoded === 'access_token' ? `${name}=REDACTED` : pair
+  })
+  return `${target.slice(0, at)}?${pairs.join('&')}`
+}
+
 /**
  * The HTTP API: `GET/HEAD/PUT/DELETE /kv/:key`, `GET /kv` (ranges, pages),
  * `POST /batch` (puts and deletes in one atomic commit),
@@ -257,7 +273,7 @@ export function createHttpApi (model: Model, options: HttpApiOptions): HttpApi {
   }
   const server = http.createServer(httpTimeouts(headersTimeout), (req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (!(err instanceof HttpError)) log(`http: ${req.method ?? '?'} ${req.url ?? '?'}: ${codeOf(err)} ${(err as Error).message}`)
+      if (!(err instanceof HttpError)) log(`http: ${req.method ?? '?'} ${redactToken(req.url ?? '?')}: ${codeOf(err)} ${(err as Error).message}`)
       fail(res, err)
     })
   })
