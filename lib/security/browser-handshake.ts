@@ -75,13 +75,14 @@ export function authenticateBrowser (options: BrowserAuthenticateOptions): (sock
         valid = verifyEd25519(bytesField(proof, 'sig', 4096), pack([AUTH_PROTOCOL, peerSide, nonce, challenge, binding]), raw)
       } catch {}
       if (!valid) throw securityError(securityCodes.AUTH_FAILED, `The peer failed to prove id ${id}`)
-      let admitted: boolean
+      let admitted: unknown
       try {
         admitted = await allowed(id)
       } catch (err) {
         throw securityError(securityCodes.AUTH_DENIED, `Could not decide whether ${id} may connect`, err as Error)
       }
-      if (!admitted) throw securityError(securityCodes.AUTH_DENIED, `Peer ${id} is not allowed to connect`)
+      // Only true admits, as in `writers`.
+      if (admitted !== true) throw securityError(securityCodes.AUTH_DENIED, `Peer ${id} is not allowed to connect`)
       verdictSent = true
       socket.write(frame({ ok: true }))
       if ((await next()).ok !== true) throw securityError(securityCodes.AUTH_PROTOCOL, 'Expected the peer\'s verdict')

@@ -129,14 +129,15 @@ export async function authenticateSocket (socket: Duplex, side: Side, options: A
       valid = cryptoVerify(peer.type === 'ed25519' ? null : 'sha256', message, peer.publicKey, peerSignature)
     } catch {}
     if (!valid) throw securityError(securityCodes.AUTH_FAILED, `The peer failed to prove id ${peer.id}`)
-    let admitted: boolean
+    let admitted: unknown
     try {
       admitted = await allowed(peer.id)
     } catch (err) {
       // Fail closed: an allow-list that cannot answer admits no one.
       throw securityError(securityCodes.AUTH_DENIED, `Could not decide whether ${peer.id} may connect`, err as Error)
     }
-    if (!admitted) throw securityError(securityCodes.AUTH_DENIED, `Peer ${peer.id} is not allowed to connect`)
+    // Only true admits, as in `writers`: a record, 'deny' or a response object is no yes.
+    if (admitted !== true) throw securityError(securityCodes.AUTH_DENIED, `Peer ${peer.id} is not allowed to connect`)
     verdictSent = true
     socket.write(frame({ ok: true }))
 
