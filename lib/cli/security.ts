@@ -46,11 +46,20 @@ export async function loadNodeKeys (path: string): Promise<KeyPair> {
     return await loadKeys(path)
   } catch (err) {
     if (err instanceof SecurityError && err.code === securityCodes.INVALID_KEY) {
-      throw securityError(securityCodes.INVALID_KEY, `${what}: ${err.message}; make one with "scuttledb keygen ${path}"`, err)
+      // The command takes no passphrase: say the key is encrypted rather than "a wrong passphrase".
+      const text = await readFile(path, 'latin1').catch(() => '')
+      if (ENCRYPTED_PEM.test(text)) {
+        throw securityError(securityCodes.INVALID_KEY, `${what}: the private key is encrypted, and the command reads unencrypted PEM keys only (decrypt a copy: openssl pkey -in ${path} -out NEW.key)`, err)
+      }
+      // Not "keygen PATH": PATH exists, and keygen never overwrites a key.
+      throw securityError(securityCodes.INVALID_KEY, `${what}: ${err.message}; make a new key with "scuttledb keygen NEW.key"`, err)
     }
     throw fileError(err, what)
   }
 }
+
+/** An encrypted PEM private key: PKCS#8 (ENCRYPTED PRIVATE KEY) or the legacy Proc-Type header. */
+const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: *4, *ENCRYPTED/
 
 /** A node id: base64url of a SHA-256 (43 characters), what `scuttledb id` prints. */
 const KEY_ID = /^[A-Za-z0-9_-]{43}$/

@@ -157,7 +157,7 @@ export function keysFromPem (pem: string | Buffer, passphrase?: string): KeyPair
   try {
     key = createPrivateKey(passphrase === undefined ? pem : { key: pem, passphrase })
   } catch (err) {
-    throw securityError(securityCodes.INVALID_KEY, 'Not a usable PEM private key (or a wrong passphrase)', err as Error)
+    throw securityError(securityCodes.INVALID_KEY, passphrase === undefined ? 'Not a usable PEM private key (or an encrypted one: give its passphrase)' : 'Not a usable PEM private key (or a wrong passphrase)', err as Error)
   }
   return keysFromPrivateKey(key)
 }
