@@ -1,5 +1,5 @@
-import { readFile, stat } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { readFile, realpath, stat } from 'node:fs/promises'
+import { isAbsolute, relative, resolve, sep } from 'node:path'
 import { createSecureContext } from 'node:tls'
 import { hasCode } from '../net/errors.js'
 import type { TlsOptions } from '../net/tcp.js'
@@ -60,6 +60,23 @@ export async function loadNodeKeys (path: string): Promise<KeyPair> {
 
 /** An encrypted PEM private key: PKCS#8 (ENCRYPTED PRIVATE KEY) or the legacy Proc-Type header. */
 const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: *4, *ENCRYPTED/
+
+/**
+ * `--static DIR` is served without a token: refuse it when DIR holds a secret the
+ * node was given (its key, its HTTP tokens, its TLS key) or its database, which
+ * anyone could then download. Paths are compared after resolving symbolic links.
+ */
+export async function refuseSecretsUnder (dir: string, secrets: Array<[path: string | undefined, option: string]>): Promise<void> {
+  const real = async (path: string): Promise<string> => await realpath(path).catch(() => resolve(path))
+  const root = await real(dir)
+  for (const [path, option] of secrets) {
+    if (path === undefined) continue
+    const rel = relative(root, await real(path))
+    if (!(rel === '..' || rel.startsWith('..' + sep) || isAbsolute(rel))) {
+      throw usageError(`--static ${dir} holds ${option} ${path}, and its files are served to anyone without a token: serve a directory of the web app alone`)
+    }
+  }
+}
 
 /** A node id: base64url of a SHA-256 (43 characters), what `scuttledb id` prints. */
 const KEY_ID = /^[A-Za-z0-9_-]{43}$/

@@ -6,7 +6,7 @@ import { bytesArg, DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_CONNECTIONS, DEF
 import { DEFAULT_MAX_PEERS, DEFAULT_ROTATE_MS } from './discovery.js'
 import { ScuttledbNode } from './node.js'
 import { ProgressView } from './progress.js'
-import { loadNodeKeys, loadTls, parseAllow } from './security.js'
+import { loadNodeKeys, loadTls, parseAllow, refuseSecretsUnder } from './security.js'
 import { loadTokens } from './http-auth.js'
 
 /** The least --max-buffered-bytes: one frame of the node's streams (default maxFrameBytes) and its length. */
@@ -94,6 +94,8 @@ export async function serve (args: string[], term: Terminal): Promise<number> {
   const httpTokens = tokenFile === undefined ? undefined : await loadTokens(tokenFile)
   const tlsFiles = await loadTls(tlsCert, tlsKey, tlsCa)
   const keys = keyFile === undefined ? undefined : await loadNodeKeys(keyFile)
+  const staticDir = str(values, 'static')
+  if (staticDir !== undefined) await refuseSecretsUnder(staticDir, [[keyFile, '--key'], [tokenFile, '--http-token-file'], [tlsKey, '--tls-key'], [str(values, 'db') ?? './data', '--db']])
   // A node that signs writes with its key, or restricts writers, must not let anyone who reaches its HTTP port write as it.
   if (httpPort !== false && tokenFile === undefined && values['http-open'] !== true && keys !== undefined) {
     throw usageError('A node with --key needs --http-token-file FILE (or --http-open to leave its HTTP API open, or --http off)')
